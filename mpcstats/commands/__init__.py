@@ -1,0 +1,1 @@
+"""Subcommands of ``mpcstats`` that span several packages (demo, bench)."""

@@ -1,0 +1,1 @@
+"""Proxy-mode TLS notarization (pure logic: no Qt, no HTTP framework)."""
