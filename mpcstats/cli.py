@@ -16,17 +16,29 @@ from mpcstats import __version__
 # name -> (module, one-line help). Modules are imported lazily.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("mpcstats.commands.demo", "run the local demo end to end and print the statistics"),
-    "bench": ("mpcstats.commands.bench", "benchmarks (mpc, ...); prints JSON"),
+    "bench": ("mpcstats.commands.bench", "benchmarks (mpc, notary, verify, ...); print JSON"),
+    "notarize": ("provider_app.commands.notarize",
+                 "notarize one account response through a notary; write attestation + session secrets"),
+    "exchange-sim": ("servers.exchange_sim.main", "run the exchange simulator (HTTPS, test CA)"),
+    "notary": ("servers.notary.main", "run the notary server"),
 }
 
 
-def _register(sub: argparse._SubParsersAction, commands: dict[str, tuple[str, str]]) -> None:
+def _register(sub: argparse._SubParsersAction, commands: dict[str, tuple[str, str]],
+              argv: list[str]) -> None:
+    """Add ``commands`` to ``sub``; import only the one that ``argv`` asks for."""
+    wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_name, help_text) in commands.items():
+        if name != wanted:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
-        parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        parser = sub.add_parser(name, help=help_text, description=module.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
         nested = getattr(module, "SUBCOMMANDS", None)
         if nested:
-            _register(parser.add_subparsers(dest=f"{name}_command", required=True), nested)
+            rest = argv[argv.index(name) + 1:]
+            _register(parser.add_subparsers(dest=f"{name}_command", required=True), nested, rest)
         else:
             module.add_arguments(parser)
             parser.set_defaults(_run=module.run)
@@ -38,12 +50,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Import only the module that is asked for, so that a broken optional part
     # (say, Qt on a server) cannot break unrelated subcommands.
-    wanted = next((a for a in argv if not a.startswith("-")), None)
-    if wanted in COMMANDS:
-        _register(sub, {wanted: COMMANDS[wanted]})
-    else:
-        for name, (_, help_text) in COMMANDS.items():
-            sub.add_parser(name, help=help_text)
+    _register(sub, COMMANDS, list(argv))
     return parser
 
 
