@@ -1,0 +1,88 @@
+"""Ingestion check: accept a provider's shares only if they encode a valid input.
+
+Inputs (secret): per provider, this party's share row of the one-hot layout (240
+field elements). Output (opened): one verdict per provider — nothing else about an
+honest provider's input is revealed.
+
+Checks, all with public coefficients drawn jointly *after* the shares are fixed
+(a random field element opened by the parties seeds SHAKE-256):
+
+1. Consistency: s = Σ_j ρ_j·row_j + m with a fresh random mask m (PRSS, degree 1)
+   is formed by every party and all three shares are exchanged; a degree-1 sharing
+   satisfies s(1) − 2·s(2) + s(3) = 0. The mask makes s uniformly random, so the
+   exchanged shares reveal nothing. An inconsistent row passes with prob. 1/p.
+2. Encoding: Σ_j ρ'_j·b_j(1 − b_j) (every entry is a bit) + Σ_t ρ''_t(Σ_d b_td − 1)
+   (every digit is one-hot) + Σ ρ'''·b_{top, d > TOP_DIGIT_MAX} (value < 2^57) is
+   computed locally as a degree-2 sharing, re-randomised with a pseudorandom sharing
+   of zero of degree 2 (PRSZ) and opened from all three shares; it is 0 for a valid
+   encoding and, for an invalid one, non-zero except with prob. ≈ 2/p.
+
+Cost: no secure multiplication at all — local arithmetic, one exchange of N field
+elements per party for check 1 and one opening of N elements for check 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from mpyc import thresha
+from mpyc.runtime import mpc
+
+from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, SHARES_PER_INPUT, TOP_DIGIT_MAX
+from mpc_programs.secure_stats import FIELD, local_array, secint
+
+
+def _coefficients(seed: int, label: str, count: int) -> np.ndarray:
+    """``count`` public pseudorandom field elements derived from the joint seed."""
+    width = (PRIME.bit_length() + 7) // 8 + 16  # extra bytes: negligible modulo bias
+    stream = hashlib.shake_256(f"mpcstats-ingest|{label}|{seed}".encode()).digest(width * count)
+    return np.array([int.from_bytes(stream[k * width:(k + 1) * width], "big") % PRIME
+                     for k in range(count)], dtype=object)
+
+
+async def _joint_seed() -> int:
+    r = mpc._random(secint)
+    return int(await mpc.output(r)) % PRIME
+
+
+async def check_rows(rows: np.ndarray) -> list[str | None]:
+    """Per provider: None if accepted, else the reason for rejection."""
+    n = rows.shape[0]
+    if n == 0:
+        return []
+    if rows.shape[1] != SHARES_PER_INPUT:
+        raise ValueError("share rows have the wrong width")
+    seed = await _joint_seed()
+    rho = _coefficients(seed, "consistency", SHARES_PER_INPUT)
+    rho_bits = _coefficients(seed, "bits", SHARES_PER_INPUT)
+    rho_digits = _coefficients(seed, "digits", DIGITS)
+    rho_top = _coefficients(seed, "top", DIGIT_BASE)
+
+    # 1. consistency of the sharing, masked by a PRSS random sharing
+    masks = mpc._np_randoms(FIELD, n)  # PRSS: local, no communication
+    masked = (rows @ rho + np.asarray(masks.value, dtype=object)) % PRIME
+    exchanged = await mpc.transfer([int(v) for v in masked])
+    s1, s2, s3 = (np.array(exchanged[i], dtype=object) for i in range(3))
+    consistent = ((s1 - 2 * s2 + s3) % PRIME == 0)
+
+    # 2. valid one-hot encoding, as one degree-2 combination opened with PRSZ
+    bits = (rows * (1 - rows)) % PRIME
+    total = (bits @ rho_bits) % PRIME
+    digit_sums = rows.reshape(n, DIGITS, DIGIT_BASE).sum(axis=2)
+    total = (total + ((digit_sums - 1) % PRIME) @ rho_digits) % PRIME
+    top = rows[:, (DIGITS - 1) * DIGIT_BASE:]
+    total = (total + top[:, TOP_DIGIT_MAX + 1:] @ rho_top[TOP_DIGIT_MAX + 1:]) % PRIME
+    zero = thresha.np_pseudorandom_share_0(FIELD, len(mpc.parties), mpc.pid,
+                                          mpc.prfs(FIELD.order), mpc._prss_uci(), n)
+    total = (total + np.asarray(zero.value, dtype=object)) % PRIME
+    opened = await mpc.output(local_array(total), threshold=2 * mpc.threshold)
+    verdicts: list[str | None] = []
+    for ok, value in zip(consistent, opened):
+        if not ok:
+            verdicts.append("inconsistent shares")
+        elif int(value) % PRIME != 0:
+            verdicts.append("shares do not encode a valid input")
+        else:
+            verdicts.append(None)
+    return verdicts

@@ -1,0 +1,184 @@
+"""One computation party's MPC process: ``python -m mpc_programs.party_main``.
+
+Usage (MPyC options first, then ours)::
+
+    python -m mpc_programs.party_main -P host0:port0 -P host1:port1 -P host2:port2 \
+        -I <party index> [--ssl] --job job.json
+
+Tasks (see ``jobs.py``):
+
+* ``stats`` — load the shares of the agreed input ids from this party's store, check
+  that all three parties hold the same input set (digest exchange: a mismatch aborts
+  the run, it never yields a silently wrong answer), run the query, write the
+  opened statistics.
+* ``ingest`` — check the pending share rows (``ingest.check_rows``) and store exactly
+  the accepted ones, in one atomic write.
+
+The result file is written only on success; the exit status is non-zero on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mpyc.runtime import mpc
+
+from mpc_programs import ingest, results, secure_stats
+from mpc_programs.jobs import JobError, read_job, write_json_atomic
+from mpc_programs.query import parse_query
+from mpc_programs.store import ShareStore, StoreError, decode_row, validate_input_id
+
+log = logging.getLogger("mpcstats.party")
+
+
+class InputSetMismatch(RuntimeError):
+    """The parties do not hold (or were not given) the same input ids."""
+
+
+def _digest(ids: list[str]) -> str:
+    return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
+
+
+async def _agree(label: str, value: str | Exception) -> None:
+    """Exchange a digest (or a local failure) so that every party fails together.
+
+    MPyC has no timeouts: a party that quits alone leaves the others waiting, so a
+    local error is announced to the peers before it is raised.
+    """
+    mine = f"error: {value}" if isinstance(value, Exception) else value
+    seen = await mpc.transfer(mine)
+    if isinstance(value, Exception):
+        raise value
+    for pid, other in enumerate(seen):
+        if other.startswith("error: "):
+            raise StoreError(f"party {pid} failed: {other[7:]}")
+    if len(set(seen)) != 1:
+        raise InputSetMismatch(f"parties disagree on the {label}")
+
+
+async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
+    query = parse_query(job.get("query"))
+    started = time.perf_counter()
+    try:
+        with ShareStore(job["store"], mpc.pid, create=False) as store:
+            ids, rows = store.load(job.get("input_ids"))
+        status: str | Exception = _digest(ids)
+    except StoreError as exc:
+        status = exc
+    load_seconds = time.perf_counter() - started
+    await _agree("input set", status)
+    n = len(ids)
+    if n < int(job.get("min_inputs", 1)):
+        raise results.NotEnoughInputs(f"not enough inputs ({n})")
+    inputs = secure_stats.SharedInputs(np.array(rows, dtype=object).reshape(n, -1))
+    timings: dict[str, float] = {"load": load_seconds}
+    stats = set(query.statistics)
+    total = numerator = None
+    if stats & {"sum", "mean"} and not stats & {"variance", "stdev", "pvariance", "pstdev"}:
+        t = time.perf_counter()
+        total = await secure_stats.open_sum(inputs)
+        timings["sum"] = time.perf_counter() - t
+    elif stats & {"variance", "stdev", "pvariance", "pstdev"}:
+        t = time.perf_counter()
+        total, numerator = await secure_stats.open_variance_numerator(inputs)
+        timings["moments"] = time.perf_counter() - t
+    ranks = results.ranks_needed(query, n)
+    order: dict[int, int] = {}
+    if ranks:
+        t = time.perf_counter()
+        order = await secure_stats.open_order_statistics(inputs, ranks)
+        timings["order_statistics"] = time.perf_counter() - t
+    below = None
+    if "histogram" in stats:
+        t = time.perf_counter()
+        below = await secure_stats.open_counts_below(inputs, query.edge_units())
+        timings["histogram"] = time.perf_counter() - t
+    published = results.finish(query, n, total, numerator, order, below)
+    return {"task": "stats", "party": mpc.pid, "n": n, "input_digest": _digest(ids),
+            "query": query.to_json(), "statistics": published, "seconds": timings}
+
+
+async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
+    pending = job.get("pending")
+    if not isinstance(pending, dict):
+        raise JobError("ingest job needs 'pending': {input id: encoded share row}")
+    ids = sorted(pending)
+    for input_id in ids:
+        validate_input_id(input_id)
+    await _agree("pending input ids", _digest(ids))
+    rows = []
+    malformed: dict[str, str] = {}
+    for input_id in ids:
+        try:
+            rows.append(decode_row(pending[input_id]))
+        except (StoreError, ValueError, TypeError):
+            malformed[input_id] = "shares are not field elements"
+            rows.append([0] * (len(rows[0]) if rows else secure_stats.DIGITS * 16))
+    # a malformed row at any party must reject that input at every party
+    bad_anywhere = await mpc.transfer(sorted(malformed))
+    rejected_everywhere = set().union(*map(set, bad_anywhere))
+    matrix = np.array(rows, dtype=object).reshape(len(ids), -1) if ids else np.zeros((0, 240))
+    verdicts = await ingest.check_rows(matrix)
+    accepted: dict[str, list[int]] = {}
+    rejected: dict[str, str] = {}
+    for input_id, row, reason in zip(ids, rows, verdicts):
+        if input_id in rejected_everywhere:
+            rejected[input_id] = "shares are not field elements"
+        elif reason is not None:
+            rejected[input_id] = reason
+        else:
+            accepted[input_id] = row
+    with ShareStore(job["store"], mpc.pid) as store:
+        store.add_many(accepted)
+        count = store.count()
+    return {"task": "ingest", "party": mpc.pid, "accepted": sorted(accepted),
+            "rejected": rejected, "stored": count}
+
+
+async def main_async(job_path: str) -> int:
+    job = read_job(job_path)
+    await mpc.start()
+    try:
+        if job["task"] == "stats":
+            outcome = await run_stats(job)
+        else:
+            outcome = await run_ingest(job)
+        outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        write_json_atomic(job["result"], outcome)
+    finally:
+        await mpc.shutdown()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="mpc_programs.party_main")
+    parser.add_argument("--job", required=True, help="job file (JSON)")
+    args = parser.parse_args()  # MPyC removed its own options from sys.argv already
+    try:
+        return mpc.run(main_async(args.job))
+    except Exception as exc:  # report every failure in one line for the supervisor
+        expected = isinstance(exc, (JobError, StoreError, InputSetMismatch,
+                                    results.NotEnoughInputs))
+        if not expected:
+            log.exception("party %s crashed", mpc.pid)
+        message = str(exc)[:500]
+        print(f"party {mpc.pid}: error: {type(exc).__name__}: {message}", file=sys.stderr)
+        try:
+            error_path = Path(read_job(args.job)["result"]).with_suffix(".error")
+            write_json_atomic(error_path, {"error": type(exc).__name__, "message": message})
+        except (JobError, OSError):
+            pass
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

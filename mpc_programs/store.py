@@ -1,0 +1,196 @@
+"""A computation party's share store: one TinyDB file per party, shares only.
+
+The file holds, per input id, this party's share row of the input's one-hot layout
+(never a plaintext value) and a digest that makes a corrupted row a clear error
+instead of a silently wrong statistic. Every change is one atomic file replacement
+(write to a temporary file, fsync, rename), so a crash or a full disk leaves either
+the old or the new state, never half of a batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from mpc_programs.field import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT
+
+LAYOUT = "onehot-hex-v1"
+MAX_INPUT_ID_LENGTH = 128
+
+
+class StoreError(Exception):
+    """The store is missing, unreadable, corrupted or does not match this party."""
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces the file atomically on every write."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"share store {self.path} is corrupted (not JSON: {exc})") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"share store {self.path} is corrupted (not a JSON object)")
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def close(self) -> None:
+        pass
+
+
+def encode_row(row: Sequence[int]) -> str:
+    """Fixed-width base64 of one share row (compact and checkable)."""
+    if len(row) != SHARES_PER_INPUT:
+        raise StoreError(f"a share row has {SHARES_PER_INPUT} elements, got {len(row)}")
+    raw = bytearray()
+    for v in row:
+        if not isinstance(v, int) or not 0 <= v < PRIME:
+            raise StoreError("a share is not an element of the statistics field")
+        raw += v.to_bytes(ELEMENT_BYTES, "big")
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+def decode_row(text: str) -> list[int]:
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) != SHARES_PER_INPUT * ELEMENT_BYTES:
+        raise StoreError("a stored share row has the wrong length")
+    row = [int.from_bytes(raw[k:k + ELEMENT_BYTES], "big")
+           for k in range(0, len(raw), ELEMENT_BYTES)]
+    if any(v >= PRIME for v in row):
+        raise StoreError("a stored share is not a field element")
+    return row
+
+
+def _digest(party: int, input_id: str, encoded: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{LAYOUT}|{party}|{input_id}|".encode())
+    h.update(encoded.encode("ascii"))
+    return h.hexdigest()
+
+
+def validate_input_id(input_id: object) -> str:
+    if (not isinstance(input_id, str) or not 0 < len(input_id) <= MAX_INPUT_ID_LENGTH
+            or not input_id.isprintable()):
+        raise StoreError(f"invalid input id {input_id!r}")
+    return input_id
+
+
+class ShareStore:
+    """This party's stored shares. Thread-safe within one process."""
+
+    def __init__(self, path: str | os.PathLike[str], party: int, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.party = party
+        if not create and not self.path.exists():
+            raise StoreError(f"share store {self.path} does not exist")
+        self._lock = threading.Lock()
+        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self._inputs = self._db.table("inputs", cache_size=0)
+        meta = self._db.table("meta", cache_size=0)
+        expected = {"party": party, "prime": str(PRIME), "layout": LAYOUT}
+        rows = meta.all()
+        if not rows:
+            if not create:
+                raise StoreError(f"share store {self.path} has no metadata")
+            meta.insert(expected)
+        elif dict(rows[0]) != expected:
+            raise StoreError(
+                f"share store {self.path} belongs to another party or layout: {dict(rows[0])}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ShareStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._inputs)
+
+    def ids(self) -> list[str]:
+        """Stored input ids, sorted (the order every party uses)."""
+        with self._lock:
+            return sorted(doc["id"] for doc in self._inputs.all())
+
+    def __contains__(self, input_id: str) -> bool:
+        with self._lock:
+            return self._inputs.contains(Query().id == input_id)
+
+    def add_many(self, rows: Mapping[str, Sequence[int]]) -> None:
+        """Store share rows for new input ids, all or nothing (one atomic write)."""
+        docs = []
+        for input_id, row in rows.items():
+            validate_input_id(input_id)
+            encoded = encode_row(row)
+            docs.append({"id": input_id, "shares": encoded,
+                         "digest": _digest(self.party, input_id, encoded)})
+        with self._lock:
+            existing = {doc["id"] for doc in self._inputs.all()}
+            clash = sorted(existing.intersection(rows))
+            if clash:
+                raise StoreError(f"input id already stored: {clash[0]}")
+            if docs:
+                self._inputs.insert_multiple(docs)
+
+    def remove_many(self, input_ids: Iterable[str]) -> None:
+        ids = set(input_ids)
+        with self._lock:
+            self._inputs.remove(Query().id.one_of(sorted(ids)))
+
+    def load(self, input_ids: Sequence[str] | None = None) -> tuple[list[str], list[list[int]]]:
+        """Share rows in sorted id order; ``input_ids`` (if given) must all be present."""
+        with self._lock:
+            docs = {doc["id"]: doc for doc in self._inputs.all()}
+        ids = sorted(docs) if input_ids is None else sorted(input_ids)
+        missing = [i for i in ids if i not in docs]
+        if missing:
+            raise StoreError(f"{len(missing)} requested input(s) not in the store, e.g. {missing[0]}")
+        rows = []
+        for input_id in ids:
+            doc = docs[input_id]
+            encoded = doc.get("shares")
+            if not isinstance(encoded, str) or doc.get("digest") != _digest(
+                    self.party, input_id, encoded):
+                raise StoreError(f"stored shares of input {input_id} are corrupted")
+            try:
+                rows.append(decode_row(encoded))
+            except (ValueError, StoreError) as exc:
+                raise StoreError(f"stored shares of input {input_id} are corrupted: {exc}") from exc
+        return ids, rows
