@@ -60,21 +60,24 @@ def to_digits(units: int) -> list[int]:
 
 
 def one_hot(units: int) -> list[int]:
-    """The stored layout of one input: ``DIGITS`` one-hot vectors of length 16, flattened."""
+    """The stored layout of one input: ``DIGITS`` one-hot vectors of length 16, flattened,
+    followed by the value itself."""
     flat = [0] * (DIGITS * DIGIT_BASE)
     for t, d in enumerate(to_digits(units)):
         flat[t * DIGIT_BASE + d] = 1
-    return flat
+    return flat + [units]
 
 
 def from_one_hot(flat: list[int]) -> int:
-    """Inverse of :func:`one_hot`; raises if ``flat`` is not a valid one-hot layout."""
-    if len(flat) != DIGITS * DIGIT_BASE:
-        raise EncodingError("wrong one-hot length")
+    """Inverse of :func:`one_hot`; raises if ``flat`` is not a valid layout."""
+    if len(flat) != DIGITS * DIGIT_BASE + 1:
+        raise EncodingError("wrong layout length")
     units = 0
     for t in range(DIGITS):
         row = flat[t * DIGIT_BASE:(t + 1) * DIGIT_BASE]
         if sorted(row) != [0] * (DIGIT_BASE - 1) + [1]:
             raise EncodingError(f"digit {t} is not one-hot")
         units += row.index(1) << (4 * t)
+    if flat[-1] != units:
+        raise EncodingError("value does not match its digits")
     return units

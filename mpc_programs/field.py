@@ -34,7 +34,10 @@ DIGIT_BASE = 1 << DIGIT_BITS
 DIGITS = -(-VALUE_BITS // DIGIT_BITS)  # 15 hexadecimal digits
 #: The top digit only ranges over 0 .. TOP_DIGIT_MAX so that x < 2**VALUE_BITS.
 TOP_DIGIT_MAX = (1 << (VALUE_BITS - (DIGITS - 1) * DIGIT_BITS)) - 1
-#: Field elements per stored input: one one-hot vector per digit.
-SHARES_PER_INPUT = DIGITS * DIGIT_BASE
+#: Field elements per stored input: one one-hot vector per digit, then the value itself
+#: (redundant, checked at ingestion; it saves the 240-term combination per query).
+ONE_HOT_LENGTH = DIGITS * DIGIT_BASE
+VALUE_INDEX = ONE_HOT_LENGTH
+SHARES_PER_INPUT = ONE_HOT_LENGTH + 1
 #: Bytes of one field element in the store's fixed-width encoding.
 ELEMENT_BYTES = (PRIME.bit_length() + 7) // 8

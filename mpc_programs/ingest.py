@@ -12,7 +12,8 @@ Checks, all with public coefficients drawn jointly *after* the shares are fixed
    satisfies s(1) − 2·s(2) + s(3) = 0. The mask makes s uniformly random, so the
    exchanged shares reveal nothing. An inconsistent row passes with prob. 1/p.
 2. Encoding: Σ_j ρ'_j·b_j(1 − b_j) (every entry is a bit) + Σ_t ρ''_t(Σ_d b_td − 1)
-   (every digit is one-hot) + Σ ρ'''·b_{top, d > TOP_DIGIT_MAX} (value < 2^57) is
+   (every digit is one-hot) + Σ ρ'''·b_{top, d > TOP_DIGIT_MAX} (value < 2^57)
+   + r_v·(x − Σ_t 16^t Σ_d d·b_td) (the stored value matches its digits) is
    computed locally as a degree-2 sharing, re-randomised with a pseudorandom sharing
    of zero of degree 2 (PRSZ) and opened from all three shares; it is 0 for a valid
    encoding and, for an invalid one, non-zero except with prob. ≈ 2/p.
@@ -29,8 +30,9 @@ import numpy as np
 from mpyc import thresha
 from mpyc.runtime import mpc
 
-from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, SHARES_PER_INPUT, TOP_DIGIT_MAX
-from mpc_programs.secure_stats import FIELD, local_array, secint
+from mpc_programs.field import (DIGIT_BASE, DIGITS, ONE_HOT_LENGTH, PRIME, SHARES_PER_INPUT,
+                                TOP_DIGIT_MAX, VALUE_INDEX)
+from mpc_programs.secure_stats import DIGIT_WEIGHTS, FIELD, local_array, secint
 
 
 def _coefficients(seed: int, label: str, count: int) -> np.ndarray:
@@ -55,7 +57,8 @@ async def check_rows(rows: np.ndarray) -> list[str | None]:
         raise ValueError("share rows have the wrong width")
     seed = await _joint_seed()
     rho = _coefficients(seed, "consistency", SHARES_PER_INPUT)
-    rho_bits = _coefficients(seed, "bits", SHARES_PER_INPUT)
+    rho_bits = _coefficients(seed, "bits", ONE_HOT_LENGTH)
+    rho_value = int(_coefficients(seed, "value", 1)[0])
     rho_digits = _coefficients(seed, "digits", DIGITS)
     rho_top = _coefficients(seed, "top", DIGIT_BASE)
 
@@ -67,12 +70,15 @@ async def check_rows(rows: np.ndarray) -> list[str | None]:
     consistent = ((s1 - 2 * s2 + s3) % PRIME == 0)
 
     # 2. valid one-hot encoding, as one degree-2 combination opened with PRSZ
-    bits = (rows * (1 - rows)) % PRIME
+    one_hot = rows[:, :ONE_HOT_LENGTH]
+    bits = (one_hot * (1 - one_hot)) % PRIME
     total = (bits @ rho_bits) % PRIME
-    digit_sums = rows.reshape(n, DIGITS, DIGIT_BASE).sum(axis=2)
+    digit_sums = one_hot.reshape(n, DIGITS, DIGIT_BASE).sum(axis=2)
     total = (total + ((digit_sums - 1) % PRIME) @ rho_digits) % PRIME
-    top = rows[:, (DIGITS - 1) * DIGIT_BASE:]
+    top = one_hot[:, (DIGITS - 1) * DIGIT_BASE:]
     total = (total + top[:, TOP_DIGIT_MAX + 1:] @ rho_top[TOP_DIGIT_MAX + 1:]) % PRIME
+    mismatch = (rows[:, VALUE_INDEX] - one_hot @ DIGIT_WEIGHTS) % PRIME
+    total = (total + rho_value * mismatch) % PRIME
     zero = thresha.np_pseudorandom_share_0(FIELD, len(mpc.parties), mpc.pid,
                                           mpc.prfs(FIELD.order), mpc._prss_uci(), n)
     total = (total + np.asarray(zero.value, dtype=object)) % PRIME

@@ -33,6 +33,7 @@ import numpy as np
 from mpyc.runtime import mpc
 
 from mpc_programs import ingest, results, secure_stats
+from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.query import parse_query
 from mpc_programs.store import ShareStore, StoreError, decode_row, validate_input_id
@@ -122,11 +123,11 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
             rows.append(decode_row(pending[input_id]))
         except (StoreError, ValueError, TypeError):
             malformed[input_id] = "shares are not field elements"
-            rows.append([0] * (len(rows[0]) if rows else secure_stats.DIGITS * 16))
+            rows.append([0] * SHARES_PER_INPUT)
     # a malformed row at any party must reject that input at every party
     bad_anywhere = await mpc.transfer(sorted(malformed))
     rejected_everywhere = set().union(*map(set, bad_anywhere))
-    matrix = np.array(rows, dtype=object).reshape(len(ids), -1) if ids else np.zeros((0, 240))
+    matrix = np.array(rows, dtype=object).reshape(len(ids), -1) if ids else np.zeros((0, SHARES_PER_INPUT), dtype=object)
     verdicts = await ingest.check_rows(matrix)
     accepted: dict[str, list[int]] = {}
     rejected: dict[str, str] = {}

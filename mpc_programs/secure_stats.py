@@ -8,8 +8,8 @@ number of inputs below it. Nothing per input is ever opened.
 
 Algorithms and their cost (N inputs, D = 15 hex digits, 3 parties, t = 1):
 
-* sum — local (no communication). The value of an input is the public linear
-  function Σ_t 16^t Σ_d d·onehot[t, d] of its shares.
+* sum — local (no communication). Each input also carries its value, checked at
+  ingestion to equal the public linear function Σ_t 16^t Σ_d d·onehot[t, d].
 * sum of squares — a secure inner product x·x: local products, one reshare of one
   element (MPyC's np_matmul), then one multiplication for n·Σx² − (Σx)².
 * order statistics — a radix search over the hex digits, most significant first,
@@ -44,14 +44,15 @@ from dataclasses import dataclass
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME
+from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, VALUE_INDEX
 
 #: Secure integers over the statistics field. The declared bit length (32) is the range
 #: of the numbers we *compare* (counts and ranks); sums are only added and multiplied.
 secint = mpc.SecInt(32, p=PRIME)
 FIELD = secint.field
-_DIGIT_WEIGHTS = np.array([d << (4 * t) for t in range(DIGITS) for d in range(DIGIT_BASE)],
-                          dtype=object)
+#: The value as a public linear function of its one-hot digits (checked at ingestion).
+DIGIT_WEIGHTS = np.array([d << (4 * t) for t in range(DIGITS) for d in range(DIGIT_BASE)],
+                         dtype=object)
 
 
 def local_array(values: np.ndarray) -> "secint.array":
@@ -77,7 +78,7 @@ async def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SharedInputs:
-    """This party's shares of N inputs, shape (N, DIGITS * 16)."""
+    """This party's shares of N inputs, shape (N, SHARES_PER_INPUT)."""
 
     shares: np.ndarray  # dtype object, values in [0, PRIME)
 
@@ -90,8 +91,8 @@ class SharedInputs:
         return self.shares[:, t * DIGIT_BASE:(t + 1) * DIGIT_BASE]
 
     def values(self) -> np.ndarray:
-        """Local shares of the values themselves (a public linear function)."""
-        return (self.shares @ _DIGIT_WEIGHTS) % PRIME
+        """Local shares of the values themselves."""
+        return self.shares[:, VALUE_INDEX]
 
 
 async def open_sum(inputs: SharedInputs) -> int:
