@@ -80,7 +80,7 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     n = len(ids)
     if n < int(job.get("min_inputs", 1)):
         raise results.NotEnoughInputs(f"not enough inputs ({n})")
-    inputs = secure_stats.SharedInputs(np.array(rows, dtype=object).reshape(n, -1))
+    inputs = secure_stats.SharedInputs(rows)
     timings: dict[str, float] = {"load": load_seconds}
     stats = set(query.statistics)
     total = numerator = None

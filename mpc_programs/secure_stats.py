@@ -44,7 +44,10 @@ from dataclasses import dataclass
 import numpy as np
 from mpyc.runtime import mpc
 
+from mpc_programs import fast_random
 from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, VALUE_INDEX
+
+fast_random.install()
 
 #: Secure integers over the statistics field. The declared bit length (32) is the range
 #: of the numbers we *compare* (counts and ranks); sums are only added and multiplied.
@@ -55,9 +58,15 @@ DIGIT_WEIGHTS = np.array([d << (4 * t) for t in range(DIGITS) for d in range(DIG
                          dtype=object)
 
 
-def local_array(values: np.ndarray) -> "secint.array":
-    """A secure array whose local share is ``values`` (field elements as Python ints)."""
-    return secint.array(FIELD.array(np.asarray(values, dtype=object) % PRIME))
+def local_array(values: np.ndarray, reduced: bool = False) -> "secint.array":
+    """A secure array whose local share is ``values`` (field elements as Python ints).
+
+    ``reduced=True`` promises 0 <= values < p and skips a modular reduction pass.
+    """
+    values = np.asarray(values, dtype=object)
+    if not reduced:
+        values = values % PRIME
+    return secint.array(FIELD.array(values, check=False))
 
 
 async def _local(x: object) -> np.ndarray:
@@ -67,13 +76,13 @@ async def _local(x: object) -> np.ndarray:
 
 
 async def _multiply(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Elementwise secure product of two shared arrays given by local shares."""
-    return await _local(local_array(left) * local_array(right))
+    """Elementwise secure product of two shared arrays given by (reduced) local shares."""
+    return await _local(local_array(left, True) * local_array(right, True))
 
 
 async def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Secure matrix product: local products, only the result is reshared."""
-    return await _local(local_array(left) @ local_array(right))
+    return await _local(local_array(left, True) @ local_array(right, True))
 
 
 @dataclass
@@ -150,16 +159,17 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int]) -> d
     for t in reversed(range(DIGITS)):
         onehot = inputs.digit(t)
         distinct = list(dict.fromkeys(prefixes))
+        # counts c_0 .. c_14 per distinct prefix (c_15 is never needed)
         counts: dict[tuple[int, ...], np.ndarray] = {}
         shared = [u for u in distinct if active[u] is not None]
         if shared:
-            products = await _matmul(np.stack([active[u] for u in shared]), onehot)
+            products = await _matmul(np.stack([active[u] for u in shared]), onehot[:, :-1])
             counts.update(zip(shared, products))
         for u in distinct:
             if active[u] is None:
-                counts[u] = np.sum(onehot, axis=0) % PRIME
+                counts[u] = np.sum(onehot[:, :-1], axis=0) % PRIME
         # cumulative counts c_0 + ... + c_{d-1} for d = 1..15, one row per path
-        cumulative = np.stack([np.cumsum(counts[u])[:-1] for u in prefixes]) % PRIME
+        cumulative = np.stack([np.cumsum(counts[u]) for u in prefixes]) % PRIME
         difference = (remaining[:, None] - cumulative) % PRIME
         below = await mpc.output(mpc.np_sgn(local_array(difference), l=cmp_bits, LT=True))
         digits = [int(DIGIT_BASE - 1 - sum(int(b) for b in row)) for row in below]

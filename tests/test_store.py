@@ -21,7 +21,7 @@ def test_reload_after_restart(tmp_path):
         assert store.count() == 3
         ids, loaded = store.load()
     assert ids == ["id0", "id1", "id2"]
-    assert loaded == [rows[i] for i in ids]
+    assert loaded.tolist() == [rows[i] for i in ids]
 
 
 def test_duplicate_id_changes_nothing(tmp_path):
