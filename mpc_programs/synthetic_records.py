@@ -1,0 +1,96 @@
+"""Synthetic Binance-like AES-GCM records for the verification demo, benchmark and tests.
+
+A record is what the notary would have relayed: a TLS 1.3-style application-data record (AAD =
+the 5-byte record header, plaintext = HTTP response + inner content type 0x17) encrypted with
+``cryptography``'s AESGCM under a random key. The public positions come from the known response
+shape, the way a source spec gives them. No MPC here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mpc_programs.aes_gcm_mpc import ProviderInput
+
+FIRST_BLOCK = b"HTTP/1.1 200 OK\r"
+ASSET_PREFIX = b'{"asset":"%s","free":"'
+BALANCE_SUFFIX = b'","locked":"'
+UID_PREFIX = b'"uid":'
+UID_SUFFIX = b"}"
+
+
+@dataclass(frozen=True)
+class SyntheticRecord:
+    key: bytes
+    nonce: bytes
+    aad: bytes
+    plaintext: bytes
+    ciphertext: bytes
+    tag: bytes
+    uid: bytes
+    asset: bytes
+    balance: bytes  # e.g. b"1.23450000"
+
+    @property
+    def units(self) -> int:
+        """The balance in units of 1e-8, as the MPC should output it."""
+        return int(self.balance.replace(b".", b""))
+
+    def balance_offset(self, asset: bytes | None = None) -> int:
+        prefix = ASSET_PREFIX % (asset or self.asset)
+        return self.plaintext.index(prefix) + len(prefix)
+
+    def uid_offset(self) -> int:
+        return self.plaintext.index(UID_PREFIX) + len(UID_PREFIX)
+
+
+def make_record(rng: random.Random, uid: int, balances: dict[bytes, bytes], asset: bytes = b"ETH",
+                key_bits: int = 128, tls12: bool = False) -> SyntheticRecord:
+    """Encrypt a Binance-shaped account response holding the given balances.
+
+    TLS 1.3 layout by default (AAD = record header, inner content type appended); with
+    ``tls12`` the TLS 1.2 one: nonce = 4-byte salt || 8-byte explicit nonce, AAD = 8-byte
+    sequence number || type || version || plaintext length.
+    """
+    items = b",".join(b'{"asset":"%s","free":"%s","locked":"0.00000000"}' % (a, v)
+                      for a, v in balances.items())
+    body = (b'{"makerCommission":10,"takerCommission":10,"canTrade":true,"accountType":"SPOT",'
+            b'"balances":[' + items + b'],"permissions":["SPOT"],"uid":%d}' % uid)
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    key = rng.randbytes(key_bits // 8)
+    nonce = rng.randbytes(12)
+    if tls12:
+        plaintext = head + body
+        seq = rng.randrange(1, 5).to_bytes(8, "big")
+        aad = seq + bytes([23, 3, 3]) + len(plaintext).to_bytes(2, "big")
+    else:
+        plaintext = head + body + b"\x17"
+        aad = bytes([23, 3, 3]) + (len(plaintext) + 16).to_bytes(2, "big")
+    sealed = AESGCM(key).encrypt(nonce, plaintext, aad)
+    return SyntheticRecord(key, nonce, aad, plaintext, sealed[:-16], sealed[-16:], b"%d" % uid,
+                           asset, balances[asset])
+
+
+def provider_input(rec: SyntheticRecord, key_share: Sequence[int], **changes: Any) -> ProviderInput:
+    """The public claim an honest provider makes for ``rec``, with this party's key share.
+
+    ``changes`` overrides fields (tests use it to build dishonest claims).
+    """
+    off = rec.balance_offset()
+    uid_off = rec.uid_offset()
+    claim = ProviderInput(
+        key_share=list(key_share), ciphertext=rec.ciphertext, tag=rec.tag, nonce=rec.nonce,
+        aad=rec.aad,
+        templates=((0, FIRST_BLOCK),
+                   (off - len(ASSET_PREFIX % rec.asset), ASSET_PREFIX % rec.asset),
+                   (off + len(rec.balance), BALANCE_SUFFIX),
+                   (uid_off - len(UID_PREFIX), UID_PREFIX),
+                   (uid_off + len(rec.uid), UID_SUFFIX)),
+        uid=(uid_off, rec.uid), balance=(off, len(rec.balance)))
+    return replace(claim, **changes) if changes else claim

@@ -1,0 +1,124 @@
+"""Deterministic test cases for the AES-GCM verification program, shared by the pytest process
+and the MPyC party processes it starts (``tests/aes_gcm_party.py``): both rebuild the same cases
+from the seed, each party keeps its own key-share rows."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes
+from mpc_programs.synthetic_records import SyntheticRecord, make_record, provider_input
+
+SEED = 20261125
+M = 3
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    accept: bool
+    units: int | None  # balance the MPC must output when accepted
+    inputs: list[ProviderInput]  # one per party
+
+
+def _flip(data: bytes, i: int) -> bytes:
+    return data[:i] + bytes([data[i] ^ 1]) + data[i + 1:]
+
+
+def build_cases(seed: int = SEED) -> list[Case]:
+    rng = random.Random(seed)
+    share_rng = np.random.default_rng(seed)
+    balances = {b"BTC": b"0.10000000", b"ETH": b"1.23450000"}
+
+    def rec(uid: int, key_bits: int = 128, eth: bytes | None = None,
+            tls12: bool = False) -> SyntheticRecord:
+        b = {**balances, b"ETH": eth} if eth else balances
+        return make_record(rng, uid=uid, balances=b, key_bits=key_bits, tls12=tls12)
+
+    def rows(key: bytes) -> list[list[int]]:
+        return share_key_bytes(key, m=M, t=1, rng=share_rng)
+
+    def case(name: str, accept: bool, r: SyntheticRecord, key: bytes | None = None,
+             share_rows: list[list[int]] | None = None, **changes: object) -> Case:
+        rs = share_rows if share_rows is not None else rows(key if key is not None else r.key)
+        ins = [provider_input(r, rs[i], **changes) for i in range(M)]
+        return Case(name, accept, r.units if accept else None, ins)
+
+    cases: list[Case] = []
+    honest1 = rec(111111111, eth=b"12.00000001")
+    cases.append(case("honest_aes128", True, honest1))
+    honest2 = rec(222222222, key_bits=256, eth=b"0.00000000")
+    cases.append(case("honest_aes256", True, honest2))
+    honest3 = rec(333333333, eth=b"98765.43210000")
+    cases.append(case("honest_long_balance", True, honest3))
+
+    r = rec(400000001)
+    cases.append(case("wrong_key", False, r, key=rng.randbytes(16)))
+    r = rec(400000002)
+    cases.append(case("key_of_another_record", False, r, key=honest1.key))
+    r = rec(400000003)
+    cases.append(case("tampered_ciphertext", False, r,
+                      ciphertext=_flip(r.ciphertext, r.balance_offset())))
+    r = rec(400000004)
+    cases.append(case("tampered_tag", False, r, tag=_flip(r.tag, 3)))
+    r = rec(400000005)
+    off, length = r.balance_offset(), len(r.balance)
+    base = provider_input(r, [0] * 16)
+    moved = tuple((o + 2 if o >= off - 30 and o <= off + length else o, d) for o, d in base.templates)
+    cases.append(case("wrong_offsets", False, r, balance=(off + 2, length), templates=moved))
+    r = rec(400000006)
+    btc = r.balance_offset(b"BTC")
+    base = provider_input(r, [0] * 16)
+    shifted = tuple((o + btc - r.balance_offset() if d.startswith((b'{"asset"', b'","locked"')) else o, d)
+                    for o, d in base.templates)
+    cases.append(case("offsets_at_other_asset", False, r, balance=(btc, 10), templates=shifted))
+    r = rec(400000007)
+    cases.append(case("claimed_uid_differs", False, r, uid=(r.uid_offset(), b"400000008")))
+    r = rec(400000009)
+    cases.append(case("claimed_uid_prefix", False, r, uid=(r.uid_offset(), b"40000000")))
+    r = rec(400000010)
+    bad_rows = rows(r.key)
+    bad_rows[2] = bad_rows[2][:5] + [bad_rows[2][5] ^ 0x40] + bad_rows[2][6:]
+    cases.append(case("inconsistent_shares", False, r, share_rows=bad_rows))
+    r = rec(400000011, eth=b"1.2345a000")
+    cases.append(case("letter_in_balance", False, r))
+    r = rec(400000012, eth=b"1.2345:000")
+    cases.append(case("colon_in_balance", False, r))
+    r = rec(400000013, eth=b"123456789012.00000000")
+    cases.append(case("balance_field_too_long", False, r))
+    r = rec(400000014, eth=b"11.00000000")
+    cases.append(case("balance_claimed_shorter", False, r,
+                      balance=(r.balance_offset() + 1, len(r.balance) - 1)))
+    r = rec(400000015)
+    cases.append(case("offset_outside_record", False, r, uid=(len(r.ciphertext) + 3, r.uid)))
+    r = rec(400000016)
+    not_ok = make_record(rng, uid=400000016, balances=balances)
+    pt404 = not_ok.plaintext.replace(b"HTTP/1.1 200 OK", b"HTTP/1.1 404 NO", 1)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    sealed = AESGCM(not_ok.key).encrypt(not_ok.nonce, pt404, not_ok.aad)
+    r404 = replace(not_ok, plaintext=pt404, ciphertext=sealed[:-16], tag=sealed[-16:])
+    cases.append(case("first_block_not_200", False, r404))
+    honest5 = rec(666666666, eth=b"3.14159265", tls12=True)
+    cases.append(case("honest_tls12_layout", True, honest5))
+    r = rec(400000017, key_bits=256, tls12=True)
+    cases.append(case("tampered_aad_tls12", False, r, aad=_flip(r.aad, 7)))
+    honest4 = rec(555555555, eth=b"7.50000000")
+    cases.append(case("honest_last", True, honest4))
+    return cases
+
+
+def aes_vectors(seed: int = SEED) -> list[tuple[bytes, list[bytes], list[list[int]]]]:
+    """(key, blocks, share rows) for the raw AES check: AES-128 and AES-256 random keys,
+    plus the FIPS-197 Appendix A.1 key."""
+    rng = random.Random(seed + 1)
+    share_rng = np.random.default_rng(seed + 1)
+    keys = [bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")]
+    keys += [rng.randbytes(16) for _ in range(2)] + [rng.randbytes(32) for _ in range(2)]
+    out = []
+    for k in keys:
+        blocks = [rng.randbytes(16) for _ in range(3)] + [bytes(16)]
+        out.append((k, blocks, share_key_bytes(k, m=M, t=1, rng=share_rng)))
+    return out

@@ -1,0 +1,93 @@
+"""MPyC party program for tests/test_aes_gcm_mpc.py (run as 3 processes).
+
+Rebuilds the deterministic cases, runs the MPC pieces on this party's shares and prints one JSON
+line with what was opened. Opening AES outputs, round keys and balances happens here only, so the
+test can compare them with ``cryptography`` and the plaintexts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from mpyc.runtime import mpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from aes_gcm_cases import aes_vectors, build_cases  # noqa: E402
+
+from mpc_programs.aes_gcm_mpc import (  # noqa: E402
+    check_key_shares,
+    key_share_as_secfld,
+    load_key_share,
+    verify_batch,
+)
+from mpc_programs.aes_mpc import encrypt  # noqa: E402
+from mpc_programs.gf256_mpc import Gf256Engine  # noqa: E402
+
+
+async def main() -> None:
+    await mpc.start()
+    pid = mpc.pid
+    report: dict[str, object] = {"party": pid}
+
+    # Raw AES: one batched call per key size, blocks and round keys opened.
+    engine = Gf256Engine(mpc)
+    aes: list[dict[str, object]] = []
+    vectors = aes_vectors()
+    for klen in (16, 32):
+        group = [v for v in vectors if len(v[0]) == klen]
+        keys = np.stack([load_key_share(rows[pid]) for _, _, rows in group])
+        blocks = np.array([[list(b) for b in bl] for _, bl, _ in group], dtype=np.uint8)
+        ct, rk = await encrypt(engine, keys, blocks)
+        ct_open, ct_ok = await engine.open(ct, check=True)
+        rk_open, _ = await engine.open(rk)
+        for j, (key, _, _) in enumerate(group):
+            aes.append({"key": key.hex(), "ct": [bytes(b).hex() for b in ct_open[j]],
+                        "round_keys": [bytes(k).hex() for k in rk_open[j]],
+                        "consistent": bool(ct_ok[j].all())})
+    report["aes"] = aes
+
+    # The same share row seen as an MPyC SecFld(2^8) secure array.
+    secfld = mpc.SecFld(2**8)
+    report["secfld_modulus"] = int(secfld.field.modulus)
+    key, _, rows = vectors[0]
+    opened = await mpc.output(key_share_as_secfld(rows[pid], secfld))
+    report["secfld_key"] = bytes(int(v) for v in opened).hex()
+
+    # Key-share consistency check alone: honest rows, then one share byte changed per row.
+    rows = [v[2][pid] for v in vectors[:3]]
+    honest = np.stack([load_key_share(r) for r in rows])
+    bad = honest.copy()
+    if pid == 2:
+        bad[np.arange(3), [0, 7, 15]] ^= np.array([1, 0x80, 0x33], dtype=np.uint8)
+    report["key_check"] = {"honest": (await check_key_shares(engine, honest)).tolist(),
+                           "tampered": (await check_key_shares(engine, bad)).tolist()}
+
+    # Mixed batch: every case in one run; balances opened for the test only.
+    cases = build_cases()
+    secint = mpc.SecInt(160)
+    verdicts, balances = await verify_batch([c.inputs[pid] for c in cases], secint)
+    report["verdicts"] = {c.name: v for c, v in zip(cases, verdicts, strict=True)}
+    report["balances"] = {c.name: int(b) for c, b in zip(cases, await mpc.output(balances), strict=True)}
+    report["balance_field"] = balances.sectype.field.modulus == secint.field.modulus
+
+    # Batch of one.
+    v1, b1 = await verify_batch([cases[0].inputs[pid]], secint)
+    report["single"] = {"verdict": v1[0], "balance": int((await mpc.output(b1))[0])}
+
+    # A narrower integer type over the statistics field, as the statistics engine may use.
+    secint64 = mpc.SecInt(64, p=secint.field.modulus)
+    v2, b2 = await verify_batch([cases[0].inputs[pid], cases[3].inputs[pid]], secint64)
+    report["secint64"] = {"verdicts": v2, "balance": int((await mpc.output(b2))[0]),
+                          "same_field": b2.sectype.field.modulus == secint.field.modulus,
+                          "bit_length": b2.sectype.bit_length}
+
+    print(json.dumps(report), flush=True)
+    await mpc.shutdown()
+
+
+if __name__ == "__main__":
+    mpc.run(main())
