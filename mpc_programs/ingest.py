@@ -13,7 +13,8 @@ Checks, all with public coefficients drawn jointly *after* the shares are fixed
    exchanged shares reveal nothing. An inconsistent row passes with prob. 1/p.
 2. Encoding: Σ_j ρ'_j·b_j(1 − b_j) (every entry is a bit) + Σ_t ρ''_t(Σ_d b_td − 1)
    (every digit is one-hot) + Σ ρ'''·b_{top, d > TOP_DIGIT_MAX} (value < 2^57)
-   + r_v·(x − Σ_t 16^t Σ_d d·b_td) (the stored value matches its digits) is
+   + r_v·(x − Σ_t 16^t Σ_d d·b_td) (the stored value matches its digits)
+   [+ r_e·(x − y) when the value must equal a secret y computed in MPC] is
    computed locally as a degree-2 sharing, re-randomised with a pseudorandom sharing
    of zero of degree 2 (PRSZ) and opened from all three shares; it is 0 for a valid
    encoding and, for an invalid one, non-zero except with prob. ≈ 2/p.
@@ -48,8 +49,14 @@ async def _joint_seed() -> int:
     return int(await mpc.output(r)) % PRIME
 
 
-async def check_rows(rows: np.ndarray) -> list[str | None]:
-    """Per provider: None if accepted, else the reason for rejection."""
+async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
+                     ) -> list[str | None]:
+    """Per provider: None if accepted, else the reason for rejection.
+
+    ``expected_values`` (optional): this party's shares of a secret value per provider
+    that the layout's value must equal — the balance decrypted from the notarized record
+    (``verify_inputs``). The equality joins the same opened combination, at no extra cost.
+    """
     n = rows.shape[0]
     if n == 0:
         return []
@@ -79,6 +86,9 @@ async def check_rows(rows: np.ndarray) -> list[str | None]:
     total = (total + top[:, TOP_DIGIT_MAX + 1:] @ rho_top[TOP_DIGIT_MAX + 1:]) % PRIME
     mismatch = (rows[:, VALUE_INDEX] - one_hot @ DIGIT_WEIGHTS) % PRIME
     total = (total + rho_value * mismatch) % PRIME
+    if expected_values is not None:
+        rho_expected = int(_coefficients(seed, "expected", 1)[0])
+        total = (total + rho_expected * (rows[:, VALUE_INDEX] - expected_values)) % PRIME
     zero = thresha.np_pseudorandom_share_0(FIELD, len(mpc.parties), mpc.pid,
                                           mpc.prfs(FIELD.order), mpc._prss_uci(), n)
     total = (total + np.asarray(zero.value, dtype=object)) % PRIME

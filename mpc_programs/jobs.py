@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-TASKS = ("stats", "ingest")
+TASKS = ("stats", "ingest", "verify")
 
 
 class JobError(ValueError):

@@ -61,3 +61,13 @@ def _check_agreement(outcomes: Sequence[Mapping[str, Any]], keys: Sequence[str])
         values = [o.get(key) for o in outcomes]
         if any(v != values[0] for v in values):
             raise MPCRunError(f"parties disagree on {key!r}")
+
+
+def verify(stores: Sequence[Path], submissions: Sequence[Sequence[Mapping[str, Any]]],
+           workdir: str | Path, timeout: float = 300.0) -> dict[str, Any]:
+    """Run the verification program on per-party submission lists; returns party 0's outcome."""
+    jobs = [{"task": "verify", "store": str(stores[i]), "submissions": list(submissions[i])}
+            for i in range(PARTIES)]
+    outcomes = run_local(jobs, workdir, timeout=timeout)
+    _check_agreement(outcomes, ("accepted", "rejected", "stored"))
+    return outcomes[0]

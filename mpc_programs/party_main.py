@@ -11,6 +11,8 @@ Tasks (see ``jobs.py``):
   that all three parties hold the same input set (digest exchange: a mismatch aborts
   the run, it never yields a silently wrong answer), run the query, write the
   opened statistics.
+* ``verify`` — verify notarized submissions inside MPC (``verify_inputs``) and store
+  exactly the accepted balance layouts; key shares live only in the job file.
 * ``ingest`` — check the pending share rows (``ingest.check_rows``) and store exactly
   the accepted ones, in one atomic write.
 
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs import ingest, results, secure_stats
+from mpc_programs import ingest, results, secure_stats, verify_inputs
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.query import parse_query
@@ -145,12 +147,44 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
             "rejected": rejected, "stored": count}
 
 
+async def run_verify(job: dict[str, Any]) -> dict[str, Any]:
+    """Verify notarized submissions; store the accepted layouts, drop every key share."""
+    raw = job.get("submissions")
+    if not isinstance(raw, list):
+        raise JobError("verify job needs 'submissions': a list")
+    submissions: list[verify_inputs.Submission] = []
+    status: str | Exception
+    try:
+        submissions = [verify_inputs.submission_from_json(doc) for doc in raw]
+        ids = [s.input_id for s in submissions]
+        if len(set(ids)) != len(ids):
+            raise JobError("duplicate input id in one batch")
+        status = _digest([s.public_digest() for s in submissions])
+    except (verify_inputs.SubmissionError, JobError) as exc:
+        status = exc
+    await _agree("public record material", status)
+    verdicts = await verify_inputs.verify_submissions(submissions)
+    accepted = {s.input_id: s.layout_row for s, v in zip(submissions, verdicts) if v is None}
+    rejected = {s.input_id: v for s, v in zip(submissions, verdicts) if v is not None}
+    with ShareStore(job["store"], mpc.pid) as store:
+        clash = [i for i in accepted if i in store]
+        for input_id in clash:  # already counted: never twice
+            rejected[input_id] = "input id already stored"
+            del accepted[input_id]
+        store.add_many(accepted)
+        count = store.count()
+    return {"task": "verify", "party": mpc.pid, "accepted": sorted(accepted),
+            "rejected": rejected, "stored": count}
+
+
 async def main_async(job_path: str) -> int:
     job = read_job(job_path)
     await mpc.start()
     try:
         if job["task"] == "stats":
             outcome = await run_stats(job)
+        elif job["task"] == "verify":
+            outcome = await run_verify(job)
         else:
             outcome = await run_ingest(job)
         outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,156 @@
+"""Verify notarized submissions and turn the accepted ones into stored inputs.
+
+Per provider (DESIGN.md, "Data flow" 3-4), each party holds:
+
+* secret: its share row of the record's AES key over GF(2^8) (``aes_gcm_mpc``) and
+  its share row of the balance's stored layout over the statistics field
+  (``sharing.share_units``: one-hot hex digits + value);
+* public, identical at every party: the record (ciphertext, tag, nonce, AAD), the
+  template bytes from the source spec with their offsets, the uid and its offset,
+  the balance's offset and length.
+
+It runs ``aes_gcm_mpc.verify_batch`` (the record authenticates under the shared
+key, the known plaintext and uid match, the balance digits are digits) and then
+``ingest.check_rows`` with the decrypted balance as the expected value: the shared
+layout must be a valid encoding *of exactly the notarized balance*. Opened: the
+verdicts (and H, E_k(J0) inside verify_batch). The key shares are used here and
+nowhere else: the caller drops them with the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from mpyc.runtime import mpc
+
+from mpc_programs import ingest, secure_stats
+from mpc_programs.aes_gcm_mpc import ProviderInput, verify_batch
+from mpc_programs.field import SHARES_PER_INPUT
+from mpc_programs.store import StoreError, decode_row, validate_input_id
+
+REJECT_RECORD = "the notarized record did not verify (key, tag, known plaintext, uid or digits)"
+REJECT_SHARES = "inconsistent shares"
+REJECT_ENCODING = "the shared value is not a valid encoding of the notarized balance"
+REJECT_MALFORMED = "shares are not field elements"
+
+
+class SubmissionError(ValueError):
+    """A submission that is malformed as data (before any MPC)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One provider's submission as one party sees it."""
+
+    input_id: str
+    provider: ProviderInput
+    layout_row: list[int]
+
+    def public_digest(self) -> str:
+        """Digest of everything that must be identical at all three parties."""
+        p = self.provider
+        doc = {"id": self.input_id, "ct": p.ciphertext.hex(), "tag": p.tag.hex(),
+               "nonce": p.nonce.hex(), "aad": p.aad.hex(),
+               "templates": [[o, b.hex()] for o, b in p.templates],
+               "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
+               "decimals": p.decimals}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _bytes(doc: Mapping[str, Any], key: str, limit: int = 1 << 16) -> bytes:
+    value = doc.get(key)
+    if not isinstance(value, str) or len(value) > 2 * limit:
+        raise SubmissionError(f"{key} must be a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise SubmissionError(f"{key} is not hex") from exc
+
+
+def _int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 20:
+        raise SubmissionError(f"{what} must be a small non-negative integer")
+    return value
+
+
+def submission_from_json(doc: Mapping[str, Any]) -> Submission:
+    """Parse one submission of a verify job (hex for bytes; see ``submission_to_json``)."""
+    try:
+        input_id = validate_input_id(doc.get("input_id"))
+        key_share = doc.get("key_share")
+        if (not isinstance(key_share, list) or len(key_share) not in (16, 32)
+                or not all(isinstance(v, int) and 0 <= v < 256 for v in key_share)):
+            raise SubmissionError("key_share must be 16 or 32 bytes")
+        templates = doc.get("templates")
+        if not isinstance(templates, list) or len(templates) > 16:
+            raise SubmissionError("templates must be a list")
+        parsed_templates = []
+        for t in templates:
+            if not isinstance(t, list) or len(t) != 2 or not isinstance(t[1], str):
+                raise SubmissionError("a template is [offset, hex]")
+            parsed_templates.append((_int(t[0], "template offset"), bytes.fromhex(t[1])))
+        uid = doc.get("uid")
+        balance = doc.get("balance")
+        if not (isinstance(uid, list) and len(uid) == 2 and isinstance(uid[1], str)):
+            raise SubmissionError("uid is [offset, hex]")
+        if not (isinstance(balance, list) and len(balance) == 2):
+            raise SubmissionError("balance is [offset, length]")
+        layout = doc.get("layout")
+        if not isinstance(layout, str):
+            raise SubmissionError("layout must be an encoded share row")
+        row = decode_row(layout)
+        provider = ProviderInput(
+            key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
+            nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
+            uid=(_int(uid[0], "uid offset"), bytes.fromhex(uid[1])),
+            balance=(_int(balance[0], "balance offset"), _int(balance[1], "balance length")),
+            decimals=_int(doc.get("decimals", 8), "decimals"))
+    except (StoreError, ValueError) as exc:
+        if isinstance(exc, SubmissionError):
+            raise
+        raise SubmissionError(str(exc)) from exc
+    return Submission(input_id, provider, row)
+
+
+def submission_to_json(input_id: str, provider: ProviderInput, layout: str) -> dict[str, Any]:
+    p = provider
+    return {"input_id": input_id, "key_share": list(p.key_share),
+            "ciphertext": p.ciphertext.hex(), "tag": p.tag.hex(), "nonce": p.nonce.hex(),
+            "aad": p.aad.hex(), "templates": [[o, b.hex()] for o, b in p.templates],
+            "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
+            "decimals": p.decimals, "layout": layout}
+
+
+async def verify_submissions(submissions: Sequence[Submission]) -> list[str | None]:
+    """Per submission (same order at every party): None if accepted, else the reason."""
+    if not submissions:
+        return []
+    record_ok, balances = await verify_batch([s.provider for s in submissions],
+                                             sectype=secure_stats.secint)
+    balance_shares = np.asarray((await mpc.gather(balances)).value, dtype=object)
+    # Only records that verified take part in the layout check: for the others the
+    # "balance" is whatever the claimed offsets decrypt to, possibly predictable, and
+    # opening a combination with it could reveal the provider's shared value.
+    verified = [i for i, ok in enumerate(record_ok) if ok]
+    rows = np.array([submissions[i].layout_row for i in verified], dtype=object).reshape(
+        len(verified), SHARES_PER_INPUT)
+    checked = await ingest.check_rows(rows, expected_values=balance_shares[verified])
+    layout_verdicts: list[str | None] = [REJECT_RECORD] * len(submissions)
+    for i, reason in zip(verified, checked):
+        layout_verdicts[i] = reason
+    out: list[str | None] = []
+    for ok, reason in zip(record_ok, layout_verdicts):
+        if not ok:
+            out.append(REJECT_RECORD)
+        elif reason == "inconsistent shares":
+            out.append(REJECT_SHARES)
+        elif reason is not None:
+            out.append(REJECT_ENCODING)
+        else:
+            out.append(None)
+    return out
