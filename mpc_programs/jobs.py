@@ -39,10 +39,17 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, mode: int = 0o600
 
 
 def read_job(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The job from a file, or from standard input when ``path`` is ``-`` (so that key
+    shares in a verify job never touch the disk)."""
     try:
-        job = json.loads(Path(path).read_text(encoding="utf-8"))
+        if str(path) == "-":
+            import sys
+            text = sys.stdin.read()
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        job = json.loads(text)
     except (OSError, json.JSONDecodeError) as exc:
-        raise JobError(f"cannot read job file {path}: {exc}") from exc
+        raise JobError(f"cannot read job {path}: {exc}") from exc
     if not isinstance(job, dict) or job.get("task") not in TASKS:
         raise JobError(f"job must be an object with task in {TASKS}")
     for key in ("store", "result"):

@@ -177,8 +177,7 @@ async def run_verify(job: dict[str, Any]) -> dict[str, Any]:
             "rejected": rejected, "stored": count}
 
 
-async def main_async(job_path: str) -> int:
-    job = read_job(job_path)
+async def main_async(job: dict[str, Any]) -> int:
     await mpc.start()
     try:
         if job["task"] == "stats":
@@ -196,10 +195,12 @@ async def main_async(job_path: str) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="mpc_programs.party_main")
-    parser.add_argument("--job", required=True, help="job file (JSON)")
+    parser.add_argument("--job", required=True, help="job file (JSON), or - for standard input")
     args = parser.parse_args()  # MPyC removed its own options from sys.argv already
+    job: dict[str, Any] = {}
     try:
-        return mpc.run(main_async(args.job))
+        job = read_job(args.job)
+        return mpc.run(main_async(job))
     except Exception as exc:  # report every failure in one line for the supervisor
         expected = isinstance(exc, (JobError, StoreError, InputSetMismatch,
                                     results.NotEnoughInputs))
@@ -207,11 +208,12 @@ def main() -> int:
             log.exception("party %s crashed", mpc.pid)
         message = str(exc)[:500]
         print(f"party {mpc.pid}: error: {type(exc).__name__}: {message}", file=sys.stderr)
-        try:
-            error_path = Path(read_job(args.job)["result"]).with_suffix(".error")
-            write_json_atomic(error_path, {"error": type(exc).__name__, "message": message})
-        except (JobError, OSError):
-            pass
+        if isinstance(job.get("result"), str):
+            try:
+                error_path = Path(job["result"]).with_suffix(".error")
+                write_json_atomic(error_path, {"error": type(exc).__name__, "message": message})
+            except OSError:
+                pass
         return 2
 
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mpc_programs.jobs import write_json_atomic
 
 
 class MPCRunError(RuntimeError):
@@ -47,8 +46,9 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
-def party_command(pid: int, addresses: Sequence[tuple[str, int]], job_path: str | Path,
+def party_command(pid: int, addresses: Sequence[tuple[str, int]], job_path: str | Path = "-",
                   ssl: bool = False) -> list[str]:
+    """Command line of one party's MPC process; ``job_path="-"`` reads the job from stdin."""
     cmd = [sys.executable, "-m", "mpc_programs.party_main"]
     for host, port in addresses:
         cmd += ["-P", f"{host}:{port}"]
@@ -74,29 +74,31 @@ def _tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
-def run_local(jobs: Sequence[dict[str, Any]], workdir: str | Path, *, timeout: float = 300.0,
-              host: str = "127.0.0.1", env: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Run one job per party (index = position) as 3 local processes; return their results."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    ports = free_ports(len(jobs), host)
-    addresses = [(host, p) for p in ports]
-    stamp = f"{time.time_ns()}"
-    runs: list[PartyRun] = []
+def start_party(pid: int, addresses: Sequence[tuple[str, int]], job: dict[str, Any],
+                workdir: Path, *, stamp: str, ssl: bool = False, cwd: str | Path | None = None,
+                env: dict[str, str] | None = None) -> PartyRun:
+    """Start one party's MPC process; the job goes in through stdin, never to disk."""
+    result_path = workdir / f"party{pid}-{stamp}.result.json"
+    job = {**job, "result": str(result_path)}
+    log_path = workdir / f"party{pid}-{stamp}.log"
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(party_command(pid, addresses, "-", ssl=ssl),
+                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                   env=child_env, cwd=cwd, start_new_session=True)
+    assert process.stdin is not None
     try:
-        for pid, job in enumerate(jobs):
-            result_path = workdir / f"party{pid}-{stamp}.result.json"
-            job = {**job, "result": str(result_path)}
-            job_path = workdir / f"party{pid}-{stamp}.job.json"
-            write_json_atomic(job_path, job)
-            log_path = workdir / f"party{pid}-{stamp}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(party_command(pid, addresses, job_path),
-                                           stdout=log, stderr=subprocess.STDOUT,
-                                           env=child_env, start_new_session=True)
-            runs.append(PartyRun(pid, process, result_path, log_path))
+        process.stdin.write(json.dumps(job).encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # the process died at once; its exit status tells why
+    return PartyRun(pid, process, result_path, log_path)
+
+
+def supervise(runs: Sequence[PartyRun], timeout: float) -> list[dict[str, Any]]:
+    """Wait for every run; on a failure or at the deadline kill them all and raise."""
+    try:
         deadline = time.monotonic() + timeout
         while True:
             codes = [r.process.poll() for r in runs]
@@ -111,23 +113,40 @@ def run_local(jobs: Sequence[dict[str, Any]], workdir: str | Path, *, timeout: f
                 raise MPCRunError(f"MPC run timed out after {timeout:.0f} s",
                                   {r.pid: _tail(r.log_path) for r in runs})
             time.sleep(0.02)
-        outcomes = []
-        for r in runs:
-            outcomes.append(json.loads(r.result_path.read_text()))
-        return outcomes
+        return [json.loads(r.result_path.read_text()) for r in runs]
     finally:
-        for r in runs:
-            if r.process.poll() is None:
-                try:
-                    os.killpg(r.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                r.process.wait()
-        for r in runs:
-            for path in (r.result_path, r.result_path.with_suffix(".error")):
-                path.unlink(missing_ok=True)
-            for path in workdir.glob(f"party{r.pid}-{stamp}.job.json"):
-                path.unlink(missing_ok=True)
+        kill_all(runs)
+
+
+def kill_all(runs: Sequence[PartyRun]) -> None:
+    """Kill what still runs (with its process group) and remove result files."""
+    for r in runs:
+        if r.process.poll() is None:
+            try:
+                os.killpg(r.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            r.process.wait()
+    for r in runs:
+        for path in (r.result_path, r.result_path.with_suffix(".error")):
+            path.unlink(missing_ok=True)
+
+
+def run_local(jobs: Sequence[dict[str, Any]], workdir: str | Path, *, timeout: float = 300.0,
+              host: str = "127.0.0.1", env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run one job per party (index = position) as local processes; return their results."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    addresses = [(host, p) for p in free_ports(len(jobs), host)]
+    stamp = f"{time.time_ns()}"
+    runs = []
+    try:
+        for pid, job in enumerate(jobs):
+            runs.append(start_party(pid, addresses, job, workdir, stamp=stamp, env=env))
+    except BaseException:
+        kill_all(runs)
+        raise
+    return supervise(runs, timeout)
 
 
 def _last_error(run: PartyRun) -> str:
