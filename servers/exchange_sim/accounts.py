@@ -1,0 +1,55 @@
+"""Simulated exchange accounts, generated deterministically from a seed so demos and tests repeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import string
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class SimAccount:
+    """One account: API credentials, Binance-style uid, and balances as 8-decimal strings."""
+
+    uid: int
+    api_key: str
+    secret: str
+    balances: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def eth(self) -> str:
+        return self.balances.get("ETH", "0.00000000")
+
+
+def _amount(rng: random.Random, max_units: int) -> str:
+    satoshis = rng.randrange(0, max_units * 10**8)
+    return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
+
+
+def generate_accounts(n: int, seed: int = 0) -> list[SimAccount]:
+    """``n`` accounts from ``seed``: 9-digit uids, 64-char keys and secrets, ETH in [0, 1000)."""
+    rng = random.Random(f"mpcstats-exchange-sim-{seed}")
+    uids = rng.sample(range(100_000_000, 999_999_999), n)
+    out = []
+    for uid in uids:
+        key = "".join(rng.choice(_ALNUM) for _ in range(64))
+        secret = "".join(rng.choice(_ALNUM) for _ in range(64))
+        out.append(SimAccount(uid, key, secret, {"BTC": _amount(rng, 10), "ETH": _amount(rng, 1000),
+                                                 "USDT": _amount(rng, 100_000)}))
+    return out
+
+
+def save_accounts(path: str | Path, accounts: list[SimAccount]) -> None:
+    """Write the accounts (with their API secrets) to a file only the owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps([asdict(a) for a in accounts], indent=1))
+
+
+def load_accounts(path: str | Path) -> list[SimAccount]:
+    return [SimAccount(**a) for a in json.loads(Path(path).read_text())]
