@@ -21,6 +21,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "notarize one account response through a notary; write attestation + session secrets"),
     "exchange-sim": ("servers.exchange_sim.main", "run the exchange simulator (HTTPS, test CA)"),
     "notary": ("servers.notary.main", "run the notary server"),
+    "coordinator": ("servers.coordinator.main", "run the coordinator server"),
+    "party": ("servers.party.main", "run one computation party's server"),
+    "results": ("servers.results.main", "run the results API"),
+    "mpc-certs": ("servers.common.mpc_pki", "generate the deployment's MPyC CA and party certificates"),
+    "up": ("mpcstats.commands.up", "start a whole local deployment on loopback and keep serving"),
+    "provide": ("provider_app.commands.provide", "contribute one exchange balance (headless)"),
+    "query": ("mpcstats.commands.query", "read the pool's statistics (verifies the parties' signatures)"),
 }
 
 
