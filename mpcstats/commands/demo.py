@@ -1,106 +1,157 @@
-"""``mpcstats demo``: simulated providers pool their balances; three local MPC parties
-compute the statistics; the result is printed next to the plaintext truth.
+"""``mpcstats demo``: the whole system on loopback, end to end, checked against the truth.
 
-What runs: N providers each split their (simulated) ETH balance into Shamir shares
-on their own; three computation parties — separate MPyC processes on loopback —
-check every provider's encoding inside MPC and store their shares; then the
-statistics program runs over the stored shares and opens only the statistics.
-The demo exits non-zero unless every statistic equals the plaintext truth.
+It starts every server as its own process (exchange simulator, notary, three
+computation parties, coordinator, results API — ``mpcstats up``), then N simulated
+providers each run the real provider flow — notarize their account response through
+the notary, register, secret-share the record key and their balance to the three
+parties — and the parties verify every submission inside MPC. Then it asks the
+coordinator for the statistics, waits until the results API serves the result all
+three parties signed, and prints it next to the plaintext truth from the simulator.
+The exit status is 0 only if every statistic equals the truth.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mpc_programs import local_pool, plaintext
-from mpc_programs.encoding import from_units
+import requests
+
+from mpc_programs import plaintext
+from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
+from mpcstats.local_deployment import DeploymentError, start_local_deployment
+from provider_app.client import DeploymentConfig, ProviderClient
+from provider_app.errors import ContributionError
+from tlsn import Credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--providers", type=int, default=20, help="simulated providers")
-    parser.add_argument("--seed", type=int, default=None, help="seed for the simulated balances")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated accounts")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="keep the parties' stores and logs here (default: temporary)")
+                        help="keep keys, stores and logs here (default: a temporary directory)")
+    parser.add_argument("--concurrency", type=int, default=8, help="providers at a time")
     parser.add_argument("--json", action="store_true",
                         help="make the last line one JSON object with stats and truth")
 
 
-def simulated_balances(n: int, seed: int | None) -> dict[str, int]:
-    """ETH balances (1e-8 units) shaped like real ones: many small, a few whales."""
-    rng = random.Random(seed)
-    out = {}
-    for i in range(n):
-        eth = rng.lognormvariate(0.0, 2.0)  # median 1 ETH, long tail
-        out[f"demo-uid-{100000 + i}"] = min(int(eth * 10**8), 10**17)
-    return out
-
-
 def _table(stats: dict[str, Any], truth: dict[str, Any]) -> list[str]:
-    lines = [f"{'statistic':<16}{'MPC result':>28}{'plaintext truth':>28}  ok"]
+    lines = [f"{'statistic':<18}{'MPC result':>26}{'plaintext truth':>26}  ok"]
     for key, want in truth.items():
         got = stats.get(key)
         if isinstance(want, dict) and "counts" in want:
-            labels = ["<" + want["edges"][0]] + [
-                f"[{a},{b})" for a, b in zip(want["edges"], want["edges"][1:])] + [
-                ">=" + want["edges"][-1]]
+            edges = want["edges"]
+            labels = [f"< {edges[0]}"] + [f"[{a}, {b})" for a, b in zip(edges, edges[1:])] + [
+                f">= {edges[-1]}"]
             for label, g, w in zip(labels, got["counts"], want["counts"]):
-                lines.append(f"{'hist ' + label:<16}{g:>28}{w:>28}  {'✓' if g == w else '✗'}")
+                lines.append(_row("hist " + label, g, w))
         elif isinstance(want, dict):
             for q, w in want.items():
-                g = got[q]
-                lines.append(f"{'q' + q:<16}{_short(g):>28}{_short(w):>28}  {'✓' if g == w else '✗'}")
+                lines.append(_row(f"quantile {q}", got[q], w))
         else:
-            mark = "✓" if got == want else "✗"
-            lines.append(f"{key:<16}{_short(got):>28}{_short(want):>28}  {mark}")
+            lines.append(_row(key, got, want))
     return lines
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 26 else text[:25] + "…"
+def _row(label: str, got: Any, want: Any) -> str:
+    def short(v: Any) -> str:
+        text = str(v)
+        return text if len(text) <= 24 else text[:23] + "…"
+    return f"{label:<18}{short(got):>26}{short(want):>26}  {'✓' if got == want else '✗'}"
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.providers < 1:
-        print("error: --providers must be at least 1", file=sys.stderr)
+    if not 1 <= args.providers <= 10_000:
+        print("error: --providers must be between 1 and 10000", file=sys.stderr)
         return 2
     started = time.perf_counter()
 
     def step(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.2f} s] {message}", flush=True)
 
-    balances = simulated_balances(args.providers, args.seed)
-    query = parse_query(None)
     with tempfile.TemporaryDirectory(prefix="mpcstats-demo-") as tmp:
-        workdir = args.workdir or Path(tmp)
-        stores = local_pool.store_paths(workdir)
-        step(f"{args.providers} simulated providers split their balances into shares")
-        pending = local_pool.share_pool(balances)
-        step("3 computation parties check every provider's shares inside MPC")
-        outcome = local_pool.ingest(stores, pending, workdir)
-        step(f"accepted {len(outcome['accepted'])}, rejected {len(outcome['rejected'])}")
-        step("3 computation parties compute the statistics inside MPC")
-        outcomes = local_pool.statistics(stores, query, workdir)
-    stats = outcomes[0]["statistics"]
-    truth = plaintext.statistics(query, list(balances.values()))
+        root = args.workdir or Path(tmp)
+        step("starting a local deployment (every server its own process)")
+        try:
+            deployment = start_local_deployment(root, accounts=args.providers, seed=args.seed,
+                                                say=lambda text: step("  " + text))
+        except DeploymentError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        try:
+            return _run_demo(args, deployment, step, started)
+        finally:
+            deployment.stop()
+
+
+def _run_demo(args: argparse.Namespace, deployment: Any, step: Any, started: float) -> int:
+    config = DeploymentConfig.from_dict(deployment.provider_config())
+    accounts = deployment.accounts
+    step(f"{len(accounts)} providers notarize, register and share (≤{args.concurrency} at a time)")
+    done = {"accepted": 0, "failed": 0}
+
+    def provide(account: Any) -> str:
+        client = ProviderClient(config)
+        try:
+            outcome = client.contribute(Credentials(account.api_key, account.secret))
+            return outcome.status
+        except ContributionError as exc:
+            return f"{exc.code}: {exc.detail}"
+
+    with ThreadPoolExecutor(max_workers=max(1, args.concurrency)) as pool:
+        for status in pool.map(provide, accounts):
+            done["accepted" if status == "accepted" else "failed"] += 1
+            if status != "accepted":
+                step(f"  a provider failed: {status}")
+            total = done["accepted"] + done["failed"]
+            if total % max(1, len(accounts) // 10) == 0 or total == len(accounts):
+                step(f"  {done['accepted']} accepted, {done['failed']} failed of {len(accounts)}")
+    query = parse_query(None)
+    step("the coordinator asks the 3 parties for the statistics (MPC over the stored shares)")
+    response = requests.post(deployment.coordinator_url + "/v1/queries",
+                             json={"query": query.to_json()}, timeout=600)
+    if response.status_code != 200:
+        print(f"error: query failed: {response.text}", file=sys.stderr)
+        return 1
+    result = response.json()
+    step(f"all 3 parties signed the same result over {result['n']} inputs; waiting for the "
+         "results API to serve it")
+    served = _wait_served(deployment.results_url, result["run_id"])
+    stats = served["statistics"] if served else result["statistics"]
+    truth = plaintext.statistics(query, [to_units(a.eth) for a in accounts])
     seconds = time.perf_counter() - started
-    step(f"done; every party opened the same result (over {outcomes[0]['n']} inputs)")
     print()
     print("\n".join(_table(stats, truth)))
     print()
-    ok = stats == truth and len(outcome["accepted"]) == args.providers
-    print(f"{'OK' if ok else 'MISMATCH'}: MPC result {'equals' if ok else 'differs from'} "
-          f"the plaintext truth; total {seconds:.1f} s; largest balance "
-          f"{from_units(max(balances.values()))} ETH stayed private")
+    ok = stats == truth and done["accepted"] == len(accounts) and served is not None
+    print(f"{'OK' if ok else 'MISMATCH'}: the published statistics "
+          f"{'equal' if stats == truth else 'differ from'} the plaintext truth; "
+          f"{done['accepted']}/{len(accounts)} providers counted; "
+          f"results API {'serves' if served else 'did not serve'} the signed result; "
+          f"{seconds:.1f} s in all")
     if args.json:
-        print(json.dumps({"providers": args.providers, "accepted": len(outcome["accepted"]),
+        print(json.dumps({"providers": len(accounts), "accepted": done["accepted"],
                           "seconds": round(seconds, 3), "stats": stats, "truth": truth}))
     return 0 if ok else 1
+
+
+def _wait_served(results_url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(results_url + "/stats", timeout=5)
+            if response.status_code == 200:
+                body = response.json()
+                if body.get("run_id") == run_id or body.get("result", {}).get("run_id") == run_id:
+                    return body.get("result", body)
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return None

@@ -1,0 +1,58 @@
+"""``mpcstats up``: a whole deployment on loopback that keeps serving until Ctrl-C.
+
+Starts the exchange simulator, the notary, three computation parties (MPC over TLS
+with a freshly generated private CA), the coordinator and the results API, each as
+its own process, and writes ``deployment.json`` (what the provider app and the
+consumer CLI need) into the data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+
+from mpcstats.local_deployment import DeploymentError, start_local_deployment
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=Path("var/local-deployment"),
+                        help="data directory (keys, configs, stores, logs)")
+    parser.add_argument("--accounts", type=int, default=20, help="simulated exchange accounts")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--auto-query-seconds", type=float, default=5.0,
+                        help="recompute the statistics after new inputs, at most this often")
+    parser.add_argument("--min-inputs", type=int, default=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        deployment = start_local_deployment(
+            args.dir, accounts=args.accounts, seed=args.seed,
+            auto_query_seconds=args.auto_query_seconds, min_inputs=args.min_inputs,
+            say=lambda text: print(f"  {text}", flush=True))
+    except DeploymentError as exc:
+        print(f"error: {exc}")
+        return 1
+    print(json.dumps({"deployment": str(deployment.root / "deployment.json"),
+                      "coordinator": deployment.coordinator_url,
+                      "results": deployment.results_url + "/stats",
+                      "notary": deployment.notary_url,
+                      "exchange_accounts": str(deployment.root / "exchange_accounts.json")}),
+          flush=True)
+    print("serving; press Ctrl-C to stop", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            dead = [s.name for s in deployment.servers.values() if not s.alive()]
+            if dead:
+                print(f"error: {', '.join(dead)} stopped; see {deployment.root / 'logs'}")
+                return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.stop()
+    return 0

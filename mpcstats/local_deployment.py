@@ -1,0 +1,323 @@
+"""A whole MPCStats deployment on loopback: every server its own process.
+
+Used by ``mpcstats up``, ``mpcstats demo``, the end-to-end tests and the benchmarks.
+It generates what a real operator generates once — the notary key, the parties'
+signing keys, the MPyC CA and per-party certificates, the exchange simulator's test
+CA — writes one TOML config per server, starts the servers (exchange simulator,
+notary, 3 computation parties, coordinator, results API) and waits until each
+answers its health check. Everything binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from servers.common import signing
+from servers.common.mpc_pki import generate_deployment
+from servers.exchange_sim.accounts import SimAccount, load_accounts
+from tlsn import NotaryKey, public_key_b64
+
+HOST = "127.0.0.1"
+EXCHANGE_NAME = "api.binance.test"  # the simulator's TLS name; production uses the spec's host
+SOURCE = "binance_eth"
+
+
+class DeploymentError(RuntimeError):
+    """A server did not come up; the message names it and quotes its log."""
+
+
+@dataclass
+class ServerProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str | None = None
+    health: str | None = None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait()
+
+    def kill(self) -> None:
+        """Hard kill (fault tests)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log_tail(self, limit: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""
+
+
+@dataclass
+class LocalDeployment:
+    root: Path
+    servers: dict[str, ServerProcess] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    accounts: list[SimAccount] = field(default_factory=list)
+    party_public_keys: list[str] = field(default_factory=list)
+
+    @property
+    def coordinator_url(self) -> str:
+        return self.servers["coordinator"].url or ""
+
+    @property
+    def notary_url(self) -> str:
+        return self.servers["notary"].url or ""
+
+    @property
+    def results_url(self) -> str:
+        return self.servers["results"].url or ""
+
+    @property
+    def party_urls(self) -> list[str]:
+        return [self.servers[f"party{i}"].url or "" for i in range(3)]
+
+    def provider_config(self) -> dict[str, object]:
+        """The provider app's deployment settings (``provider_app.client.DeploymentConfig``)."""
+        return {"coordinator_url": self.coordinator_url, "notary_url": self.notary_url,
+                "source": SOURCE, "exchange_host": EXCHANGE_NAME,
+                "exchange_ca_file": str(self.root / "exchange_ca.pem")}
+
+    def consumer_config(self) -> dict[str, object]:
+        return {"results_url": self.results_url, "coordinator_url": self.coordinator_url,
+                "parties": [{"pid": i, "url": u, "public_key": k} for i, (u, k) in
+                            enumerate(zip(self.party_urls, self.party_public_keys))]}
+
+    def start_server(self, name: str, timeout: float = 30.0) -> ServerProcess:
+        """(Re)start one server from its recorded command and wait for its health check."""
+        old = self.servers.get(name)
+        if old is not None:
+            old.stop()
+        log_path = self.root / "logs" / f"{name}.log"
+        log = open(log_path, "ab")
+        process = subprocess.Popen(self.commands[name], stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True,
+                                   cwd=self.root)
+        log.close()
+        server = ServerProcess(name, process, log_path,
+                               old.url if old else None, old.health if old else None)
+        self.servers[name] = server
+        _wait_healthy(server, timeout)
+        return server
+
+    def stop(self) -> None:
+        for name in reversed(list(self.servers)):
+            self.servers[name].stop()
+
+
+def _wait_healthy(server: ServerProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise DeploymentError(f"{server.name} exited during start-up:\n{server.log_tail()}")
+        try:
+            if server.health is None:
+                return
+            if requests.get(server.health, timeout=1, verify=False).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise DeploymentError(f"{server.name} did not become healthy in {timeout:.0f} s:\n"
+                          f"{server.log_tail()}")
+
+
+def _free_ports(count: int) -> list[int]:
+    from mpc_programs.runner import free_ports
+    return free_ports(count, HOST)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return json.dumps(str(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {type(value)} to TOML")
+
+
+def _write_toml(path: Path, section: str, values: dict[str, object],
+                extra: str = "") -> None:
+    lines = [f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n" + extra)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mpcstats.cli", *args]
+
+
+def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 0,
+                           tls_max: str = "1.3", auto_query_seconds: float = 0.0,
+                           min_inputs: int = 1, results_poll_seconds: float = 1.0,
+                           mpc_timeout_seconds: float = 300.0,
+                           say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
+    """Generate keys and configs under ``root`` and start every server; stop() ends them."""
+    root = Path(root).resolve()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    deployment = LocalDeployment(root)
+    try:
+        _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
+               results_poll_seconds, mpc_timeout_seconds, say)
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment
+
+
+def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_query: float,
+           min_inputs: int, poll: float, mpc_timeout: float, say: Callable[[str], None]) -> None:
+    root = d.root
+    ports = _free_ports(10)
+    exchange_port, notary_port, coordinator_port, results_port = ports[:4]
+    party_ports, mpc_ports = ports[4:7], ports[7:10]
+
+    # -- keys and certificates, as an operator would generate them once ----------------------
+    notary_key_file = root / "notary_key.pem"
+    if notary_key_file.exists():
+        notary_key = NotaryKey.from_pem(notary_key_file.read_bytes())
+    else:
+        notary_key = NotaryKey.generate()
+        _write_private(notary_key_file, notary_key.to_pem())
+    notary_public = public_key_b64(notary_key.public_key)
+    pki_dir = root / "mpc-pki"
+    if not (pki_dir / "ca").exists():
+        generate_deployment(pki_dir, 3)
+    party_dirs = [pki_dir / f"party_{i}" for i in range(3)]
+    coordinator_token = secrets.token_urlsafe(32)
+    for i in range(3):
+        data_dir = root / f"party{i}"
+        data_dir.mkdir(exist_ok=True)
+        key_file = data_dir / "signing_key.pem"
+        key = signing.load_or_create_private_key(key_file)
+        d.party_public_keys.append(signing.public_key_hex(key))
+
+    # -- exchange simulator -----------------------------------------------------------------
+    d.commands["exchange"] = _cli(
+        "exchange-sim", "--host", HOST, "--port", str(exchange_port), "--accounts", str(n_accounts),
+        "--seed", str(seed), "--accounts-out", str(root / "exchange_accounts.json"),
+        "--ca-out", str(root / "exchange_ca.pem"), "--tls-max", tls_max)
+    say(f"starting the exchange simulator ({n_accounts} accounts) on {HOST}:{exchange_port}")
+    d.start_server("exchange")
+    _wait_file(root / "exchange_ca.pem", d.servers["exchange"])
+    _wait_port(exchange_port, d.servers["exchange"])
+    d.servers["exchange"].url = f"https://{HOST}:{exchange_port}"
+    d.accounts = load_accounts(root / "exchange_accounts.json")
+
+    # -- notary ------------------------------------------------------------------------------
+    _write_toml(root / "notary.toml", "notary", {
+        "key_file": str(notary_key_file), "trust_roots": str(root / "exchange_ca.pem")},
+        extra=f'\n[hosts."{EXCHANGE_NAME}"]\nconnect = "{HOST}"\nport = {exchange_port}\n')
+    d.commands["notary"] = _cli("notary", "--host", HOST, "--port", str(notary_port),
+                                "--config", str(root / "notary.toml"), "--log-level", "warning")
+    d.servers["notary"] = ServerProcess("notary", subprocess.Popen(["true"]), root / "logs/notary.log",
+                                        f"http://{HOST}:{notary_port}",
+                                        f"http://{HOST}:{notary_port}/health")
+    say(f"starting the notary on {HOST}:{notary_port}")
+    d.start_server("notary")
+
+    # -- computation parties -------------------------------------------------------------------
+    mpc_peers = [f"{HOST}:{p}" for p in mpc_ports]
+    for i in range(3):
+        _write_toml(root / f"party{i}.toml", "party", {
+            "index": i, "data_dir": str(root / f"party{i}"), "mpc_peers": mpc_peers,
+            "coordinator_token": coordinator_token, "notary_keys": [notary_public],
+            "host": HOST, "port": party_ports[i], "server_names": {SOURCE: EXCHANGE_NAME},
+            "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout})
+        name = f"party{i}"
+        d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
+                                "--log-level", "warning")
+        url = f"http://{HOST}:{party_ports[i]}"
+        d.servers[name] = ServerProcess(name, subprocess.Popen(["true"]), root / f"logs/{name}.log",
+                                        url, url + "/health")
+    say(f"starting 3 computation parties on {HOST}:{party_ports[0]}-{party_ports[2]} "
+        f"(MPC over TLS with the deployment's private CA)")
+    for i in range(3):
+        d.start_server(f"party{i}")
+
+    # -- coordinator ---------------------------------------------------------------------------
+    _write_toml(root / "coordinator.toml", "coordinator", {
+        "data_dir": str(root / "coordinator"), "parties": d.party_urls,
+        "party_token": coordinator_token, "notary_keys": [notary_public], "host": HOST,
+        "port": coordinator_port, "server_names": {SOURCE: EXCHANGE_NAME},
+        "auto_query_seconds": auto_query, "min_inputs": min_inputs,
+        "client_rate": 50.0, "client_burst": 200.0})
+    d.commands["coordinator"] = _cli("coordinator", "--config", str(root / "coordinator.toml"),
+                                     "--log-level", "warning")
+    url = f"http://{HOST}:{coordinator_port}"
+    d.servers["coordinator"] = ServerProcess("coordinator", subprocess.Popen(["true"]),
+                                             root / "logs/coordinator.log", url, url + "/health")
+    say(f"starting the coordinator on {HOST}:{coordinator_port}")
+    d.start_server("coordinator")
+
+    # -- results API ---------------------------------------------------------------------------
+    parties_toml = "".join(
+        f'\n[[results.parties]]\npid = {i}\nurl = "{d.party_urls[i]}"\n'
+        f'public_key = "{d.party_public_keys[i]}"\n' for i in range(3))
+    _write_toml(root / "results.toml", "results", {
+        "data_dir": str(root / "results"), "host": HOST, "port": results_port,
+        "poll_seconds": poll}, extra=parties_toml)
+    d.commands["results"] = _cli("results", "--config", str(root / "results.toml"))
+    url = f"http://{HOST}:{results_port}"
+    d.servers["results"] = ServerProcess("results", subprocess.Popen(["true"]),
+                                         root / "logs/results.log", url, url + "/health")
+    say(f"starting the results API on {HOST}:{results_port}")
+    d.start_server("results")
+    (root / "deployment.json").write_text(json.dumps(
+        {"provider": d.provider_config(), "consumer": d.consumer_config()}, indent=1))
+
+
+def _wait_file(path: Path, server: ServerProcess, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if not server.alive() or time.monotonic() > deadline:
+            raise DeploymentError(f"{server.name} did not write {path.name}:\n{server.log_tail()}")
+        time.sleep(0.05)
+
+
+def _wait_port(port: int, server: ServerProcess, timeout: float = 20.0) -> None:
+    import socket
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+            return
+        except OSError:
+            if not server.alive() or time.monotonic() > deadline:
+                raise DeploymentError(f"{server.name} is not listening:\n{server.log_tail()}")
+            time.sleep(0.05)

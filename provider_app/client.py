@@ -1,0 +1,273 @@
+"""The provider client library: notarize → confirm → register → share → wait.
+
+The headless CLI (``mpcstats provide``) and the desktop app drive exactly these
+functions; neither holds protocol logic of its own. Nothing leaves the machine
+before :func:`ProviderClient.register`, which the caller runs only after the user
+saw their own balance and uid and confirmed. What leaves then: the attestation and
+the public record material (ciphertext), the claimed uid, and to each party one
+share of the record key and one share of the balance — never a whole key or balance.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from mpc_programs.aes_gcm_mpc import share_key_bytes
+from mpc_programs.encoding import EncodingError, to_units
+from mpc_programs.sharing import share_units
+from mpc_programs.store import encode_row
+from provider_app.errors import ContributionError
+from provider_app.notary_client import NotaryClient, NotaryClientError
+from tlsn import (Credentials, ProverError, ProverSession, SignedAttestation, TLSNError,
+                  UnsupportedCipherError, client_context, load_spec)
+
+FINAL = ("accepted", "rejected", "expired")
+
+
+@dataclass
+class DeploymentConfig:
+    """Which deployment to contribute to (shipped with the app, overridable in settings)."""
+
+    coordinator_url: str
+    notary_url: str
+    source: str = "binance_eth"
+    #: TLS server name of the exchange (default: the source spec's host).
+    exchange_host: str | None = None
+    #: Extra CA file to trust for the exchange (the local simulator); None = system roots.
+    exchange_ca_file: str | None = None
+    timeout: float = 20.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DeploymentConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown deployment setting(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class Notarized:
+    """The result of notarization — private to this machine until the user confirms."""
+
+    session: ProverSession
+    attestation: SignedAttestation
+    bytes_relayed: int
+
+    @property
+    def uid(self) -> str:
+        return self.session.uid
+
+    @property
+    def balance(self) -> str:
+        return self.session.balance
+
+
+@dataclass
+class Registration:
+    session_id: str
+    token: str
+    parties: list[str]
+    key_length: int
+    expires_at: float
+
+
+@dataclass
+class Outcome:
+    status: str
+    reason: str | None
+    session_id: str
+    uid: str
+    seconds: float
+    history: list[str] = field(default_factory=list)
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ContributionError("cancelled")
+
+
+class ProviderClient:
+    def __init__(self, config: DeploymentConfig, http: requests.Session | None = None) -> None:
+        self.config = config
+        self.http = http or requests.Session()
+        self.spec = load_spec(config.source)
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def _request(self, method: str, url: str, *, json: Any = None,
+                 token: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.http.request(method, url, json=json, headers=headers,
+                                         timeout=self.config.timeout)
+        except requests.Timeout as exc:
+            raise ContributionError("network", "timed out") from exc
+        except requests.RequestException as exc:
+            raise ContributionError("network", type(exc).__name__) from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            error = body.get("error", {}) if isinstance(body, dict) else {}
+            code = error.get("code", "http_error")
+            message = error.get("message", "")
+            raise ContributionError(_map_server_code(code, response.status_code), message)
+        return body if isinstance(body, dict) else {}
+
+    # -- steps ------------------------------------------------------------------------------
+    def notarize(self, credentials: Credentials,
+                 cancel: threading.Event | None = None) -> Notarized:
+        """Fetch the account through the notary; nothing is sent to the MPC servers."""
+        _check_cancel(cancel)
+        notary = NotaryClient(self.config.notary_url, timeout=self.config.timeout)
+        host = self.config.exchange_host or self.spec.host
+        try:
+            context = client_context(cafile=self.config.exchange_ca_file)
+            result = notary.notarize(self.spec, credentials, host=host, context=context)
+        except NotaryClientError as exc:
+            code = {"notary_unreachable": "notary_unreachable",
+                    "upstream_unreachable": "exchange_unreachable"}.get(exc.code, "notary_refused")
+            raise ContributionError(code, exc.code) from exc
+        except UnsupportedCipherError as exc:
+            raise ContributionError("unsupported", str(exc)) from exc
+        except ProverError as exc:
+            raise ContributionError(_map_prover_error(exc), exc.reason) from exc
+        except TLSNError as exc:
+            raise ContributionError("notary_refused", str(exc)) from exc
+        except OSError as exc:
+            raise ContributionError("network", type(exc).__name__) from exc
+        _check_cancel(cancel)
+        return Notarized(result.session, result.attestation, result.bytes_relayed)
+
+    def registration_document(self, notarized: Notarized) -> dict[str, Any]:
+        session = notarized.session
+        uid_field, balance_field = session.fields["uid"], session.fields["balance"]
+        if uid_field.record != balance_field.record:
+            raise ContributionError("field_not_found", "uid and balance are in different records")
+        record = session.records[balance_field.record]
+        return {
+            "source": self.spec.name,
+            "attestation": notarized.attestation.to_dict(),
+            "record": {"index": record.index, "seq": record.seq, "header": record.header.hex(),
+                       "payload": record.payload.hex(), "iv": session.server_write_iv.hex()},
+            "fields": {"uid": {"offset": uid_field.offset, "length": uid_field.length},
+                       "balance": {"offset": balance_field.offset,
+                                   "length": balance_field.length}},
+            "uid": session.uid,
+        }
+
+    def register(self, notarized: Notarized) -> Registration:
+        """Send the attestation and public record material; get a session and party URLs."""
+        body = self._request("POST", self.config.coordinator_url.rstrip("/") + "/v1/registrations",
+                             json=self.registration_document(notarized))
+        return Registration(body["session_id"], body["token"], list(body["parties"]),
+                            int(body["key_length"]), float(body["expires_at"]))
+
+    def share(self, notarized: Notarized, registration: Registration) -> None:
+        """Split the record key and the balance; send each party its own share, then mark ready."""
+        key = notarized.session.server_write_key
+        if len(key) != registration.key_length:
+            raise ContributionError("unsupported", "key length differs from the negotiated suite")
+        try:
+            units = to_units(notarized.balance)
+        except EncodingError as exc:
+            raise ContributionError("field_not_found", str(exc)) from exc
+        key_rows = share_key_bytes(key)
+        layout_rows = share_units(units)
+        for pid, url in enumerate(registration.parties):
+            self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
+                          json={"key_share": key_rows[pid], "layout": encode_row(layout_rows[pid])},
+                          token=registration.token)
+        del key_rows, layout_rows
+        self._request("POST", self.config.coordinator_url.rstrip("/")
+                      + f"/v1/registrations/{registration.session_id}/ready",
+                      token=registration.token)
+
+    def status(self, registration: Registration) -> dict[str, Any]:
+        return self._request("GET", self.config.coordinator_url.rstrip("/")
+                             + f"/v1/registrations/{registration.session_id}",
+                             token=registration.token)
+
+    def wait(self, registration: Registration, *, timeout: float = 600.0, interval: float = 0.25,
+             on_status: Callable[[str], None] | None = None,
+             cancel: threading.Event | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            state = self.status(registration)
+            if state["status"] != last and on_status is not None:
+                on_status(state["status"])
+            last = state["status"]
+            if state["status"] in FINAL:
+                return state
+            if time.monotonic() > deadline:
+                raise ContributionError("timeout")
+            if cancel is not None and cancel.wait(interval):
+                # shares were sent: the run goes on without us; we just stop watching
+                raise ContributionError("timeout", "stopped waiting")
+            if cancel is None:
+                time.sleep(interval)
+
+    def contribute(self, credentials: Credentials, *,
+                   confirm: Callable[[Notarized], bool] = lambda n: True,
+                   progress: Callable[[str, str], None] = lambda step, text: None,
+                   cancel: threading.Event | None = None, timeout: float = 600.0) -> Outcome:
+        """The whole flow; raises :class:`ContributionError` on any failure."""
+        started = time.monotonic()
+        progress("notarize", "Fetching your account through the notary…")
+        notarized = self.notarize(credentials, cancel)
+        progress("confirm", f"Your ETH balance is {notarized.balance} (account {notarized.uid}).")
+        if not confirm(notarized):
+            raise ContributionError("cancelled")
+        _check_cancel(cancel)
+        progress("register", "Registering the notarized proof…")
+        registration = self.register(notarized)
+        progress("share", "Sending one share to each computation party…")
+        self.share(notarized, registration)
+        history: list[str] = []
+
+        def on_status(status: str) -> None:
+            history.append(status)
+            progress("verify", f"Verification: {status.replace('_', ' ')}")
+
+        final = self.wait(registration, timeout=timeout, on_status=on_status)
+        if final["status"] != "accepted":
+            error = ContributionError("rejected", final.get("reason") or final["status"])
+            raise error
+        progress("done", "Your balance is counted. Thank you!")
+        return Outcome(final["status"], final.get("reason"), registration.session_id,
+                       notarized.uid, time.monotonic() - started, history)
+
+
+def _map_server_code(code: str, status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    if code in ("already_counted", "registration_in_progress"):
+        return code
+    if code.startswith("attestation_"):
+        return "attestation_rejected"
+    if status >= 500 or code in ("party_unavailable", "party_unreachable"):
+        return "party_unavailable"
+    if code == "unknown_session":
+        return "rejected"
+    return "internal"
+
+
+def _map_prover_error(exc: ProverError) -> str:
+    if exc.reason == "http_status":
+        text = str(exc)
+        if "401" in text or "-2014" in text or "-1022" in text or "-2015" in text:
+            return "bad_api_key"
+        return "exchange_refused"
+    if exc.reason in ("field_not_found", "field_not_unique", "field_spans_records"):
+        return "field_not_found"
+    if exc.reason in ("timeout", "connection_closed", "tls_handshake_failed", "truncated_response"):
+        return "exchange_unreachable"
+    return "notary_refused"

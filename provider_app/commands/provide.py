@@ -1,0 +1,81 @@
+"""``mpcstats provide``: contribute one exchange balance, headless.
+
+Runs the same client library as the desktop app: notarize through the notary, show
+the balance and uid locally and ask for confirmation (``--yes`` skips the question),
+register, send one share to each computation party, wait for the verdict.
+The API key and secret come from the environment (``MPCSTATS_API_KEY``,
+``MPCSTATS_API_SECRET``) or the OS keyring (service ``mpcstats``) — never flags, so
+they stay out of shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from provider_app.client import DeploymentConfig, ProviderClient
+from provider_app.errors import ContributionError
+from tlsn import Credentials
+
+KEYRING_SERVICE = "mpcstats"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deployment", required=True, type=Path,
+                        help="deployment JSON (e.g. the 'provider' part of mpcstats up's "
+                             "deployment.json, or a file with coordinator_url, notary_url, ...)")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    parser.add_argument("--timeout", type=float, default=600.0)
+
+
+def load_deployment(path: Path) -> DeploymentConfig:
+    data = json.loads(path.read_text())
+    return DeploymentConfig.from_dict(data.get("provider", data))
+
+
+def credentials_from_environment() -> Credentials:
+    key, secret = os.environ.get("MPCSTATS_API_KEY"), os.environ.get("MPCSTATS_API_SECRET")
+    if not (key and secret):
+        import keyring
+        key = key or keyring.get_password(KEYRING_SERVICE, "api_key")
+        secret = secret or keyring.get_password(KEYRING_SERVICE, "api_secret")
+    if not (key and secret):
+        raise SystemExit("error: set MPCSTATS_API_KEY and MPCSTATS_API_SECRET, or store them in "
+                         "the keyring (service 'mpcstats', names 'api_key' and 'api_secret')")
+    return Credentials(key, secret)
+
+
+def run(args: argparse.Namespace) -> int:
+    client = ProviderClient(load_deployment(args.deployment))
+    credentials = credentials_from_environment()
+
+    def confirm(notarized) -> bool:  # type: ignore[no-untyped-def]
+        if args.yes:
+            return True
+        print(f"Your ETH balance: {notarized.balance}   account uid: {notarized.uid}")
+        print("Only shares of it will leave this computer; the uid and the number of digits "
+              "are revealed. Contribute? [y/N] ", end="", flush=True)
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    def progress(step: str, text: str) -> None:
+        if not args.json:
+            print(f"[{step}] {text}", flush=True)
+
+    try:
+        outcome = client.contribute(credentials, confirm=confirm, progress=progress,
+                                    timeout=args.timeout)
+    except ContributionError as exc:
+        if args.json:
+            print(json.dumps({"status": "failed", "code": exc.code, "message": exc.sentence,
+                              "next_step": exc.next_step}))
+        else:
+            print(f"{exc.sentence}\n{exc.next_step}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"status": outcome.status, "session_id": outcome.session_id,
+                          "uid": outcome.uid, "seconds": round(outcome.seconds, 3)}))
+    return 0

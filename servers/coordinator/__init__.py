@@ -1,0 +1,1 @@
+"""The coordinator: the public registration API, Sybil resistance, batching and scheduling."""

@@ -1,0 +1,169 @@
+"""HTTP API of the coordinator.
+
+Providers: ``POST /v1/registrations`` (attestation + record material + claimed uid →
+session id, one-time token, party URLs), ``POST /v1/registrations/{id}/ready`` (after
+the shares went to the parties), ``GET /v1/registrations/{id}`` (status; token).
+Consumers: ``POST /v1/queries`` (run a statistics query over every counted input,
+rate-limited; the results API serves what the parties publish). ``GET /health``.
+
+The coordinator never sees a share or a plaintext balance; it sees the uid (by design).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mpc_programs.query import QueryError, parse_query
+from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, Unauthorized,
+                                   exception_handlers)
+from servers.common.http import get_dict, read_json
+from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
+from servers.common.registration import RegistrationError, check_registration, load_sources
+from servers.coordinator.config import CoordinatorConfig
+from servers.coordinator.parties import PartyCallError, Parties
+from servers.coordinator.scheduler import QueryFailed, Scheduler
+from servers.coordinator.state import CoordinatorState, DuplicateInput
+from tlsn import key_id as notary_key_id
+from tlsn import public_key_from_b64
+
+log = logging.getLogger("mpcstats.coordinator")
+
+
+class Coordinator:
+    def __init__(self, config: CoordinatorConfig) -> None:
+        self.config = config
+        self.state = CoordinatorState(config.data_dir)
+        self.parties = Parties(config.parties, config.party_token, config.party_timeout_seconds)
+        self.scheduler = Scheduler(config, self.state, self.parties)
+        self.sources = load_sources(config.sources)
+        self.server_names = {n: config.server_names.get(n, s.host) for n, s in self.sources.items()}
+        keys = [public_key_from_b64(k) for k in config.notary_keys]
+        self.notaries = {notary_key_id(k): k for k in keys}
+
+
+def _session_for_token(request: Request) -> dict[str, Any]:
+    coordinator: Coordinator = request.app.state.coordinator
+    header = request.headers.get("authorization", "")
+    session = coordinator.state.get(request.path_params["session_id"])
+    token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    if session is None or not hmac.compare_digest(
+            hashlib.sha256(token.encode()).hexdigest(), session["token_sha256"]):
+        raise NotFound(code="unknown_session", message="no such registration for this token")
+    return session
+
+
+async def health(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    return JSONResponse({"status": "ok", **coordinator.state.counts()})
+
+
+async def register(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    config = coordinator.config
+    body = await read_json(request, config.max_body_bytes)
+    try:
+        checked = check_registration(body, trusted_notaries=coordinator.notaries,
+                                     sources=coordinator.sources,
+                                     server_names=coordinator.server_names,
+                                     max_age_seconds=config.attestation_max_age_seconds)
+    except RegistrationError as exc:
+        status = 403 if exc.code.startswith("attestation_") else 422
+        raise APIError(status, exc.code, exc.message) from None
+    session_id = secrets.token_hex(16)
+    token = secrets.token_urlsafe(32)
+    token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+    expires_at = time.time() + config.session_ttl_seconds
+    try:
+        coordinator.state.reserve({"session_id": session_id, "input_id": checked.input_id,
+                                   "source": checked.source, "token_sha256": token_sha256,
+                                   "expires_at": expires_at, "created": time.time()})
+    except DuplicateInput as exc:
+        code = "already_counted" if exc.counted else "registration_in_progress"
+        raise Conflict(code=code, message=f"this account is {exc}") from None
+    try:
+        await coordinator.parties.all("/v1/sessions", {
+            "session_id": session_id, "token_sha256": token_sha256, "registration": body})
+    except PartyCallError as exc:
+        coordinator.state.set_status([session_id], "rejected", f"a party refused: {exc.code}")
+        if exc.status in (409, 422, 403):
+            raise APIError(exc.status or 422, exc.code, exc.message) from None
+        raise APIError(503, "party_unavailable", str(exc)) from None
+    log.info("registration %s opened", session_id)
+    return JSONResponse({"session_id": session_id, "token": token, "expires_at": expires_at,
+                         "key_length": checked.key_length,
+                         "parties": config.provider_party_urls()}, status_code=201)
+
+
+async def ready(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    session = _session_for_token(request)
+    if session["status"] != "waiting_for_shares":
+        raise Conflict(code="wrong_state", message=f"registration is {session['status']}")
+    coordinator.state.set_status([session["session_id"]], "queued")
+    coordinator.scheduler.wakeup.set()
+    return JSONResponse({"session_id": session["session_id"], "status": "queued"})
+
+
+async def status(request: Request) -> JSONResponse:
+    session = _session_for_token(request)
+    return JSONResponse({"session_id": session["session_id"], "status": session["status"],
+                         "reason": session.get("reason"), "updated": session["updated"]})
+
+
+async def run_query(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    body = await read_json(request, 16 * 1024)
+    try:
+        query = parse_query(body.get("query"))
+    except QueryError as exc:
+        raise InvalidField("query", str(exc)) from None
+    try:
+        result = await coordinator.scheduler.run_query(query)
+    except QueryFailed as exc:
+        raise APIError(exc.status, exc.code, exc.message) from None
+    return JSONResponse(result)
+
+
+async def latest(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    if coordinator.scheduler.last_result is None:
+        raise NotFound(code="no_result_yet", message="no statistics computed yet")
+    return JSONResponse(coordinator.scheduler.last_result)
+
+
+def create_app(config: CoordinatorConfig) -> Starlette:
+    coordinator = Coordinator(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        coordinator.scheduler.start()
+        yield
+        await coordinator.scheduler.stop()
+        await coordinator.parties.close()
+        coordinator.state.close()
+
+    limiter = RateLimiter(config.client_rate, config.client_burst, config.global_rate,
+                          config.global_burst)
+    app = Starlette(routes=[
+        Route("/health", health),
+        Route("/v1/registrations", register, methods=["POST"]),
+        Route("/v1/registrations/{session_id}", status),
+        Route("/v1/registrations/{session_id}/ready", ready, methods=["POST"]),
+        Route("/v1/queries", run_query, methods=["POST"]),
+        Route("/v1/results/latest", latest),
+    ], middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=("/health",))],
+        exception_handlers=exception_handlers(), lifespan=lifespan)
+    app.state.coordinator = coordinator
+    return app

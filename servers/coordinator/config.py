@@ -1,0 +1,57 @@
+"""Configuration of the coordinator (TOML ``[coordinator]`` + ``MPCSTATS_COORDINATOR_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CoordinatorConfig:
+    data_dir: Path
+    #: Base URLs of the three computation parties' HTTP APIs, in party order.
+    parties: list[str]
+    #: Bearer token the parties expect from the coordinator.
+    party_token: str
+    #: Trusted notary public keys (base64 raw Ed25519).
+    notary_keys: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8100
+    #: Base URLs the providers should use for the parties (default: ``parties``).
+    public_party_urls: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=lambda: ["binance_eth"])
+    server_names: dict[str, str] = field(default_factory=dict)
+    attestation_max_age_seconds: float = 900.0
+    session_ttl_seconds: float = 900.0
+    #: How often waiting sessions are batched into a verification run, and the batch cap.
+    batch_interval_seconds: float = 0.5
+    max_batch: int = 64
+    #: A failed verification run is retried this many times before its sessions are rejected.
+    verify_attempts: int = 2
+    party_timeout_seconds: float = 600.0
+    #: Run the default statistics query after new inputs are accepted, at most this often
+    #: (0 turns it off; queries can always be requested through the API).
+    auto_query_seconds: float = 0.0
+    #: Below this many inputs nothing is computed.
+    min_inputs: int = 1
+    #: Rate limits: per client address (requests/second, burst) and for the whole server.
+    client_rate: float = 5.0
+    client_burst: float = 20.0
+    global_rate: float = 200.0
+    global_burst: float = 400.0
+    max_body_bytes: int = 128 * 1024
+
+    def validate(self) -> None:
+        if len(self.parties) != 3:
+            raise ValueError("parties must list the three computation parties' URLs")
+        if self.public_party_urls and len(self.public_party_urls) != 3:
+            raise ValueError("public_party_urls must list three URLs")
+        if len(self.party_token) < 16:
+            raise ValueError("party_token must be at least 16 characters")
+        if not self.notary_keys:
+            raise ValueError("at least one notary key must be trusted")
+        if self.max_batch < 1 or self.verify_attempts < 1 or self.min_inputs < 1:
+            raise ValueError("max_batch, verify_attempts and min_inputs must be at least 1")
+
+    def provider_party_urls(self) -> list[str]:
+        return self.public_party_urls or self.parties

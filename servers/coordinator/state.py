@@ -1,0 +1,105 @@
+"""The coordinator's durable state: sessions and counted inputs (TinyDB, atomic writes).
+
+Sybil resistance lives here: an input id (a function of source and uid) may be in
+at most one live session and, once accepted, never again. ``reserve`` checks and
+creates under one lock, so of two concurrent registrations of one uid exactly one
+wins. Rejected and expired sessions release their uid.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+
+from mpc_programs.store import AtomicJSONStorage
+
+LIVE = ("waiting_for_shares", "queued", "verifying")
+FINAL = ("accepted", "rejected", "expired")
+
+
+class DuplicateInput(Exception):
+    """The account is already counted or in flight."""
+
+    def __init__(self, counted: bool) -> None:
+        super().__init__("already counted" if counted else "a registration for it is in progress")
+        self.counted = counted
+
+
+class CoordinatorState:
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = TinyDB(data_dir / "coordinator.json", storage=AtomicJSONStorage)
+        self._sessions = self._db.table("sessions", cache_size=0)
+        self._inputs = self._db.table("inputs", cache_size=0)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def reserve(self, session: dict[str, Any]) -> None:
+        """Create ``session`` (status waiting_for_shares) unless its input is taken."""
+        with self._lock:
+            input_id = session["input_id"]
+            if self._inputs.contains(Query().input_id == input_id):
+                raise DuplicateInput(counted=True)
+            live = Query().input_id == input_id
+            if any(s["status"] in LIVE for s in self._sessions.search(live)):
+                raise DuplicateInput(counted=False)
+            self._sessions.insert({**session, "status": "waiting_for_shares",
+                                   "reason": None, "updated": time.time()})
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._sessions.search(Query().session_id == session_id)
+            return dict(found[0]) if found else None
+
+    def set_status(self, session_ids: Iterable[str], status: str, reason: str | None = None,
+                   **extra: Any) -> None:
+        ids = list(session_ids)
+        if not ids:
+            return
+        with self._lock:
+            self._sessions.update({"status": status, "reason": reason, "updated": time.time(),
+                                   **extra}, Query().session_id.one_of(ids))
+
+    def accept(self, sessions: list[dict[str, Any]], run_id: str) -> None:
+        """Mark sessions accepted and count their inputs (one write for each table)."""
+        if not sessions:
+            return
+        with self._lock:
+            now = time.time()
+            self._inputs.insert_multiple(
+                {"input_id": s["input_id"], "session_id": s["session_id"], "source": s["source"],
+                 "accepted_at": now, "run_id": run_id} for s in sessions)
+            self.set_status([s["session_id"] for s in sessions], "accepted")
+
+    def with_status(self, status: str, limit: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            found = sorted(self._sessions.search(Query().status == status),
+                           key=lambda s: s["updated"])
+            return [dict(s) for s in (found if limit is None else found[:limit])]
+
+    def expire(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        with self._lock:
+            stale = [s["session_id"] for s in self._sessions.search(
+                Query().status == "waiting_for_shares") if s["expires_at"] < now]
+            self.set_status(stale, "expired", "the shares did not arrive in time")
+            return len(stale)
+
+    def counted_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(doc["input_id"] for doc in self._inputs.all())
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            out = {status: 0 for status in LIVE + FINAL}
+            for s in self._sessions.all():
+                out[s["status"]] = out.get(s["status"], 0) + 1
+            out["inputs"] = len(self._inputs)
+            return out

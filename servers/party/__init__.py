@@ -1,0 +1,1 @@
+"""A computation party: receives shares, verifies and computes inside MPC, publishes signed results."""

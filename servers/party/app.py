@@ -1,0 +1,227 @@
+"""HTTP API of a computation party.
+
+Provider-facing: ``POST /v1/sessions/{id}/shares`` (session token). Coordinator-facing
+(bearer ``coordinator_token``): ``POST /v1/sessions``, ``POST /v1/verify``,
+``POST /v1/query``. Public: ``GET /v1/results/latest`` (the signed result the
+results API collects), ``GET /v1/key``, ``GET /health``.
+
+A party re-checks every registration itself (attestation, notary key, host,
+freshness, record digest) and never receives another party's share.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tinydb import TinyDB
+
+from mpc_programs.field import PRIME, SHARES_PER_INPUT
+from mpc_programs.query import QueryError, parse_query
+from mpc_programs.runner import MPCRunError
+from mpc_programs.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
+from servers.common import signing
+from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, ServiceUnavailable,
+                                   Unauthorized, exception_handlers)
+from servers.common.http import get_dict, get_int, get_list, get_str, read_json
+from servers.common.registration import RegistrationError, check_registration, load_sources
+from servers.party.config import PartyConfig
+from servers.party.mpc import MPCService
+from servers.party.sessions import PendingSession, SessionTable
+from tlsn import public_key_from_b64, key_id as notary_key_id
+
+log = logging.getLogger("mpcstats.party")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Bearer "):
+        raise Unauthorized(code="missing_token", message="Authorization: Bearer <token> required")
+    return header[len("Bearer "):]
+
+
+class PartyState:
+    def __init__(self, config: PartyConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions = SessionTable(config.max_pending_sessions)
+        self.mpc = MPCService(config)
+        self.signing_key = signing.load_or_create_private_key(config.data_dir / "signing_key.pem")
+        self.sources = load_sources(config.sources)
+        self.server_names = {name: config.server_names.get(name, spec.host)
+                             for name, spec in self.sources.items()}
+        keys = [public_key_from_b64(k) for k in config.notary_keys]
+        self.notaries = {notary_key_id(k): k for k in keys}
+        self.results = TinyDB(config.data_dir / "results.json", storage=AtomicJSONStorage)
+        # Creating the store now makes a fresh party answer queries over zero inputs.
+        ShareStore(self.mpc.store_path, config.index).close()
+
+    def require_coordinator(self, request: Request) -> None:
+        if not hmac.compare_digest(_bearer(request), self.config.coordinator_token):
+            raise Unauthorized(code="bad_token", message="not the coordinator")
+
+    def input_count(self) -> int:
+        with ShareStore(self.mpc.store_path, self.config.index) as store:
+            return store.count()
+
+
+async def health(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    return JSONResponse({"status": "ok", "party": state.config.index,
+                         "inputs": state.input_count(), "pending_sessions": len(state.sessions),
+                         "key_id": signing.key_id(state.signing_key)})
+
+
+async def public_key(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    return JSONResponse({"party": state.config.index, "key_id": signing.key_id(state.signing_key),
+                         "public_key": signing.public_key_hex(state.signing_key)})
+
+
+async def open_session(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    state.require_coordinator(request)
+    body = await read_json(request, state.config.max_body_bytes)
+    session_id = get_str(body, "session_id", min_len=16, max_len=64)
+    token_sha256 = get_str(body, "token_sha256", min_len=64, max_len=64)
+    try:
+        checked = check_registration(
+            get_dict(body, "registration"), trusted_notaries=state.notaries,
+            sources=state.sources, server_names=state.server_names,
+            max_age_seconds=state.config.attestation_max_age_seconds)
+    except RegistrationError as exc:
+        raise APIError(422, exc.code, exc.message) from None
+    with ShareStore(state.mpc.store_path, state.config.index) as store:
+        if checked.input_id in store:
+            raise Conflict(code="already_counted", message="this account is already counted")
+    session = PendingSession(session_id, token_sha256, checked,
+                             time.time() + state.config.session_ttl_seconds)
+    if not state.sessions.add(session):
+        raise Conflict(code="session_exists", message="session exists or too many pending")
+    return JSONResponse({"session_id": session_id, "input_id": checked.input_id,
+                         "key_length": checked.key_length}, status_code=201)
+
+
+async def receive_shares(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    session = state.sessions.get(request.path_params["session_id"])
+    token = _bearer(request)
+    if session is None or not session.token_ok(token):
+        # one answer for both: a wrong token must not reveal that a session exists
+        raise NotFound(code="unknown_session", message="no such session for this token")
+    if session.has_shares:
+        raise Conflict(code="already_shared", message="shares for this session were received")
+    body = await read_json(request, state.config.max_body_bytes)
+    key_share = get_list(body, "key_share", max_items=32)
+    if (len(key_share) != session.registration.key_length
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
+                       for v in key_share)):
+        raise InvalidField("key_share", f"must be {session.registration.key_length} bytes (0-255)")
+    layout = get_str(body, "layout", max_len=SHARES_PER_INPUT * 40)
+    try:
+        decode_row(layout)
+    except StoreError as exc:
+        raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
+    session.key_share, session.layout = key_share, layout
+    return JSONResponse({"session_id": session.session_id, "status": "shared"})
+
+
+async def verify(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    state.require_coordinator(request)
+    body = await read_json(request, state.config.max_body_bytes)
+    run_id = get_str(body, "run_id", min_len=8, max_len=64)
+    session_ids = get_list(body, "session_ids", max_items=1024, item_type=str)
+    runs = state.results.table("runs")
+    done = [r for r in runs.all() if r.get("run_id") == run_id]
+    if done:  # idempotent: a coordinator that restarted mid-run asks again
+        return JSONResponse(done[0]["outcome"])
+    sessions = []
+    for sid in session_ids:
+        session = state.sessions.get(sid)
+        if session is None:
+            raise APIError(409, "session_lost", f"session {sid} is unknown here (expired or restarted)")
+        if not session.has_shares:
+            raise APIError(409, "shares_missing", f"session {sid} has no shares yet")
+        sessions.append(session)
+    job = {"task": "verify", "run_id": run_id,
+           "submissions": [s.registration.submission(s.key_share, s.layout) for s in sessions]}
+    try:
+        outcome = await state.mpc.run(job)
+    except MPCRunError as exc:
+        log.warning("verification run %s failed: %s", run_id, exc)
+        raise ServiceUnavailable(code="mpc_failed", message=str(exc)) from None
+    by_input = {s.registration.input_id: s.session_id for s in sessions}
+    answer = {"run_id": run_id,
+              "accepted": sorted(by_input[i] for i in outcome["accepted"]),
+              "rejected": {by_input[i]: reason for i, reason in outcome["rejected"].items()},
+              "input_ids": {s.session_id: s.registration.input_id for s in sessions},
+              "stored": outcome["stored"]}
+    runs.insert({"run_id": run_id, "outcome": answer, "at": time.time()})
+    state.sessions.pop_many(session_ids)  # the key shares are gone from here on
+    return JSONResponse(answer)
+
+
+async def query(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    state.require_coordinator(request)
+    body = await read_json(request, state.config.max_body_bytes * 64)
+    run_id = get_str(body, "run_id", min_len=8, max_len=64)
+    try:
+        parsed = parse_query(body.get("query"))
+    except QueryError as exc:
+        raise InvalidField("query", str(exc)) from None
+    input_ids = get_list(body, "input_ids", max_items=1_000_000, item_type=str)
+    # the coordinator fixes the time so that the three signed results are identical
+    computed_at = get_int(body, "computed_at", default=int(time.time()), min_value=0)
+    job = {"task": "stats", "query": parsed.to_json(), "input_ids": input_ids,
+           "min_inputs": body.get("min_inputs", 1) if isinstance(body.get("min_inputs"), int) else 1}
+    try:
+        outcome = await state.mpc.run(job)
+    except MPCRunError as exc:
+        log.warning("query run %s failed: %s", run_id, exc)
+        raise ServiceUnavailable(code="mpc_failed", message=str(exc)) from None
+    result = {"run_id": run_id, "query": outcome["query"], "n": outcome["n"],
+              "input_digest": outcome["input_digest"], "statistics": outcome["statistics"],
+              "computed_at": computed_at}
+    document = signing.sign_result(state.signing_key, result, state.config.index)
+    latest = state.results.table("latest")
+    latest.truncate()
+    latest.insert(document)
+    return JSONResponse(document)
+
+
+async def latest_result(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    docs = state.results.table("latest").all()
+    if not docs:
+        raise NotFound(code="no_result_yet", message="no statistics computed yet")
+    return JSONResponse(dict(docs[0]))
+
+
+def create_app(config: PartyConfig) -> Starlette:
+    state = PartyState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        state.results.close()
+
+    app = Starlette(routes=[
+        Route("/health", health),
+        Route("/v1/key", public_key),
+        Route("/v1/sessions", open_session, methods=["POST"]),
+        Route("/v1/sessions/{session_id}/shares", receive_shares, methods=["POST"]),
+        Route("/v1/verify", verify, methods=["POST"]),
+        Route("/v1/query", query, methods=["POST"]),
+        Route("/v1/results/latest", latest_result),
+    ], exception_handlers=exception_handlers(), lifespan=lifespan)
+    app.state.party = state
+    return app

@@ -1,0 +1,52 @@
+"""Configuration of one computation party (TOML ``[party]`` + ``MPCSTATS_PARTY_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class PartyConfig:
+    #: This party's index (0, 1 or 2): which MPyC id, which share evaluation point.
+    index: int
+    #: Where this party keeps its share store, results and signing key.
+    data_dir: Path
+    #: The three parties' MPyC listeners as host:port, in party order (all on other hosts
+    #: in production; MPyC connects party i to party j > i directly).
+    mpc_peers: list[str]
+    #: Bearer token the coordinator presents for control calls (sessions, verify, query).
+    coordinator_token: str
+    #: Trusted notary public keys (base64 raw Ed25519, as ``GET /v1/key`` of the notary).
+    notary_keys: list[str]
+    host: str = "127.0.0.1"
+    port: int = 8200
+    #: Data sources this deployment counts (names of tlsn specs).
+    sources: list[str] = field(default_factory=lambda: ["binance_eth"])
+    #: TLS server name an attestation must carry, per source (default: the spec's host).
+    server_names: dict[str, str] = field(default_factory=dict)
+    attestation_max_age_seconds: float = 900.0
+    session_ttl_seconds: float = 900.0
+    mpc_timeout_seconds: float = 300.0
+    #: Directory holding ``.config/`` with this party's MPyC certificate, key and the
+    #: deployment CA (``mpcstats`` generates it); None runs MPyC without TLS (tests only).
+    mpc_ssl_dir: Path | None = None
+    max_body_bytes: int = 256 * 1024
+    max_pending_sessions: int = 10_000
+
+    def validate(self) -> None:
+        if self.index not in (0, 1, 2):
+            raise ValueError("index must be 0, 1 or 2")
+        if len(self.mpc_peers) != 3:
+            raise ValueError("mpc_peers must list the three parties' host:port")
+        if len(self.coordinator_token) < 16:
+            raise ValueError("coordinator_token must be at least 16 characters")
+        if not self.notary_keys:
+            raise ValueError("at least one notary key must be trusted")
+
+    def mpc_addresses(self) -> list[tuple[str, int]]:
+        out = []
+        for entry in self.mpc_peers:
+            host, _, port = entry.rpartition(":")
+            out.append((host, int(port)))
+        return out
