@@ -185,7 +185,7 @@ def _cli(*args: str) -> list[str]:
 def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 0,
                            tls_max: str = "1.3", auto_query_seconds: float = 0.0,
                            min_inputs: int = 1, results_poll_seconds: float = 1.0,
-                           mpc_timeout_seconds: float = 300.0,
+                           mpc_timeout_seconds: float = 300.0, client_rate: float = 50.0,
                            say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
     """Generate keys and configs under ``root`` and start every server; stop() ends them."""
     root = Path(root).resolve()
@@ -193,7 +193,7 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
     deployment = LocalDeployment(root)
     try:
         _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
-               results_poll_seconds, mpc_timeout_seconds, say)
+               results_poll_seconds, mpc_timeout_seconds, client_rate, say)
     except BaseException:
         deployment.stop()
         raise
@@ -201,7 +201,8 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
 
 
 def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_query: float,
-           min_inputs: int, poll: float, mpc_timeout: float, say: Callable[[str], None]) -> None:
+           min_inputs: int, poll: float, mpc_timeout: float, client_rate: float,
+           say: Callable[[str], None]) -> None:
     root = d.root
     ports = _free_ports(10)
     exchange_port, notary_port, coordinator_port, results_port = ports[:4]
@@ -241,7 +242,9 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
 
     # -- notary ------------------------------------------------------------------------------
     _write_toml(root / "notary.toml", "notary", {
-        "key_file": str(notary_key_file), "trust_roots": str(root / "exchange_ca.pem")},
+        "key_file": str(notary_key_file), "trust_roots": str(root / "exchange_ca.pem"),
+        # all simulated providers share one address here: allow each a few sessions
+        "rate_limit": max(30, 3 * n_accounts)},
         extra=f'\n[hosts."{EXCHANGE_NAME}"]\nconnect = "{HOST}"\nport = {exchange_port}\n')
     d.commands["notary"] = _cli("notary", "--host", HOST, "--port", str(notary_port),
                                 "--config", str(root / "notary.toml"), "--log-level", "warning")
@@ -276,7 +279,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "party_token": coordinator_token, "notary_keys": [notary_public], "host": HOST,
         "port": coordinator_port, "server_names": {SOURCE: EXCHANGE_NAME},
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,
-        "client_rate": 50.0, "client_burst": 200.0})
+        "client_rate": client_rate, "client_burst": 4 * client_rate,
+        "global_rate": max(200.0, 4 * client_rate), "global_burst": max(400.0, 8 * client_rate)})
     d.commands["coordinator"] = _cli("coordinator", "--config", str(root / "coordinator.toml"),
                                      "--log-level", "warning")
     url = f"http://{HOST}:{coordinator_port}"

@@ -133,7 +133,8 @@ class ProviderClient:
             result = notary.notarize(self.spec, credentials, host=host, context=context)
         except NotaryClientError as exc:
             code = {"notary_unreachable": "notary_unreachable",
-                    "upstream_unreachable": "exchange_unreachable"}.get(exc.code, "notary_refused")
+                    "upstream_unreachable": "exchange_unreachable",
+                    "rate_limited": "rate_limited"}.get(exc.code, "notary_refused")
             raise ContributionError(code, exc.code) from exc
         except UnsupportedCipherError as exc:
             raise ContributionError("unsupported", str(exc)) from exc
@@ -201,7 +202,13 @@ class ProviderClient:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            state = self.status(registration)
+            try:
+                state = self.status(registration)
+            except ContributionError as exc:
+                if exc.code != "rate_limited" or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)  # polling is optional work: back off and ask again
+                continue
             if state["status"] != last and on_status is not None:
                 on_status(state["status"])
             last = state["status"]
