@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs import ingest, results, secure_stats, verify_inputs
+from mpc_programs import ingest, results, secure_means, secure_stats, verify_inputs
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.query import parse_query
@@ -69,6 +69,14 @@ async def _agree(label: str, value: str | Exception) -> None:
 
 
 async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``stats`` task: every statistic of the query over the agreed input set.
+
+    With a filter, the filter indicator is computed first (secret) and its sum — the
+    number of matching inputs — opened; fewer than ``min_inputs`` matches (default 1)
+    publish only that count and a ``no_inputs`` message. Each aggregate's MPC time is
+    reported under ``seconds`` (``filter``, ``sum``, ``moments``, ``order_statistics``,
+    ``histogram``, ``mode``, ``means``, ``gini``).
+    """
     query = parse_query(job.get("query"))
     started = time.perf_counter()
     try:
@@ -80,34 +88,71 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     load_seconds = time.perf_counter() - started
     await _agree("input set", status)
     n = len(ids)
-    if n < int(job.get("min_inputs", 1)):
+    min_inputs = int(job.get("min_inputs", 1))
+    if n < min_inputs:
         raise results.NotEnoughInputs(f"not enough inputs ({n})")
     inputs = secure_stats.SharedInputs(rows)
     timings: dict[str, float] = {"load": load_seconds}
+    outcome: dict[str, Any] = {"task": "stats", "party": mpc.pid, "n": n,
+                               "input_digest": _digest(ids), "query": query.to_json()}
     stats = set(query.statistics)
+    mask = None
+    m = n
+    if query.filter is not None:
+        t = time.perf_counter()
+        mask = await secure_stats.filter_mask(inputs, query.filter)
+        m = await secure_stats.open_count(mask)
+        timings["filter"] = time.perf_counter() - t
+        outcome["matched"] = m
+        if m < max(min_inputs, 1):
+            message = results.NO_INPUTS if m == 0 else (
+                f"only {m} inputs match the filter (minimum {min_inputs})")
+            outcome.update(statistics=results.no_inputs(query, message, m), seconds=timings)
+            return outcome
     total = numerator = None
-    if stats & {"sum", "mean"} and not stats & {"variance", "stdev", "pvariance", "pstdev"}:
+    moments = {"variance", "stdev", "pvariance", "pstdev"}
+    if stats & {"sum", "mean"} and not stats & moments:
         t = time.perf_counter()
-        total = await secure_stats.open_sum(inputs)
+        total = await secure_stats.open_sum(inputs, mask)
         timings["sum"] = time.perf_counter() - t
-    elif stats & {"variance", "stdev", "pvariance", "pstdev"}:
+    elif stats & moments:
         t = time.perf_counter()
-        total, numerator = await secure_stats.open_variance_numerator(inputs)
+        total, numerator = await secure_stats.open_variance_numerator(inputs, mask, m)
         timings["moments"] = time.perf_counter() - t
-    ranks = results.ranks_needed(query, n)
+    ranks = results.ranks_needed(query, m)
     order: dict[int, int] = {}
     if ranks:
         t = time.perf_counter()
-        order = await secure_stats.open_order_statistics(inputs, ranks)
+        order = await secure_stats.open_order_statistics(inputs, ranks, mask, m)
         timings["order_statistics"] = time.perf_counter() - t
     below = None
     if "histogram" in stats:
         t = time.perf_counter()
-        below = await secure_stats.open_counts_below(inputs, query.edge_units())
+        below = await secure_stats.open_counts_below(inputs, query.edge_units(), mask)
         timings["histogram"] = time.perf_counter() - t
-    published = results.finish(query, n, total, numerator, order, below)
-    return {"task": "stats", "party": mpc.pid, "n": n, "input_digest": _digest(ids),
-            "query": query.to_json(), "statistics": published, "seconds": timings}
+    mode = None
+    if "mode" in stats:
+        t = time.perf_counter()
+        mode = await secure_stats.open_mode_bucket(inputs, query.edge_units(), mask, m)
+        timings["mode"] = time.perf_counter() - t
+    means = None
+    if stats & {"geometric_mean", "harmonic_mean"}:
+        t = time.perf_counter()
+        means = await secure_means.open_log_reciprocal_sums(
+            inputs, mask, "geometric_mean" in stats, "harmonic_mean" in stats)
+        timings["means"] = time.perf_counter() - t
+    gini = None
+    if "gini" in stats:
+        t = time.perf_counter()
+        gini = await secure_stats.open_gini_numerator(inputs, mask, m)
+        timings["gini"] = time.perf_counter() - t
+    outcome["statistics"] = results.finish(
+        query, m, total, numerator, order, below, mode=mode,
+        any_zero=means.any_zero if means else None,
+        log_sum=means.log_sum if means else None,
+        reciprocal_sum=means.reciprocal_sum if means else None, gini=gini)
+    outcome["seconds"] = timings
+    return outcome
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +216,10 @@ async def run_verify(job: dict[str, Any]) -> dict[str, Any]:
         for input_id in clash:  # already counted: never twice
             rejected[input_id] = "input id already stored"
             del accepted[input_id]
-        store.add_many(accepted)
+        if job.get("stage_only"):
+            store.stage(str(job.get("run_id")), accepted)  # the coordinator commits later
+        else:
+            store.add_many(accepted)
         count = store.count()
     return {"task": "verify", "party": mpc.pid, "accepted": sorted(accepted),
             "rejected": rejected, "stored": count}

@@ -135,9 +135,8 @@ class ShareStore:
         self.party = party
         if not create and not self.path.exists():
             raise StoreError(f"share store {self.path} does not exist")
-        self._lock = threading.Lock()
-        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-        self._inputs = self._db.table("inputs", cache_size=0)
+        self._lock = threading.RLock()
+        self._reopen(first=True)
         meta = self._db.table("meta", cache_size=0)
         expected = {"party": party, "prime": str(PRIME), "layout": LAYOUT}
         rows = meta.all()
@@ -148,6 +147,12 @@ class ShareStore:
         elif dict(rows[0]) != expected:
             raise StoreError(
                 f"share store {self.path} belongs to another party or layout: {dict(rows[0])}")
+
+    def _reopen(self, first: bool = False) -> None:
+        if not first:
+            self._db.close()
+        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self._inputs = self._db.table("inputs", cache_size=0)
 
     def close(self) -> None:
         self._db.close()
@@ -186,6 +191,62 @@ class ShareStore:
                 raise StoreError(f"input id already stored: {clash[0]}")
             if docs:
                 self._inputs.insert_multiple(docs)
+
+    # -- two-phase commit: a verification run stages, the coordinator commits -------------
+    #
+    # A run's accepted inputs are first *staged* (durable, but not yet inputs). Only when
+    # all three parties report a successful run does the coordinator tell each to commit;
+    # a failure anywhere aborts everywhere. So an input is in all three stores or in none
+    # (a commit that fails, e.g. on a full disk, is retried: the staged rows stay).
+
+    def stage(self, run_id: str, rows: Mapping[str, Sequence[int]]) -> None:
+        """Durably set aside a run's accepted rows (one atomic write)."""
+        docs = {}
+        for input_id, row in rows.items():
+            validate_input_id(input_id)
+            encoded = encode_row(row)
+            docs[input_id] = {"shares": encoded, "digest": _digest(self.party, input_id, encoded)}
+        with self._lock:
+            staged = self._db.table("staged", cache_size=0)
+            staged.remove(Query().run_id == run_id)
+            staged.insert({"run_id": run_id, "rows": docs})
+
+    def staged_runs(self) -> list[str]:
+        with self._lock:
+            return [doc["run_id"] for doc in self._db.table("staged", cache_size=0).all()]
+
+    def commit(self, run_id: str) -> int:
+        """Move a staged run into the inputs in one atomic write; idempotent. Returns the count."""
+        with self._lock:
+            data = self._db.storage.read() or {}
+            staged = data.get("staged", {})
+            key = next((k for k, doc in staged.items() if doc.get("run_id") == run_id), None)
+            if key is None:
+                committed = data.get("committed_runs", {})
+                if any(doc.get("run_id") == run_id for doc in committed.values()):
+                    return 0  # already committed: a repeated commit is a no-op
+                raise StoreError(f"no staged run {run_id}")
+            rows = staged.pop(key)["rows"]
+            inputs = data.setdefault("inputs", {})
+            present = {doc["id"] for doc in inputs.values()}
+            next_id = max((int(k) for k in inputs), default=0) + 1
+            added = 0
+            for input_id, doc in sorted(rows.items()):
+                if input_id in present:
+                    continue  # already counted (cannot happen through the coordinator)
+                inputs[str(next_id)] = {"id": input_id, **doc}
+                next_id += 1
+                added += 1
+            runs = data.setdefault("committed_runs", {})
+            runs[str(max((int(k) for k in runs), default=0) + 1)] = {"run_id": run_id,
+                                                                     "count": added}
+            self._db.storage.write(data)
+            self._reopen()  # TinyDB tables cache their next document id: start afresh
+            return added
+
+    def abort(self, run_id: str) -> None:
+        with self._lock:
+            self._db.table("staged", cache_size=0).remove(Query().run_id == run_id)
 
     def remove_many(self, input_ids: Iterable[str]) -> None:
         ids = set(input_ids)

@@ -59,6 +59,7 @@ class Scheduler:
         while True:
             try:
                 self.state.expire()
+                await self.retry_commits()
                 await self.verify_waiting()
                 await self._auto_query()
             except asyncio.CancelledError:
@@ -88,19 +89,24 @@ class Scheduler:
             await self._verify(batch, f"verify-{secrets.token_hex(8)}")
 
     async def _verify(self, batch: list[dict[str, Any]], run_id: str) -> None:
+        """Phase one on all parties (each attempt is its own run id), then commit."""
         ids = [s["session_id"] for s in batch]
-        self.state.set_status(ids, "verifying", run_id=run_id)
-        body = {"run_id": run_id, "session_ids": ids}
         attempts = 0
         async with self.mpc_lock:
             while True:
                 attempts += 1
+                if attempts > 1:
+                    run_id = f"{run_id.split('.')[0]}.{attempts}"
+                self.state.set_status(ids, "verifying", run_id=run_id)
                 try:
-                    answers = await self.parties.all("/v1/verify", body)
+                    answers = await self.parties.all("/v1/verify",
+                                                     {"run_id": run_id, "session_ids": ids})
                     break
                 except PartyCallError as exc:
                     log.warning("verification run %s failed (attempt %d): %s", run_id, attempts, exc)
-                    if exc.code in RETRYABLE and attempts < self.config.verify_attempts:
+                    final = exc.code not in RETRYABLE or attempts >= self.config.verify_attempts
+                    await self._abort(run_id, drop_sessions=final)
+                    if not final:
                         await asyncio.sleep(0.5)
                         continue
                     reason = ("a computation party lost this session; please contribute again"
@@ -108,20 +114,48 @@ class Scheduler:
                               else f"verification could not run ({exc.code})")
                     self.state.set_status(ids, "rejected", reason)
                     return
-        first = answers[0]
-        if any((a["accepted"], a["rejected"]) != (first["accepted"], first["rejected"])
-               for a in answers[1:]):
-            log.error("parties disagree on verification run %s", run_id)
-            self.state.set_status(ids, "rejected", "the computation parties disagreed")
-            return
-        accepted = [s for s in batch if s["session_id"] in set(first["accepted"])]
-        self.state.accept(accepted, run_id)
-        for sid, reason in first["rejected"].items():
-            self.state.set_status([sid], "rejected", reason)
-        if accepted:
+            first = answers[0]
+            if any((a["accepted"], a["rejected"]) != (first["accepted"], first["rejected"])
+                   for a in answers[1:]):
+                log.error("parties disagree on verification run %s", run_id)
+                await self._abort(run_id, drop_sessions=True)
+                self.state.set_status(ids, "rejected", "the computation parties disagreed")
+                return
+            accepted = [s for s in batch if s["session_id"] in set(first["accepted"])]
+            for sid, reason in first["rejected"].items():
+                self.state.set_status([sid], "rejected", reason)
+            self.state.set_status([s["session_id"] for s in accepted], "committing", run_id=run_id)
+            log.info("verification run %s: %d accepted, %d rejected", run_id, len(accepted),
+                     len(first["rejected"]))
+            await self._commit(run_id, accepted)
+
+    async def _commit(self, run_id: str, sessions: list[dict[str, Any]]) -> bool:
+        """Second phase: every party moves the run's staged inputs into its store."""
+        try:
+            await self.parties.all("/v1/commit", {"run_id": run_id})
+        except PartyCallError as exc:
+            log.warning("commit of run %s failed, will retry: %s", run_id, exc)
+            return False
+        self.state.accept(sessions, run_id)
+        if sessions:
             self._dirty = True
-        log.info("verification run %s: %d accepted, %d rejected", run_id, len(accepted),
-                 len(first["rejected"]))
+        return True
+
+    async def _abort(self, run_id: str, drop_sessions: bool) -> None:
+        try:
+            await self.parties.all("/v1/abort", {"run_id": run_id,
+                                                 "drop_sessions": drop_sessions})
+        except PartyCallError as exc:  # staged rows that are never committed are harmless
+            log.warning("abort of run %s incomplete: %s", run_id, exc)
+
+    async def retry_commits(self) -> None:
+        pending = self.state.with_status("committing")
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for s in pending:
+            runs.setdefault(s["run_id"], []).append(s)
+        for run_id, sessions in runs.items():
+            async with self.mpc_lock:
+                await self._commit(run_id, sessions)
 
     async def _auto_query(self) -> None:
         interval = self.config.auto_query_seconds

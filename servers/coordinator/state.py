@@ -18,7 +18,7 @@ from tinydb import Query, TinyDB
 
 from mpc_programs.store import AtomicJSONStorage
 
-LIVE = ("waiting_for_shares", "queued", "verifying")
+LIVE = ("waiting_for_shares", "queued", "verifying", "committing")
 FINAL = ("accepted", "rejected", "expired")
 
 

@@ -1,7 +1,8 @@
 """HTTP API of a computation party.
 
 Provider-facing: ``POST /v1/sessions/{id}/shares`` (session token). Coordinator-facing
-(bearer ``coordinator_token``): ``POST /v1/sessions``, ``POST /v1/verify``,
+(bearer ``coordinator_token``): ``POST /v1/sessions``, ``POST /v1/verify`` (stages the
+accepted inputs), ``POST /v1/commit`` / ``POST /v1/abort`` (second phase),
 ``POST /v1/query``. Public: ``GET /v1/results/latest`` (the signed result the
 results API collects), ``GET /v1/key``, ``GET /health``.
 
@@ -151,7 +152,7 @@ async def verify(request: Request) -> JSONResponse:
         if not session.has_shares:
             raise APIError(409, "shares_missing", f"session {sid} has no shares yet")
         sessions.append(session)
-    job = {"task": "verify", "run_id": run_id,
+    job = {"task": "verify", "run_id": run_id, "stage_only": True,
            "submissions": [s.registration.submission(s.key_share, s.layout) for s in sessions]}
     try:
         outcome = await state.mpc.run(job)
@@ -164,9 +165,49 @@ async def verify(request: Request) -> JSONResponse:
               "rejected": {by_input[i]: reason for i, reason in outcome["rejected"].items()},
               "input_ids": {s.session_id: s.registration.input_id for s in sessions},
               "stored": outcome["stored"]}
-    runs.insert({"run_id": run_id, "outcome": answer, "at": time.time()})
-    state.sessions.pop_many(session_ids)  # the key shares are gone from here on
+    runs.insert({"run_id": run_id, "outcome": answer, "at": time.time(),
+                 "session_ids": session_ids})
+    # The key shares stay in memory only until the coordinator commits or aborts the run
+    # (seconds), so that a failed attempt at another party can be retried.
     return JSONResponse(answer)
+
+
+def _run_sessions(state: PartyState, run_id: str) -> list[str]:
+    found = [r for r in state.results.table("runs").all() if r.get("run_id") == run_id]
+    return list(found[0].get("session_ids", [])) if found else []
+
+
+async def commit(request: Request) -> JSONResponse:
+    """Second phase: make a verified run's staged inputs count (idempotent)."""
+    state: PartyState = request.app.state.party
+    state.require_coordinator(request)
+    body = await read_json(request, 4096)
+    run_id = get_str(body, "run_id", min_len=8, max_len=64)
+    async with state.mpc.lock:  # never while an MPC child writes the same store
+        try:
+            with ShareStore(state.mpc.store_path, state.config.index) as store:
+                added = store.commit(run_id)
+                count = store.count()
+        except StoreError as exc:
+            raise APIError(409, "nothing_staged", str(exc)) from None
+        except OSError as exc:
+            raise ServiceUnavailable(code="store_unwritable", message=str(exc)) from None
+    state.sessions.pop_many(_run_sessions(state, run_id))  # key shares dropped
+    return JSONResponse({"run_id": run_id, "added": added, "stored": count})
+
+
+async def abort(request: Request) -> JSONResponse:
+    state: PartyState = request.app.state.party
+    state.require_coordinator(request)
+    body = await read_json(request, 4096)
+    run_id = get_str(body, "run_id", min_len=8, max_len=64)
+    drop = body.get("drop_sessions") is True
+    async with state.mpc.lock:
+        with ShareStore(state.mpc.store_path, state.config.index) as store:
+            store.abort(run_id)
+    if drop:  # the coordinator gave up on these sessions: drop their key shares now
+        state.sessions.pop_many(_run_sessions(state, run_id))
+    return JSONResponse({"run_id": run_id, "aborted": True})
 
 
 async def query(request: Request) -> JSONResponse:
@@ -220,6 +261,8 @@ def create_app(config: PartyConfig) -> Starlette:
         Route("/v1/sessions", open_session, methods=["POST"]),
         Route("/v1/sessions/{session_id}/shares", receive_shares, methods=["POST"]),
         Route("/v1/verify", verify, methods=["POST"]),
+        Route("/v1/commit", commit, methods=["POST"]),
+        Route("/v1/abort", abort, methods=["POST"]),
         Route("/v1/query", query, methods=["POST"]),
         Route("/v1/results/latest", latest_result),
     ], exception_handlers=exception_handlers(), lifespan=lifespan)

@@ -36,7 +36,5 @@ class MPCService:
 
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run one job; raises :class:`MPCRunError` on failure or timeout."""
-        if self.lock.locked():
-            raise MPCRunError("another MPC run is in progress on this party")
         async with self.lock:
             return await asyncio.to_thread(self._run_blocking, job)
