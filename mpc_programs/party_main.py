@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -241,7 +242,29 @@ async def main_async(job: dict[str, Any]) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """Be killed when the process that started us dies (Linux ``PR_SET_PDEATHSIG``).
+
+    A party server that crashes must not leave its MPC child running alone: the peers
+    should see a dead connection, and the supervisor of a restarted server must not
+    find a stray child writing the same store. Set here, in the child, because
+    ``preexec_fn`` is unsafe in a threaded parent.
+    """
+    parent = os.environ.get("MPCSTATS_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except OSError:
+        return
+    if os.getppid() != int(parent):  # the parent died before prctl took effect
+        os._exit(3)
+
+
 def main() -> int:
+    _die_with_parent()
     parser = argparse.ArgumentParser(prog="mpc_programs.party_main")
     parser.add_argument("--job", required=True, help="job file (JSON), or - for standard input")
     args = parser.parse_args()  # MPyC removed its own options from sys.argv already

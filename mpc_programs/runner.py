@@ -83,6 +83,7 @@ def start_party(pid: int, addresses: Sequence[tuple[str, int]], job: dict[str, A
     log_path = workdir / f"party{pid}-{stamp}.log"
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
+    child_env["MPCSTATS_PARENT_PID"] = str(os.getpid())  # see party_main._die_with_parent
     with open(log_path, "wb") as log:
         process = subprocess.Popen(party_command(pid, addresses, "-", ssl=ssl),
                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,

@@ -279,6 +279,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "party_token": coordinator_token, "notary_keys": [notary_public], "host": HOST,
         "port": coordinator_port, "server_names": {SOURCE: EXCHANGE_NAME},
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,
+        "party_timeout_seconds": mpc_timeout + 30,
         "client_rate": client_rate, "client_burst": 4 * client_rate,
         "global_rate": max(200.0, 4 * client_rate), "global_burst": max(400.0, 8 * client_rate)})
     d.commands["coordinator"] = _cli("coordinator", "--config", str(root / "coordinator.toml"),

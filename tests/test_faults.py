@@ -1,0 +1,156 @@
+"""Faults with real processes on loopback: killed and stopped parties, killed coordinator and
+results API, a peer that never comes. Runs fail cleanly, nothing is stored half-way, a
+restarted party resumes with every accepted share."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+from mpc_programs import local_pool
+from mpc_programs.runner import MPCRunError, free_ports, start_party, supervise
+from mpcstats.local_deployment import start_local_deployment
+from provider_app.client import DeploymentConfig, ProviderClient
+from provider_app.errors import ContributionError
+from tlsn import Credentials
+
+pytestmark = pytest.mark.slow
+MPC_TIMEOUT = 6.0
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    d = start_local_deployment(tmp_path_factory.mktemp("faults"), accounts=12, seed=5,
+                               mpc_timeout_seconds=MPC_TIMEOUT)
+    yield d
+    d.stop()
+
+
+def client(d) -> ProviderClient:
+    return ProviderClient(DeploymentConfig.from_dict(d.provider_config()))
+
+
+def contribute(d, i) -> str:
+    a = d.accounts[i]
+    try:
+        return client(d).contribute(Credentials(a.api_key, a.secret), timeout=120).status
+    except ContributionError as exc:
+        return f"{exc.code}: {exc.detail}"
+
+
+def stored(d) -> list[int]:
+    return [requests.get(u + "/health", timeout=5).json()["inputs"] for u in d.party_urls]
+
+
+def query(d) -> requests.Response:
+    return requests.post(d.coordinator_url + "/v1/queries", json={"query": None}, timeout=120)
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_party_killed_during_a_verification_batch(deployment):
+    assert contribute(deployment, 0) == "accepted"
+    before = stored(deployment)
+    party1 = deployment.servers["party1"]
+    c = client(deployment)
+    a = deployment.accounts[1]
+    notarized = c.notarize(Credentials(a.api_key, a.secret))
+    registration = c.register(notarized)
+    os.kill(party1.process.pid, signal.SIGSTOP)  # party 1 hangs before the batch starts
+    try:
+        c.share(notarized, registration)
+    except ContributionError:
+        pass  # party 1 cannot take its share: nothing to verify then
+    else:
+        pytest.fail("a stopped party accepted a share")
+    party1.kill()  # SIGKILL while stopped: the batch is in flight without it
+    deployment.start_server("party1")
+    # the registration never got all its shares: it expires or is rejected, never counted
+    assert stored(deployment) == before
+    # a batch that loses a party mid-run: start a run, then kill party 1 during it
+    a = deployment.accounts[2]
+    notarized = c.notarize(Credentials(a.api_key, a.secret))
+    registration = c.register(notarized)
+    c.share(notarized, registration)  # all three hold shares now; the coordinator batches
+    os.kill(deployment.servers["party1"].process.pid, signal.SIGKILL)
+    final = c.wait(registration, timeout=4 * MPC_TIMEOUT + 60)
+    assert final["status"] in ("rejected", "accepted")
+    deployment.start_server("party1")
+    counts = stored(deployment)
+    assert counts[0] == counts[1] == counts[2], counts  # in all three or in none
+    if final["status"] == "rejected":
+        assert "verification could not run" in final["reason"] or "lost" in final["reason"]
+        assert counts == before
+    # the restarted party serves again: a new provider is counted everywhere
+    assert contribute(deployment, 3) == "accepted"
+    assert stored(deployment) == [counts[0] + 1] * 3
+
+
+def test_a_party_stopped_during_a_query_fails_the_query_cleanly(deployment):
+    assert contribute(deployment, 4) == "accepted"
+    n = stored(deployment)[0]
+    party2 = deployment.servers["party2"]
+    os.kill(party2.process.pid, signal.SIGSTOP)
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(r=query(deployment)))
+    thread.start()
+    time.sleep(MPC_TIMEOUT + 1)  # parties 0 and 1 give up on the missing peer
+    party2.kill()
+    thread.join(120)
+    response = result["r"]
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] in ("mpc_failed", "party_unreachable")
+    deployment.start_server("party2")
+    assert stored(deployment) == [n, n, n]  # the restarted party has every accepted share
+    again = query(deployment)
+    assert again.status_code == 200 and again.json()["n"] == n
+
+
+def test_killed_coordinator_and_results_api_come_back_with_their_state(deployment):
+    counted = requests.get(deployment.coordinator_url + "/health", timeout=5).json()["inputs"]
+    response = query(deployment)
+    assert response.status_code == 200
+    run_id = response.json()["run_id"]
+
+    def served() -> str | None:
+        r = requests.get(deployment.results_url + "/stats", timeout=5)
+        return r.json()["run_id"] if r.status_code == 200 else None
+
+    assert wait_for(lambda: served() == run_id)
+    history = requests.get(deployment.results_url + "/stats/history", timeout=5).json()["count"]
+    deployment.servers["coordinator"].kill()
+    deployment.servers["results"].kill()
+    deployment.start_server("coordinator")
+    deployment.start_server("results")
+    assert requests.get(deployment.coordinator_url + "/health", timeout=5).json()["inputs"] == counted
+    assert requests.get(deployment.results_url + "/stats/history",
+                        timeout=5).json()["count"] == history
+    assert served() == run_id  # the cached, agreed result survives a hard kill
+    assert contribute(deployment, 5) == "accepted"
+    assert contribute(deployment, 5).startswith("already_counted")
+
+
+def test_a_peer_that_never_comes_times_out_and_stores_nothing(tmp_path):
+    stores = local_pool.store_paths(tmp_path)
+    pending = local_pool.share_pool({"x": 5, "y": 7})
+    addresses = [("127.0.0.1", p) for p in free_ports(3)]
+    runs = [start_party(pid, addresses, {"task": "ingest", "store": str(stores[pid]),
+                                         "pending": pending[pid]}, tmp_path, stamp="slow")
+            for pid in (0, 1)]  # party 2 never starts
+    started = time.monotonic()
+    with pytest.raises(MPCRunError, match="timed out"):
+        supervise(runs, timeout=3)
+    assert time.monotonic() - started < 10
+    assert all(r.process.poll() is not None for r in runs)  # the watchdog killed them
+    assert not any(s.exists() and "inputs" in s.read_text() and '"x"' in s.read_text()
+                   for s in stores)
