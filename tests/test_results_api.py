@@ -2,7 +2,7 @@
 
 The fake parties stand in for ``servers/party``: each serves whatever signed document the test gives it at
 ``GET /v1/results/latest``. The results API itself runs under uvicorn on a free port with its TinyDB file
-in a temporary directory.
+in a temporary directory. Fixtures: ``tests/results_fixtures.py``.
 """
 
 from __future__ import annotations
@@ -13,92 +13,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import trustme
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from results_fixtures import (FakeParty, api, fake_parties, make_result, parties, party_keys,  # noqa: F401
+                              poll, publish, results_config)
 
-from servers.common.config import ConfigError, from_dict, load_config
+from servers.common.config import ConfigError, load_config
 from servers.common.serve import BackgroundServer, free_port, serve_in_thread
 from servers.common.signing import generate_key, key_id, public_key_hex, sign_result
 from servers.results.app import create_app
 from servers.results.config import ResultsConfig
 from servers.results.poller import Outcome
-
-
-class FakeParty:
-    """A party server reduced to its published result; ``doc=None`` answers 404 like a fresh party."""
-
-    def __init__(self, **tls: Any) -> None:
-        self.doc: dict[str, Any] | None = None
-        self.hits = 0
-
-        async def latest(request: Request) -> JSONResponse:
-            self.hits += 1
-            if self.doc is None:
-                return JSONResponse({"error": {"code": "no_result", "message": "none"}}, status_code=404)
-            return JSONResponse(self.doc)
-
-        self.server = serve_in_thread(Starlette(routes=[Route("/v1/results/latest", latest)]), **tls)
-
-
-def make_result(run_id: str, mean: float = 1.5, n: int = 3) -> dict[str, Any]:
-    return {"query": {"statistics": ["mean", "median"]}, "n": n, "input_digest": "ab" * 32,
-            "statistics": {"mean": mean, "median": 1.25}, "computed_at": "2026-11-25T15:00:00Z",
-            "run_id": run_id}
-
-
-@pytest.fixture(scope="module")
-def party_keys() -> list[Any]:
-    return [generate_key() for _ in range(3)]
-
-
-@pytest.fixture(scope="module")
-def fake_parties() -> Iterator[list[FakeParty]]:
-    parties = [FakeParty() for _ in range(3)]
-    yield parties
-    for p in parties:
-        p.server.stop()
-
-
-@pytest.fixture()
-def parties(fake_parties: list[FakeParty]) -> list[FakeParty]:
-    for p in fake_parties:
-        p.doc, p.hits = None, 0
-    return fake_parties
-
-
-def results_config(tmp: Path, parties: list[FakeParty], keys: list[Any], **extra: Any) -> ResultsConfig:
-    return from_dict(ResultsConfig, {
-        "data_dir": str(tmp / "results-data"),
-        "parties": [{"pid": i, "url": p.server.url, "public_key": public_key_hex(keys[i])}
-                    for i, p in enumerate(parties)],
-        "request_timeout": 2.0,
-        **extra,
-    }, "results")
-
-
-@pytest.fixture()
-def api(tmp_path: Path, parties: list[FakeParty], party_keys: list[Any]) -> Iterator[BackgroundServer]:
-    server = serve_in_thread(create_app(results_config(tmp_path, parties, party_keys), poll=False))
-    yield server
-    server.stop()
-
-
-def publish(parties: list[FakeParty], keys: list[Any], result: dict[str, Any]) -> None:
-    for i, p in enumerate(parties):
-        p.doc = sign_result(keys[i], result, i)
-
-
-def poll(api: BackgroundServer) -> Outcome:
-    return api.app.state.poller.poll_once().outcome  # type: ignore[no-any-return]
 
 
 def test_no_result_yet_is_a_json_404(api: BackgroundServer, parties: list[FakeParty]) -> None:
@@ -126,7 +55,7 @@ def test_reading_never_reaches_the_parties(api: BackgroundServer, parties: list[
     publish(parties, party_keys, make_result("run-1"))
     poll(api)
     before = [p.hits for p in parties]
-    for path in ("/stats", "/stats/history", "/health"):
+    for path in ("/stats", "/stats/history", "/health", "/", "/openapi.json"):
         assert requests.get(api.url + path, timeout=5).status_code == 200
     assert [p.hits for p in parties] == before
 

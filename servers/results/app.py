@@ -1,8 +1,10 @@
 """HTTP routes of the results API. Read-only: no route can start an MPC run or reach a party.
 
+``GET /``               the results page (HTML: statistics, histogram, who signed; see ``page.py``)
 ``GET /stats``          latest agreed statistics (404 ``no_result_yet`` before the first)
 ``GET /stats/history``  accepted results, newest first, ``?limit=`` (1..history_limit, default 20)
 ``GET /health``         liveness plus the poller's counters (disagreements, bad signatures, ...)
+``GET /openapi.json``   the OpenAPI 3.1 document of these routes
 """
 
 from __future__ import annotations
@@ -14,16 +16,43 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from mpcstats import __version__
 from servers.common.errors import InvalidField, NotFound, exception_handlers
+from servers.common.openapi import (add_openapi_route, error_response, html_response, json_response,
+                                    operation, query_parameter)
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.results.cache import ResultCache
 from servers.results.config import ResultsConfig
+from servers.results.page import CONTENT_SECURITY_POLICY, render_page
 from servers.results.poller import Poller, PollerThread
 
 DEFAULT_HISTORY_PAGE = 20
+API_TITLE = "MPCStats results API"
+API_DESCRIPTION = ("Read-only: the statistics that all three computation parties signed. "
+                   "Reading never starts a computation or reaches a party.")
+PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
+
+ENTRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["statistics", "n", "computed_at", "run_id", "accepted_at", "parties"],
+    "properties": {
+        "statistics": {"type": "object", "description": "as published by the parties: exact decimal "
+                       "strings in ETH (count as an integer; quantiles and histogram as objects)",
+                       "additionalProperties": True},
+        "n": {"type": "integer", "description": "number of inputs (providers) in the computation"},
+        "computed_at": {"description": "when the parties computed it (Unix seconds)"},
+        "run_id": {"type": "string"},
+        "query": {"type": ["object", "null"]},
+        "input_digest": {"type": ["string", "null"], "description": "digest of the inputs' ids"},
+        "accepted_at": {"type": "number", "description": "when this API first saw all three agree"},
+        "parties": {"type": "array", "items": {
+            "type": "object", "properties": {"party": {"type": "integer"}, "key_id": {"type": "string"}}}},
+    },
+}
 
 
 def public_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -48,12 +77,33 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
                     results_path=config.results_path, max_bytes=config.max_result_bytes,
                     ca_file=str(config.party_ca_file) if config.party_ca_file else None)
 
+    @operation("Results page", description="HTML page with the statistics, a histogram and who signed them; "
+               "'Not enough providers yet' before the first result.",
+               responses={200: html_response("The page")})
+    async def page(request: Request) -> HTMLResponse:
+        entry = cache.latest()
+        html = render_page(public_entry(entry) if entry else None, min_providers=config.min_providers)
+        return HTMLResponse(html, headers=PAGE_HEADERS)
+
+    @operation("Latest agreed statistics",
+               responses={200: json_response("The latest result all three parties signed", ENTRY_SCHEMA),
+                          404: error_response("`no_result_yet`: nothing agreed yet"),
+                          429: error_response("`rate_limited`")})
     async def stats(request: Request) -> JSONResponse:
         entry = cache.latest()
         if entry is None:
             raise NotFound(code="no_result_yet", message="no result has been agreed by all parties yet")
         return JSONResponse(public_entry(entry))
 
+    @operation("Accepted results, newest first",
+               parameters=[query_parameter("limit", {"type": "integer", "minimum": 1,
+                                                     "default": DEFAULT_HISTORY_PAGE},
+                                           f"how many (at most history_limit, {config.history_limit})")],
+               responses={200: json_response("Results", {
+                   "type": "object", "properties": {"results": {"type": "array", "items": ENTRY_SCHEMA},
+                                                    "count": {"type": "integer"}}}),
+                   422: error_response("`invalid_field`: bad limit"),
+                   429: error_response("`rate_limited`")})
     async def history(request: Request) -> JSONResponse:
         raw = request.query_params.get("limit", str(DEFAULT_HISTORY_PAGE))
         try:
@@ -65,6 +115,11 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
         entries = cache.history(limit)
         return JSONResponse({"results": [public_entry(e) for e in entries], "count": len(entries)})
 
+    @operation("Liveness and the poller's counters",
+               responses={200: json_response("Health", {"type": "object", "properties": {
+                   "status": {"const": "ok"}, "results_cached": {"type": "integer"},
+                   "counters": {"type": "object"}, "last_outcome": {"type": ["string", "null"]},
+                   "last_detail": {"type": ["string", "null"]}}})})
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "results_cached": len(cache), **poller.stats()})
 
@@ -83,13 +138,15 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
     limiter = RateLimiter(config.rate_per_second, config.rate_burst,
                           config.global_rate_per_second, config.global_rate_burst)
     app = Starlette(
-        routes=[Route("/stats", stats, methods=["GET"]),
+        routes=[Route("/", page, methods=["GET"]),
+                Route("/stats", stats, methods=["GET"]),
                 Route("/stats/history", history, methods=["GET"]),
                 Route("/health", health, methods=["GET"])],
         middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths={"/health"})],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
+    add_openapi_route(app, API_TITLE, __version__, API_DESCRIPTION)
     app.state.cache = cache
     app.state.poller = poller
     return app

@@ -7,6 +7,7 @@ Example::
     port = 8090
     data_dir = "results-data"
     poll_seconds = 15
+    min_providers = 5   # the page says "Not enough providers yet" below this (match the coordinator's min_inputs)
 
     [[results.parties]]
     pid = 0
@@ -63,6 +64,9 @@ class ResultsConfig:
     results_path: str = "/v1/results/latest"
     # CA bundle for parties served over HTTPS with a private CA; None: the system trust store.
     party_ca_file: Path | None = None
+    # The page says "not enough providers yet" while the latest result covers fewer inputs than this.
+    # The coordinator's min_inputs is what stops small pools from being computed at all; set both alike.
+    min_providers: int = 1
 
     def validate(self) -> None:
         if len(self.parties) != 3:
@@ -80,6 +84,8 @@ class ResultsConfig:
             raise ValueError("history_limit must be in [1, 1000000]")
         if self.party_ca_file is not None and not self.party_ca_file.is_file():
             raise ValueError(f"party_ca_file {self.party_ca_file} does not exist")
+        if self.min_providers < 1:
+            raise ValueError("min_providers must be at least 1")
         if not 0 <= self.port < 65_536:
             raise ValueError("port must be in 0..65535 (0: any free port)")
 
