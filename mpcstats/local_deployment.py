@@ -296,7 +296,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         f'public_key = "{d.party_public_keys[i]}"\n' for i in range(3))
     _write_toml(root / "results.toml", "results", {
         "data_dir": str(root / "results"), "host": HOST, "port": results_port,
-        "poll_seconds": poll}, extra=parties_toml)
+        "poll_seconds": poll, "min_providers": min_inputs}, extra=parties_toml)
     d.commands["results"] = _cli("results", "--config", str(root / "results.toml"))
     url = f"http://{HOST}:{results_port}"
     d.servers["results"] = ServerProcess("results", subprocess.Popen(["true"]),

@@ -34,9 +34,25 @@ def results_app(tmp: Path) -> tuple[Starlette, Callable[[], None]]:
     return app, app.state.cache.close
 
 
+def coordinator_app(tmp: Path) -> tuple[Starlette, Callable[[], None]]:
+    from servers.common.config import from_dict
+    from servers.coordinator.app import create_app
+    from servers.coordinator.config import CoordinatorConfig
+    from tlsn import NotaryKey, public_key_b64
+
+    config = from_dict(CoordinatorConfig, {
+        "data_dir": str(tmp / "coordinator"),
+        "parties": [f"http://127.0.0.1:{9100 + i}" for i in range(3)],
+        "party_token": "x" * 32,
+        "notary_keys": [public_key_b64(NotaryKey.generate().public_key)]}, "coordinator")
+    app = create_app(config)
+    return app, app.state.coordinator.state.close
+
+
 # (heading, builder(tmp_dir) -> (app, cleanup)); title and version come from the app's own schema.
 APIS: list[tuple[str, Callable[[Path], tuple[Starlette, Callable[[], None]]]]] = [
     ("Results API", results_app),
+    ("Coordinator API", coordinator_app),
 ]
 
 

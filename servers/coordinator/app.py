@@ -26,9 +26,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mpc_programs.query import QueryError, parse_query
+from mpcstats import __version__
 from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, Unauthorized,
                                    exception_handlers)
-from servers.common.http import get_dict, read_json
+from servers.common.http import read_json
+from servers.common.openapi import add_openapi_route, json_response, operation
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.registration import RegistrationError, check_registration, load_sources
 from servers.coordinator.config import CoordinatorConfig
@@ -64,11 +66,38 @@ def _session_for_token(request: Request) -> dict[str, Any]:
     return session
 
 
+_REGISTRATION_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["source", "attestation", "record", "fields", "uid"],
+    "properties": {
+        "source": {"type": "string", "example": "binance_eth"},
+        "attestation": {"type": "object", "description": "the notary's signed attestation"},
+        "record": {"type": "object", "required": ["index", "seq", "header", "payload", "iv"],
+                   "properties": {"index": {"type": "integer"}, "seq": {"type": "integer"},
+                                  "header": {"type": "string", "description": "hex"},
+                                  "payload": {"type": "string", "description": "hex"},
+                                  "iv": {"type": "string", "description": "hex"}}},
+        "fields": {"type": "object", "description": "uid and balance: {offset, length}"},
+        "uid": {"type": "string"}}}}}}
+_TOKEN = [{"name": "Authorization", "in": "header", "required": True,
+           "schema": {"type": "string"}, "description": "Bearer <registration token>"}]
+
+
+@operation("Liveness and counts of sessions by status and of counted inputs",
+           responses={200: json_response("counts", {"type": "object"})})
 async def health(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     return JSONResponse({"status": "ok", **coordinator.state.counts()})
 
 
+@operation("Register a notarized account response",
+           description="Checks the notary's signature, the host, freshness and the record digest, "
+                       "and that the account is not counted or in flight (one account, one input). "
+                       "Returns a session id, a one-time token and the parties' URLs.",
+           request_body=_REGISTRATION_BODY,
+           responses={201: json_response("session opened", {"type": "object"}),
+                      403: "attestation refused", 409: "account already counted or in progress",
+                      422: "malformed registration", 429: "rate limited",
+                      503: "a party is unavailable"})
 async def register(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     config = coordinator.config
@@ -106,6 +135,9 @@ async def register(request: Request) -> JSONResponse:
                          "parties": config.provider_party_urls()}, status_code=201)
 
 
+@operation("Mark a registration ready once its shares went to the three parties",
+           parameters=_TOKEN, responses={200: json_response("queued", {"type": "object"}),
+                                         404: "unknown session or token", 409: "wrong state"})
 async def ready(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     session = _session_for_token(request)
@@ -116,12 +148,24 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"session_id": session["session_id"], "status": "queued"})
 
 
+@operation("Status of a registration (waiting_for_shares, queued, verifying, committing, "
+           "accepted, rejected with reason, expired)", parameters=_TOKEN,
+           responses={200: json_response("status", {"type": "object"}),
+                      404: "unknown session or token"})
 async def status(request: Request) -> JSONResponse:
     session = _session_for_token(request)
     return JSONResponse({"session_id": session["session_id"], "status": session["status"],
                          "reason": session.get("reason"), "updated": session["updated"]})
 
 
+@operation("Run a statistics query over every counted input (MPC on the three parties)",
+           description="The body is {\"query\": spec} (see docs/statistics.md); the answer is the "
+                       "result all three parties signed, with their signatures.",
+           request_body={"required": False, "content": {"application/json": {
+               "schema": {"type": "object", "properties": {"query": {"type": "object"}}}}}},
+           responses={200: json_response("signed result", {"type": "object"}),
+                      409: "not enough providers yet", 422: "invalid query",
+                      503: "the computation failed"})
 async def run_query(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     body = await read_json(request, 16 * 1024)
@@ -136,6 +180,9 @@ async def run_query(request: Request) -> JSONResponse:
     return JSONResponse(result)
 
 
+@operation("The last result this coordinator obtained (consumers should read the results API)",
+           responses={200: json_response("signed result", {"type": "object"}),
+                      404: "no result yet"})
 async def latest(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     if coordinator.scheduler.last_result is None:
@@ -166,4 +213,6 @@ def create_app(config: CoordinatorConfig) -> Starlette:
     ], middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=("/health",))],
         exception_handlers=exception_handlers(), lifespan=lifespan)
     app.state.coordinator = coordinator
+    add_openapi_route(app, "MPCStats coordinator API", __version__,
+                      "Registrations (providers) and statistics queries (consumers).")
     return app
