@@ -33,7 +33,7 @@ class CoordinatorConfig:
     #: (0 turns it off; queries can always be requested through the API).
     auto_query_seconds: float = 0.0
     #: Below this many inputs nothing is computed.
-    min_inputs: int = 1
+    min_inputs: int = 10
     #: Rate limits: per client address (requests/second, burst) and for the whole server.
     client_rate: float = 5.0
     client_burst: float = 20.0
