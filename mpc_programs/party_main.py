@@ -175,7 +175,7 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
     # a malformed row at any party must reject that input at every party
     bad_anywhere = await mpc.transfer(sorted(malformed))
     rejected_everywhere = set().union(*map(set, bad_anywhere))
-    matrix = np.array(rows, dtype=object).reshape(len(ids), -1) if ids else np.zeros((0, SHARES_PER_INPUT), dtype=object)
+    matrix = np.array(rows, dtype=object).reshape(len(ids), SHARES_PER_INPUT)
     verdicts = await ingest.check_rows(matrix)
     accepted: dict[str, list[int]] = {}
     rejected: dict[str, str] = {}

@@ -148,6 +148,8 @@ class ShareStore:
             raise StoreError(
                 f"share store {self.path} belongs to another party or layout: {dict(rows[0])}")
 
+    _db: TinyDB
+
     def _reopen(self, first: bool = False) -> None:
         if not first:
             self._db.close()

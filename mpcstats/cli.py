@@ -27,7 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mpc-certs": ("servers.common.mpc_pki", "generate the deployment's MPyC CA and party certificates"),
     "up": ("mpcstats.commands.up", "start a whole local deployment on loopback and keep serving"),
     "provide": ("provider_app.commands.provide", "contribute one exchange balance (headless)"),
-    "query": ("mpcstats.commands.query", "read the pool's statistics (--verify: check the parties' signatures yourself)"),
+    "query": ("mpcstats.commands.query",
+              "read the pool's statistics (--verify: check the parties' signatures yourself)"),
 }
 
 

@@ -324,5 +324,6 @@ def _wait_port(port: int, server: ServerProcess, timeout: float = 20.0) -> None:
             return
         except OSError:
             if not server.alive() or time.monotonic() > deadline:
-                raise DeploymentError(f"{server.name} is not listening:\n{server.log_tail()}")
+                raise DeploymentError(
+                    f"{server.name} is not listening:\n{server.log_tail()}") from None
             time.sleep(0.05)

@@ -9,7 +9,7 @@ from mpc_programs.aes_gcm_mpc import share_key_bytes
 from mpc_programs.field import PRIME
 from mpc_programs.query import parse_query
 from mpc_programs.sharing import share_units
-from mpc_programs.store import ShareStore, decode_row, encode_row
+from mpc_programs.store import ShareStore, encode_row
 from mpc_programs.synthetic_records import make_record, provider_input
 
 

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _table(stats: dict[str, Any], truth: dict[str, Any]) -> list[str]:
     lines = [f"{'statistic':<18}{'MPC result':>26}{'plaintext truth':>26}  ok"]
     for key, want in truth.items():
-        got = stats.get(key)
+        got: Any = stats.get(key)
         if isinstance(want, dict) and "counts" in want:
             edges = want["edges"]
             labels = [f"< {edges[0]}"] + [f"[{a}, {b})" for a, b in zip(edges, edges[1:])] + [

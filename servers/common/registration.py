@@ -124,9 +124,12 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     iv = _hex(record_doc, "iv", "record", 12)
     if len(header) != 5 or header[0] != 23 or int.from_bytes(header[3:5], "big") != len(payload):
         raise RegistrationError("invalid_record", "record header does not match an application-data record")
+    signed = doc.get("attestation")
+    if not isinstance(signed, Mapping):
+        raise RegistrationError("attestation_malformed", "attestation must be a JSON object")
     try:
         attestation = verify_attestation(
-            doc.get("attestation"), dict(trusted_notaries), server_name=server_names[source],
+            signed, dict(trusted_notaries), server_name=server_names[source],
             max_age_seconds=max_age_seconds, now=now,
             records=[RecordClaim(S2C, index, seq, header, payload)])
     except AttestationError as exc:

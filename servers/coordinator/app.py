@@ -27,8 +27,7 @@ from starlette.routing import Route
 
 from mpc_programs.query import QueryError, parse_query
 from mpcstats import __version__
-from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, Unauthorized,
-                                   exception_handlers)
+from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, exception_handlers)
 from servers.common.http import read_json
 from servers.common.openapi import add_openapi_route, json_response, operation
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware

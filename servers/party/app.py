@@ -16,7 +16,6 @@ import hmac
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -153,7 +152,8 @@ async def verify(request: Request) -> JSONResponse:
             raise APIError(409, "shares_missing", f"session {sid} has no shares yet")
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
-           "submissions": [s.registration.submission(s.key_share, s.layout) for s in sessions]}
+           "submissions": [s.registration.submission(s.key_share or [], s.layout or "")
+                           for s in sessions]}
     try:
         outcome = await state.mpc.run(job)
     except MPCRunError as exc:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Any
 
-from mpc_programs.runner import MPCRunError, start_party, supervise
+from mpc_programs.runner import start_party, supervise
 from servers.party.config import PartyConfig
 
 
