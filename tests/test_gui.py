@@ -149,16 +149,17 @@ def test_contribute_to_accepted_keeps_key_in_keyring_only(qtbot, window, account
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.monotonic()))
     timer.start(20)
-
-    assert to_confirm(qtbot, window, account) is window.confirm_page
-    assert window.confirm_page.balance.text() == f"{account.balances['ETH']} ETH"
-    assert window.confirm_page.uid.text() == str(account.uid)
     statuses: list[str] = []
-    window.sending_page.status.setObjectName("status")
-    qtbot_status = window.sending_page.status
-    timer.timeout.connect(lambda: statuses.append(qtbot_status.text()))
-    assert send(qtbot, window) is window.done_page, window.error_page.detail.text()
-    timer.stop()
+    try:
+        assert to_confirm(qtbot, window, account) is window.confirm_page
+        assert window.confirm_page.balance.text() == f"{account.balances['ETH']} ETH"
+        assert window.confirm_page.uid.text() == str(account.uid)
+        window.sending_page.status.setObjectName("status")
+        qtbot_status = window.sending_page.status
+        timer.timeout.connect(lambda: statuses.append(qtbot_status.text()))
+        assert send(qtbot, window) is window.done_page, window.error_page.detail.text()
+    finally:
+        timer.stop()  # a failing assertion must not leave the timer firing into later tests
     assert str(account.uid) in window.done_page.message.text()
     assert all(window.sending_page.items[k].property("state") == "done"
                for k in ("register", "share", "verify"))
