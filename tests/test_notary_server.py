@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -11,8 +12,8 @@ import requests
 from tlsn_fixtures import HOST, notarize
 
 from provider_app.notary_client import NotaryClient, NotaryClientError
-from servers.notary.config import load_config
-from servers.notary.runner import start_notary
+from servers.notary.app import start_notary
+from servers.notary.config import HostTarget, load_config
 from tlsn import NotaryKey, key_id, public_key_from_b64
 
 
@@ -36,8 +37,23 @@ def test_refuses_host_not_on_allow_list(notaries) -> None:
     assert error_of(requests.post(url, json={"host": "evil.example"}, timeout=5)) == (403, "host_not_allowed")
     # The client may never choose the address: that would make the notary an open proxy.
     assert error_of(requests.post(url, json={"host": HOST, "address": "10.0.0.1"}, timeout=5)) == (400, "bad_request")
-    assert error_of(requests.post(url, data=b"[", timeout=5)) == (400, "bad_request")
-    assert error_of(requests.post(url, json={}, timeout=5)) == (400, "bad_request")
+    # Bodies are read by servers.common.http: the same codes as every other MPCStats server.
+    assert error_of(requests.post(url, data=b"[", timeout=5)) == (400, "malformed_json")
+    assert error_of(requests.post(url, json=[], timeout=5)) == (422, "invalid_field")
+    assert error_of(requests.post(url, json={}, timeout=5)) == (422, "missing_field")
+    assert error_of(requests.post(url, json={"host": 7}, timeout=5)) == (422, "invalid_field")
+    assert error_of(requests.post(url, data=b"{" + b" " * 5000 + b"}", timeout=5)) == (413, "payload_too_large")
+
+
+def test_attest_checks_the_secret_before_using_up_the_session(notaries) -> None:
+    client = NotaryClient(notaries["tls13"].url)
+    opened = client.open_session(HOST)
+    url = f"{client.base_url}/v1/sessions/{opened['session_id']}/attest"
+    bad = requests.post(url, json={"server_handshake_traffic_secret": "zz"}, timeout=5)
+    assert error_of(bad) == (422, "invalid_field")
+    with pytest.raises(NotaryClientError) as err:  # the session is still there, and still has no transcript
+        client.attest(opened["session_id"], None)
+    assert (err.value.status, err.value.code) == (409, "no_transcript")
 
 
 def test_unknown_session_and_route_are_json_errors(notaries) -> None:
@@ -54,7 +70,18 @@ def test_rate_limit_per_client(exchange_tls13, notary_factory) -> None:
         assert requests.post(url, json={"host": HOST}, timeout=5).status_code == 201
     resp = requests.post(url, json={"host": HOST}, timeout=5)
     assert error_of(resp) == (429, "rate_limited")
-    assert int(resp.headers["Retry-After"]) >= 1
+    assert int(resp.headers["Retry-After"]) == 30  # 2 sessions per 60 s: the next one in 30 s
+    # Other routes are not limited: a refused client can still fetch the key and attest.
+    assert requests.get(notary.url + "/v1/key", timeout=5).status_code == 200
+
+
+def test_rate_limit_refills_at_the_window_rate(exchange_tls13, notary_factory) -> None:
+    notary = notary_factory(exchange_tls13, rate_limit=3, rate_window_seconds=3)
+    url = notary.url + "/v1/sessions"
+    codes = [requests.post(url, json={"host": HOST}, timeout=5).status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    time.sleep(1.1)  # 3 per 3 s: one more session's worth
+    assert requests.post(url, json={"host": HOST}, timeout=5).status_code == 201
 
 
 def test_refuses_oversized_session(exchange_tls13, notary_factory, sim_accounts) -> None:
@@ -133,6 +160,81 @@ def test_config_file_loads_hosts_roots_and_creates_private_key(tmp_path: Path, t
     assert again.key.key_id == config.key.key_id  # the key persists across restarts
     with start_notary(config) as server:
         assert requests.get(server.url + "/v1/key", timeout=5).json()["key_id"] == config.key.key_id
+
+
+def test_config_file_errors_and_environment_overrides(tmp_path: Path, monkeypatch, test_ca) -> None:
+    from servers.common.config import ConfigError
+
+    test_ca.write_cert(tmp_path / "roots.pem")
+    path = tmp_path / "notary.toml"
+    path.write_text('[notary]\ntrust_roots = "roots.pem"\n\n[hosts."api.binance.test"]\n')
+    monkeypatch.setenv("MPCSTATS_NOTARY_RATE_LIMIT", "7")
+    config = load_config(path)
+    assert config.rate_limit == 7 and config.rate_window_seconds == 60
+    assert config.hosts["api.binance.test"] == HostTarget("api.binance.test", 443)  # connect defaults to the name
+    assert (tmp_path / "notary_key.pem").exists()  # key_file defaults to a file next to the config
+    monkeypatch.delenv("MPCSTATS_NOTARY_RATE_LIMIT")
+    for bad, key in [('[notary]\nrate_limt = 3\n', "notary.rate_limt"),
+                     ('[notary]\nrate_limit = "many"\n', "notary.rate_limit"),
+                     ('[notary]\nrate_limit = 0\n', "notary"),
+                     ('[hosts."x.test"]\nport = "443"\n', "hosts.x.test.port"),
+                     ('[hosts."x.test"]\nconect = "127.0.0.1"\n', "hosts.x.test.conect")]:
+        path.write_text('[notary]\ntrust_roots = "roots.pem"\n' + bad.replace("[notary]\n", ""))
+        with pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert err.value.key == key, bad
+
+
+def test_cli_refuses_a_bad_config_with_exit_code_2(tmp_path: Path, capsys) -> None:
+    from mpcstats.cli import main
+
+    (tmp_path / "notary.toml").write_text("[notary]\nbogus = 1\n")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        assert main(["notary", "--config", str(tmp_path / "notary.toml")]) == 2
+    finally:  # the command configured logging for a process; give the test session its own back
+        root.handlers[:], root.level = handlers, level
+    assert "notary.bogus" in capsys.readouterr().err
+
+
+def test_logs_are_json_lines_without_secrets(notaries, exchanges, sim_accounts) -> None:
+    import io
+    import json
+
+    from servers.common.logging import configure_logging
+
+    stream = io.StringIO()
+    handler = configure_logging("INFO", service="notary", stream=stream)
+    try:
+        result = notarize(notaries["tls13"], exchanges["tls13"], sim_accounts[1])
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    events = {line["msg"] for line in lines if line["logger"].startswith("servers.notary")}
+    assert {"session opened", "relay ended", "session attested"} <= events
+    assert all(line["service"] == "notary" for line in lines)
+    assert result.session.server_handshake_traffic_secret.hex() not in stream.getvalue()
+
+
+def test_accepted_connections_disable_nagle(notaries) -> None:
+    """TLS flights are small back-to-back writes: with Nagle on, delayed ACKs stall each by ~40 ms."""
+    import asyncio
+    import gc
+    import socket
+
+    notary = notaries["tls13"]
+    with requests.Session() as http:
+        assert http.get(notary.url + "/health", timeout=5).ok
+        accepted = []
+        for obj in gc.get_objects():
+            if type(obj) is asyncio.trsock.TransportSocket and obj.fileno() >= 0:  # not isinstance: dead proxies
+                try:
+                    if obj.getsockname()[1] == notary.port and obj.getpeername():
+                        accepted.append(obj.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                except OSError:
+                    continue  # a listening socket has no peer
+    assert accepted and all(accepted)
 
 
 def test_notary_key_pem_round_trip() -> None:

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from provider_app.notary_client import NotaryClient, NotarizationResult
+from provider_app.notary_client import NotarizationResult, NotaryClient
+from servers.common.serve import BackgroundServer
 from servers.exchange_sim.accounts import SimAccount, generate_accounts
 from servers.exchange_sim.certs import ExchangeCA
 from servers.exchange_sim.server import RunningExchange, start_exchange_sim
+from servers.notary.app import start_notary
 from servers.notary.config import HostTarget, NotaryConfig
-from servers.notary.runner import RunningServer, start_notary
 from tlsn import Credentials, Transcript, client_context, load_spec
 
 HOST = "api.binance.test"
@@ -92,12 +93,12 @@ def exchanges(exchange_tls12: RunningExchange, exchange_tls13: RunningExchange,
 
 
 @pytest.fixture(scope="session")
-def notary_factory(test_ca: ExchangeCA) -> Iterator[Callable[..., RunningServer]]:
+def notary_factory(test_ca: ExchangeCA) -> Iterator[Callable[..., BackgroundServer]]:
     """``make(exchange, **limits)``: a notary whose allow-list maps api.binance.test to ``exchange``."""
-    started: list[RunningServer] = []
+    started: list[BackgroundServer] = []
 
     def make(exchange: RunningExchange | None = None, *, roots: list[x509.Certificate] | None = None,
-             **limits: Any) -> RunningServer:
+             **limits: Any) -> BackgroundServer:
         hosts = {HOST: HostTarget(exchange.host, exchange.port)} if exchange else {}
         config = NotaryConfig(hosts=hosts, trust_roots=ca_roots(test_ca) if roots is None else roots, **limits)
         server = start_notary(config)
@@ -111,18 +112,18 @@ def notary_factory(test_ca: ExchangeCA) -> Iterator[Callable[..., RunningServer]
 
 @pytest.fixture(scope="session")
 def notaries(exchanges: dict[str, RunningExchange],
-             notary_factory: Callable[..., RunningServer]) -> dict[str, RunningServer]:
+             notary_factory: Callable[..., BackgroundServer]) -> dict[str, BackgroundServer]:
     return {name: notary_factory(ex) for name, ex in exchanges.items()}
 
 
-def notarize(notary: RunningServer, exchange: RunningExchange, account: SimAccount,
+def notarize(notary: BackgroundServer, exchange: RunningExchange, account: SimAccount,
              **context_args: Any) -> NotarizationResult:
     ctx = client_context(**({"cadata": exchange.ca_pem} | context_args))
     return NotaryClient(notary.url).notarize(load_spec("binance_eth"), credentials(account), host=HOST, context=ctx)
 
 
 @pytest.fixture(scope="session")
-def notarized(notaries: dict[str, RunningServer], exchanges: dict[str, RunningExchange],
+def notarized(notaries: dict[str, BackgroundServer], exchanges: dict[str, RunningExchange],
               sim_accounts: list[SimAccount]) -> dict[str, NotarizationResult]:
     """One successful notarization per server flavour, shared by the read-only tests."""
     return {name: notarize(notaries[name], exchanges[name], sim_accounts[0]) for name in exchanges}

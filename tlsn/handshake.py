@@ -120,12 +120,7 @@ def verify_chain(chain: list[bytes], server_name: str, trust_roots: list[x509.Ce
 
 
 def _plain_handshake(records: list[Record], what: str) -> list[msg.HandshakeMessage]:
-    stream = bytearray()
-    for r in records:
-        if r.content_type != HANDSHAKE:
-            break
-        stream += r.payload
-    messages, _ = msg.split_messages(bytes(stream))
+    messages = msg.leading_handshake(records)
     if not messages:
         raise HandshakeError("truncated_transcript", f"no {what} in the transcript")
     return messages
@@ -212,29 +207,32 @@ def _verify_tls12(server_msgs: list[msg.HandshakeMessage], ch: msg.ClientHello, 
     return chain
 
 
-def _verify_tls13(s2c: list[Record], client_hello: msg.HandshakeMessage, server_hello: msg.HandshakeMessage,
-                  suite: CipherSuite, secret: bytes, server_name: str, trust_roots: list[x509.Certificate],
-                  now: dt.datetime | None) -> tuple[list[bytes], int]:
-    keys = keylib.tls13_traffic_keys(secret, suite)
-    encrypted = [r for r in s2c if r.content_type == APPLICATION_DATA]
+def open_tls13_handshake(s2c: list[Record], keys: keylib.ServerWriteKeys) -> tuple[list[msg.HandshakeMessage], int]:
+    """Decrypt the server's TLS 1.3 handshake epoch, up to and including its Finished (RFC 8446 §4.4).
+
+    Returns the messages and how many encrypted records they took: the application epoch's sequence
+    numbers start after them. Used by the notary (to check the handshake) and the prover (to skip it).
+    """
     stream = bytearray()
-    messages: list[msg.HandshakeMessage] = []
-    n_hs = 0
-    for r in encrypted:
+    for seq, r in enumerate(r for r in s2c if r.content_type == APPLICATION_DATA):
         try:
-            inner_type, content = open_tls13_inner(keys.key, seal_parts(r, n_hs, TLS13, keys.iv))
+            inner_type, content = open_tls13_inner(keys.key, seal_parts(r, seq, TLS13, keys.iv))
         except InvalidTag:
             raise HandshakeError("handshake_secret_invalid",
                                  "the handshake traffic secret does not open the server's handshake") from None
         if inner_type != HANDSHAKE:
             raise HandshakeError("malformed_handshake", "non-handshake record in the handshake epoch")
         stream += content
-        n_hs += 1
         messages, tail = msg.split_messages(bytes(stream))
         if messages and messages[-1].msg_type == msg.FINISHED and not tail:
-            break
-    else:
-        raise HandshakeError("truncated_transcript", "the server Finished is missing")
+            return messages, seq + 1
+    raise HandshakeError("truncated_transcript", "the server Finished is missing")
+
+
+def _verify_tls13(s2c: list[Record], client_hello: msg.HandshakeMessage, server_hello: msg.HandshakeMessage,
+                  suite: CipherSuite, secret: bytes, server_name: str, trust_roots: list[x509.Certificate],
+                  now: dt.datetime | None) -> tuple[list[bytes], int]:
+    messages, n_hs = open_tls13_handshake(s2c, keylib.tls13_traffic_keys(secret, suite))
     kinds = [m.msg_type for m in messages]
     if msg.CERTIFICATE_REQUEST in kinds:
         raise HandshakeError("client_auth_unsupported", "client certificates are not supported")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tlsn.errors import HandshakeError
+from tlsn.records import HANDSHAKE, Record
 
 CLIENT_HELLO = 1
 SERVER_HELLO = 2
@@ -77,6 +78,16 @@ def split_messages(stream: bytes) -> tuple[list[HandshakeMessage], bytes]:
         out.append(HandshakeMessage(stream[pos], bytes(stream[pos + 4:pos + 4 + length])))
         pos += 4 + length
     return out, bytes(stream[pos:])
+
+
+def leading_handshake(records: list[Record]) -> list[HandshakeMessage]:
+    """The plaintext handshake messages at the start of one direction (before encryption starts)."""
+    stream = bytearray()
+    for r in records:
+        if r.content_type != HANDSHAKE:
+            break
+        stream += r.payload
+    return split_messages(bytes(stream))[0]
 
 
 def _extensions(r: _Reader) -> dict[int, bytes]:

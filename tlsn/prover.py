@@ -28,7 +28,8 @@ from tlsn import keys as keylib
 from tlsn import messages as msg
 from tlsn.aead import SealedRecord, open_record, open_tls13_inner, seal_parts
 from tlsn.attestation import RecordClaim
-from tlsn.errors import ProverError, RecordError, UnsupportedCipherError
+from tlsn.errors import HandshakeError, ProverError, RecordError, UnsupportedCipherError
+from tlsn.handshake import open_tls13_handshake
 from tlsn.openssl_pin import pin_tls13_suites
 from tlsn.records import APPLICATION_DATA, C2S, HANDSHAKE, S2C, Record, assign_sequence_numbers, parse_records
 from tlsn.spec import Credentials, SourceSpec
@@ -305,16 +306,6 @@ def _response_complete(buf: bytes) -> bool:
     return False  # read until the server closes
 
 
-def _handshake_messages(records: list[Record]) -> list[msg.HandshakeMessage]:
-    """Plaintext handshake messages at the start of a direction (before encryption starts)."""
-    stream = bytearray()
-    for r in records:
-        if r.content_type != HANDSHAKE:
-            break
-        stream += r.payload
-    return msg.split_messages(bytes(stream))[0]
-
-
 @dataclass(frozen=True)
 class _Opened:
     record: Record
@@ -335,19 +326,11 @@ def _open_tls12(s2c: list[Record], keys: keylib.ServerWriteKeys) -> list[_Opened
 
 def _open_tls13(s2c: list[Record], suite: CipherSuite, hs_secret: bytes, app_secret: bytes) -> list[_Opened]:
     """Open the server's TLS 1.3 records: count the handshake epoch, then keep application data only."""
-    hs = keylib.tls13_traffic_keys(hs_secret, suite)
+    try:
+        _, n_hs = open_tls13_handshake(s2c, keylib.tls13_traffic_keys(hs_secret, suite))
+    except HandshakeError as exc:
+        raise ProverError(exc.reason, exc.message) from None
     encrypted = [r for r in s2c if r.content_type == APPLICATION_DATA]
-    stream = bytearray()
-    n_hs = 0
-    for r in encrypted:
-        _, content = open_tls13_inner(hs.key, seal_parts(r, n_hs, TLS13, hs.iv))
-        stream += content
-        n_hs += 1
-        messages, tail = msg.split_messages(bytes(stream))
-        if any(m.msg_type == msg.FINISHED for m in messages) and not tail:
-            break
-    else:
-        raise ProverError("no_server_finished", "server Finished not found in the transcript")
     app = keylib.tls13_traffic_keys(app_secret, suite)
     out: list[_Opened] = []
     for seq, r in enumerate(encrypted[n_hs:]):
@@ -443,8 +426,8 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
         s2c, _ = parse_records(bytes(pipe.s2c), S2C, allow_partial=True)
     except RecordError as exc:
         raise ProverError("malformed_transcript", str(exc)) from exc
-    ch = msg.parse_client_hello(_handshake_messages(c2s)[0].body)
-    sh = msg.parse_server_hello(_handshake_messages(s2c)[0].body)
+    ch = msg.parse_client_hello(msg.leading_handshake(c2s)[0].body)
+    sh = msg.parse_server_hello(msg.leading_handshake(s2c)[0].body)
     hs_secret: bytes | None = None
     try:
         if suite.version == TLS12:

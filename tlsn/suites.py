@@ -9,6 +9,7 @@ anything else end in :class:`~tlsn.errors.UnsupportedCipherError`, never in a si
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tlsn.errors import UnsupportedCipherError
 
@@ -55,17 +56,17 @@ TLS12_AES128_CIPHER_STRING = ":".join(s.openssl_name for s in SUITES if s.versio
 
 def suite_by_code(code: int) -> CipherSuite:
     """Look a suite up by its IANA code; refuse anything that is not AES-GCM."""
-    try:
-        return _BY_CODE[code]
-    except KeyError:
-        raise UnsupportedCipherError(
-            "unsupported_cipher", f"cipher suite 0x{code:04x} is not supported (AES-GCM only)") from None
+    return _lookup(_BY_CODE, code, f"0x{code:04x}")
 
 
 def suite_by_name(name: str) -> CipherSuite:
     """Look a suite up by IANA or OpenSSL name; refuse anything that is not AES-GCM."""
+    return _lookup(_BY_NAME, name, name)
+
+
+def _lookup(table: dict[Any, CipherSuite], key: object, label: str) -> CipherSuite:
     try:
-        return _BY_NAME[name]
+        return table[key]
     except KeyError:
         raise UnsupportedCipherError(
-            "unsupported_cipher", f"cipher suite {name} is not supported (AES-GCM only)") from None
+            "unsupported_cipher", f"cipher suite {label} is not supported (AES-GCM only)") from None

@@ -24,7 +24,10 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning",
                  lifespan: Literal["auto", "on", "off"] = "on", **uvicorn_options: Any) -> None:
         self.app = app
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP
+        # (as uvicorn's own listener does), and without it Nagle + delayed ACK stall small writes by ~40 ms.
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
+                                   socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host = host
@@ -88,9 +91,9 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *, timeout
     return BackgroundServer(app, host, port, **options).start(timeout)
 
 
-def run_forever(app: Any, host: str, port: int, *, log_level: str = "info") -> int:
+def run_forever(app: Any, host: str, port: int, *, log_level: str = "info", **uvicorn_options: Any) -> int:
     """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both); the CLI's exit code."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None, **uvicorn_options)
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1

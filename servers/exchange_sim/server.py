@@ -189,14 +189,3 @@ def start_exchange_sim(accounts: list[SimAccount], *, host: str = "127.0.0.1", p
     bound = server.socket.getsockname()
     return RunningExchange(bound[0], bound[1], ca, accounts, ctx, server, thread)
 
-
-def wait_for_port(host: str, port: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)

@@ -17,8 +17,8 @@ from cryptography import x509
 from provider_app.notary_client import NotaryClient
 from servers.exchange_sim.accounts import generate_accounts
 from servers.exchange_sim.server import start_exchange_sim
+from servers.notary.app import start_notary
 from servers.notary.config import HostTarget, NotaryConfig
-from servers.notary.runner import start_notary
 from tlsn import TLS12, Credentials, client_context, load_spec
 
 HOST = "api.binance.test"

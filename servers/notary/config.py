@@ -4,19 +4,26 @@ The allow-list maps the *server name* a client asks for to the address the notar
 (normally the same name, resolved by the notary's own DNS). Clients never supply an address: that is
 what keeps the notary from being an open proxy, and what keeps a provider off the notary's path.
 Tests map e.g. ``api.binance.test`` to ``127.0.0.1:<port>``.
+
+The file format is documented in ``servers/notary/main.py``. ``[notary]`` is read by
+:func:`servers.common.config.load_config` like every server's section: values are type-checked, unknown
+keys are errors and ``MPCSTATS_NOTARY_<KEY>`` environment variables override the file. The top-level
+``[hosts."name"]`` tables are the allow-list.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
+from servers.common.config import ConfigError, from_dict
+from servers.common.config import load_config as load_section
 from tlsn import NotaryKey
 
 
@@ -26,17 +33,56 @@ class HostTarget:
     port: int
 
 
-@dataclass
-class NotaryConfig:
-    hosts: dict[str, HostTarget]
-    trust_roots: list[x509.Certificate]
-    key: NotaryKey = field(default_factory=NotaryKey.generate)
+@dataclass(kw_only=True)
+class NotaryLimits:
+    """What one client and one session may cost the notary."""
+
     max_session_bytes: int = 1_000_000
     max_session_seconds: float = 30.0
-    rate_limit: int = 30  # new sessions per client per window
+    #: New sessions per client per ``rate_window_seconds``: a token bucket holding ``rate_limit`` sessions,
+    #: refilled at ``rate_limit / rate_window_seconds`` per second (so a burst of ``rate_limit``, and the
+    #: same long-run rate as a sliding window of that size).
+    rate_limit: int = 30
     rate_window_seconds: float = 60.0
     connect_timeout: float = 5.0
     max_open_sessions: int = 1000
+
+    def validate(self) -> None:
+        if self.rate_limit < 1 or self.rate_window_seconds <= 0:
+            raise ValueError("rate_limit must be at least 1 and rate_window_seconds positive")
+        if self.max_session_bytes < 1 or self.max_session_seconds <= 0 or self.max_open_sessions < 1:
+            raise ValueError("max_session_bytes, max_session_seconds and max_open_sessions must be positive")
+
+
+@dataclass(kw_only=True)
+class NotarySection(NotaryLimits):
+    """The ``[notary]`` table of the config file."""
+
+    #: Ed25519 signing key, created (mode 0600) on first start; default ``notary_key.pem`` next to the file.
+    key_file: Path | None = None
+    #: ``"system"`` (the OS trust store) or a PEM file of CA certificates, relative to the config file.
+    trust_roots: str = "system"
+
+
+@dataclass(frozen=True)
+class _HostTable:
+    """One ``[hosts."name"]`` table; ``connect`` defaults to the name itself."""
+
+    connect: str | None = None
+    port: int = 443
+
+    def validate(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError("port must be between 1 and 65535")
+
+
+@dataclass(kw_only=True)
+class NotaryConfig(NotaryLimits):
+    """Everything a running notary needs (built from the file by :func:`load_config`, or directly)."""
+
+    hosts: dict[str, HostTarget]
+    trust_roots: list[x509.Certificate]
+    key: NotaryKey = field(default_factory=NotaryKey.generate)
 
 
 def system_trust_roots() -> list[x509.Certificate]:
@@ -64,22 +110,22 @@ def load_or_create_key(path: str | Path) -> NotaryKey:
     return key
 
 
-def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> NotaryConfig:
-    notary = data.get("notary", {})
-    hosts = {name.lower(): HostTarget(str(t.get("connect", name)), int(t.get("port", 443)))
-             for name, t in data.get("hosts", {}).items()}
-    roots_setting = notary.get("trust_roots", "system")
-    roots = system_trust_roots() if roots_setting == "system" else load_trust_roots(base_dir / roots_setting)
-    key = load_or_create_key(base_dir / notary.get("key_file", "notary_key.pem"))
-    return NotaryConfig(
-        hosts=hosts, trust_roots=roots, key=key,
-        max_session_bytes=int(notary.get("max_session_bytes", 1_000_000)),
-        max_session_seconds=float(notary.get("max_session_seconds", 30)),
-        rate_limit=int(notary.get("rate_limit", 30)),
-        rate_window_seconds=float(notary.get("rate_window_seconds", 60)),
-        connect_timeout=float(notary.get("connect_timeout", 5)))
-
-
 def load_config(path: str | Path) -> NotaryConfig:
+    """Read the notary's TOML file (and ``MPCSTATS_NOTARY_*``); create the key on first start."""
     p = Path(path)
-    return parse_config(tomllib.loads(p.read_text()), p.parent)
+    section = load_section(NotarySection, "notary", p)  # checks the file exists and is TOML
+    base_dir = p.resolve().parent
+    hosts_table = tomllib.loads(p.read_text()).get("hosts", {})
+    if not isinstance(hosts_table, dict):
+        raise ConfigError("hosts", "must be a table of server names")
+    hosts: dict[str, HostTarget] = {}
+    for name, table in hosts_table.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"hosts.{name}", "must be a table")
+        entry = from_dict(_HostTable, table, f"hosts.{name}")
+        hosts[name.lower()] = HostTarget(entry.connect or name, entry.port)
+    roots = (system_trust_roots() if section.trust_roots == "system"
+             else load_trust_roots(base_dir / section.trust_roots))
+    key = load_or_create_key(section.key_file or base_dir / "notary_key.pem")
+    limits = {f.name: getattr(section, f.name) for f in dataclasses.fields(NotaryLimits)}
+    return NotaryConfig(hosts=hosts, trust_roots=roots, key=key, **limits)

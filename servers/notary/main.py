@@ -8,22 +8,27 @@ handshake from what it relayed, and signs attestations over ciphertext. Example 
     trust_roots = "system"           # or a PEM file of CA certificates
     max_session_bytes = 1000000
     max_session_seconds = 30
-    rate_limit = 30                  # sessions per client per rate_window_seconds
+    rate_limit = 30                  # sessions per client per rate_window_seconds (token bucket)
     rate_window_seconds = 60
 
     [hosts."api.binance.com"]
     connect = "api.binance.com"      # the notary resolves and connects itself
     port = 443
+
+Every ``[notary]`` key can be overridden by an ``MPCSTATS_NOTARY_<KEY>`` environment variable (e.g.
+``MPCSTATS_NOTARY_RATE_LIMIT=60``); unknown keys are errors. Logs are JSON lines on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
-import uvicorn
-
-from servers.notary.app import create_app
+from servers.common.config import ConfigError
+from servers.common.logging import configure_logging
+from servers.common.serve import run_forever
+from servers.notary.app import UVICORN_OPTIONS, create_app
 from servers.notary.config import load_config
 
 
@@ -35,10 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    config = load_config(args.config)
-    logging.getLogger("servers.notary").info("notary key %s, %d allowed hosts", config.key.key_id,
-                                             len(config.hosts))
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
-                ws="websockets-sansio", ws_max_size=1 << 20)
-    return 0
+    configure_logging(args.log_level.upper(), service="notary")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"mpcstats notary: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("servers.notary").info("notary starting", extra={"key_id": config.key.key_id,
+                                                                        "allowed_hosts": len(config.hosts)})
+    return run_forever(create_app(config), args.host, args.port, log_level=args.log_level, **UVICORN_OPTIONS)

@@ -71,7 +71,8 @@ async def _relay(ws: WebSocket, session: Session, config: NotaryConfig) -> None:
                                                 timeout=config.connect_timeout)
     except (OSError, asyncio.TimeoutError) as exc:
         session.fail(502, "upstream_unreachable", f"cannot connect to {session.host}")
-        log.info("session %s: upstream %s unreachable (%s)", session.id, session.host, type(exc).__name__)
+        log.info("upstream unreachable", extra={"session_id": session.id, "host": session.host,
+                                                "error": type(exc).__name__})
         await ws.close(CLOSE_UPSTREAM, "upstream_unreachable")
         return
     sock = writer.get_extra_info("socket")
@@ -89,16 +90,16 @@ async def _relay(ws: WebSocket, session: Session, config: NotaryConfig) -> None:
             session.fail(408, "session_timeout", "session time limit reached")
             code, reason = CLOSE_POLICY, "session_timeout"
         for task in done:
-            exc = task.exception()
-            if isinstance(exc, SessionTooLarge):
+            error = task.exception()
+            if isinstance(error, SessionTooLarge):
                 code, reason = CLOSE_TOO_BIG, "session_too_large"
-            elif isinstance(exc, (ConnectionError, WebSocketDisconnect)):
+            elif isinstance(error, ConnectionError | WebSocketDisconnect):
                 pass
-            elif exc is not None:
+            elif error is not None:
                 session.fail(502, "relay_failed", "relay failed")
                 code, reason = CLOSE_UPSTREAM, "relay_failed"
         if session.failure and code == CLOSE_NORMAL:
-            code, reason = CLOSE_POLICY, session.failure[1]
+            code, reason = CLOSE_POLICY, session.failure.code
     finally:
         for task in (up, down):
             task.cancel()
@@ -110,8 +111,9 @@ async def _relay(ws: WebSocket, session: Session, config: NotaryConfig) -> None:
             pass
     if session.state != FAILED:
         session.state = CLOSED
-    log.info("session %s: relay ended (%s) c2s=%d s2c=%d bytes", session.id, reason,
-             len(session.transcript.c2s), len(session.transcript.s2c))
+    log.info("relay ended", extra={"session_id": session.id, "reason": reason,
+                                   "c2s_bytes": len(session.transcript.c2s),
+                                   "s2c_bytes": len(session.transcript.s2c)})
     try:
         await ws.close(code, reason)
     except (RuntimeError, WebSocketDisconnect):

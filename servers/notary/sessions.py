@@ -13,8 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from servers.common.errors import APIError, NotFound, ServiceUnavailable
 from servers.notary.config import HostTarget
-from servers.notary.errors import NotaryError
 from tlsn import Transcript
 
 OPEN, RELAYING, CLOSED, FAILED = "open", "relaying", "closed", "failed"
@@ -33,7 +33,7 @@ class Session:
     deadline: float  # monotonic
     max_bytes: int
     state: str = OPEN
-    failure: tuple[int, str, str] | None = None  # (HTTP status, code, message) once failed
+    failure: APIError | None = None  # why the session failed, as its attest call will report it
     peer_address: str = ""
     transcript: Transcript = field(default_factory=Transcript)
     relay_done: asyncio.Event = field(default_factory=asyncio.Event)  # set when the relay has ended
@@ -46,7 +46,7 @@ class Session:
 
     def fail(self, status: int, code: str, message: str) -> None:
         if self.failure is None:
-            self.failure = (status, code, message)
+            self.failure = APIError(status, code, message)
         self.state = FAILED
         self.transcript = Transcript()  # drop what was relayed
 
@@ -65,7 +65,7 @@ class SessionStore:
         with self._lock:
             self._purge()
             if len(self._sessions) >= self.max_open:
-                raise NotaryError(503, "too_many_sessions", "the notary is busy; retry later")
+                raise ServiceUnavailable(code="too_many_sessions", message="the notary is busy; retry later")
             s = Session(secrets.token_urlsafe(18), host, target, client, time.monotonic() + seconds, max_bytes)
             self._sessions[s.id] = s
             return s
@@ -74,7 +74,7 @@ class SessionStore:
         with self._lock:
             s = self._sessions.get(session_id)
         if s is None:
-            raise NotaryError(404, "unknown_session", "no such session (expired or already attested)")
+            raise NotFound(code="unknown_session", message="no such session (expired or already attested)")
         return s
 
     def pop(self, session_id: str) -> Session:
