@@ -59,6 +59,32 @@ class RecordEntry:
     payload_sha256: str
 
 
+# JSON type of every field, checked before any use: a list where a string belongs must be refused as
+# ``malformed``, not surface later as a TypeError (found by tests/test_fuzz.py).
+_STR, _INT, _OPT_STR, _OPT_INT = (str,), (int,), (str, type(None)), (int, type(None))
+_RECORD_TYPES = {"direction": _STR, "index": _INT, "epoch": _OPT_STR, "seq": _OPT_INT, "header": _STR,
+                 "payload_sha256": _STR}
+_ATTESTATION_TYPES = {"version": _INT, "notary_key_id": _STR, "session_id": _STR, "server_name": _STR,
+                      "peer_address": _STR, "time": _INT, "tls_version": _STR, "cipher_suite": _STR,
+                      "cipher_suite_id": _INT, "client_random": _STR, "server_random": _STR,
+                      "cert_chain_sha256": _STR}
+
+
+def _typed(d: Any, types: Mapping[str, tuple[type, ...]], where: str) -> dict[str, Any]:
+    """``d`` as a dict with exactly the keys of ``types``, each of its JSON type (bool is not an int)."""
+    if not isinstance(d, Mapping):
+        raise AttestationError("malformed", f"{where} must be an object")
+    missing, extra = set(types) - set(d), set(d) - set(types)
+    if missing or extra:
+        raise AttestationError("malformed",
+                               f"{where}: missing {sorted(missing)}, unknown {sorted(map(str, extra))}")
+    for name, allowed in types.items():
+        value = d[name]
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise AttestationError("malformed", f"{where}.{name} has the wrong type")
+    return dict(d)
+
+
 @dataclass(frozen=True)
 class Attestation:
     version: int
@@ -81,13 +107,17 @@ class Attestation:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Attestation:
-        try:
-            data = dict(d)
-            data["records"] = tuple(RecordEntry(**r) for r in data["records"])
-            return cls(**data)
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise AttestationError("malformed", f"attestation fields: {exc}") from None
+    def from_dict(cls, d: Any) -> Attestation:
+        """Parse a JSON-decoded attestation; anything malformed is ``AttestationError("malformed")``."""
+        if not isinstance(d, Mapping):
+            raise AttestationError("malformed", "attestation must be an object")
+        records = d.get("records")
+        if not isinstance(records, (list, tuple)):
+            raise AttestationError("malformed", "attestation.records must be a list")
+        data = _typed({k: v for k, v in d.items() if k != "records"}, _ATTESTATION_TYPES, "attestation")
+        data["records"] = tuple(RecordEntry(**_typed(r, _RECORD_TYPES, f"attestation.records[{i}]"))
+                                for i, r in enumerate(records))
+        return cls(**data)
 
     def record(self, direction: str, index: int) -> RecordEntry | None:
         return next((r for r in self.records if r.direction == direction and r.index == index), None)
@@ -106,13 +136,19 @@ class SignedAttestation:
         return json.dumps(self.to_dict(), sort_keys=True, indent=1)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> SignedAttestation:
+    def from_dict(cls, d: Any) -> SignedAttestation:
+        if not isinstance(d, Mapping):
+            raise AttestationError("malformed", "a signed attestation must be an object")
+        if d.get("alg") != "Ed25519":
+            raise AttestationError("unsupported_algorithm", f"signature algorithm {d.get('alg')!r}")
+        signature = d.get("signature")
+        if not isinstance(signature, str):
+            raise AttestationError("malformed", "signature must be a base64 string")
         try:
-            if d.get("alg") != "Ed25519":
-                raise AttestationError("unsupported_algorithm", f"signature algorithm {d.get('alg')!r}")
-            return cls(Attestation.from_dict(d["attestation"]), base64.b64decode(d["signature"], validate=True))
-        except (KeyError, ValueError, AttributeError) as exc:
-            raise AttestationError("malformed", f"signed attestation: {exc}") from None
+            raw = base64.b64decode(signature, validate=True)
+        except ValueError as exc:
+            raise AttestationError("malformed", f"signature: {exc}") from None
+        return cls(Attestation.from_dict(d.get("attestation")), raw)
 
     @classmethod
     def from_json(cls, text: str) -> SignedAttestation:

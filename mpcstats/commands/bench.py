@@ -5,4 +5,5 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "notary": ("servers.notary.bench", "notarize through the relay on loopback, TLS 1.2 and 1.3"),
     "verify": ("mpc_programs.bench_verify", "input verification (AES-GCM inside MPC) per batch"),
     "e2e": ("mpcstats.commands.bench_e2e", "the deployed system: N providers, then queries"),
+    "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
 }
