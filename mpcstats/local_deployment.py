@@ -101,7 +101,8 @@ class LocalDeployment:
         """The provider app's deployment settings (``provider_app.client.DeploymentConfig``)."""
         return {"coordinator_url": self.coordinator_url, "notary_url": self.notary_url,
                 "source": SOURCE, "exchange_host": EXCHANGE_NAME,
-                "exchange_ca_file": str(self.root / "exchange_ca.pem")}
+                "exchange_ca_file": str(self.root / "exchange_ca.pem"),
+                "party_urls": self.party_urls}
 
     def consumer_config(self) -> dict[str, object]:
         return {"results_url": self.results_url, "coordinator_url": self.coordinator_url,
@@ -261,7 +262,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
             "index": i, "data_dir": str(root / f"party{i}"), "mpc_peers": mpc_peers,
             "coordinator_token": coordinator_token, "notary_keys": [notary_public],
             "host": HOST, "port": party_ports[i], "server_names": {SOURCE: EXCHANGE_NAME},
-            "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout})
+            "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
+            "min_inputs": min_inputs})
         name = f"party{i}"
         d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
                                 "--log-level", "warning")

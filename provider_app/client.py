@@ -41,6 +41,9 @@ class DeploymentConfig:
     exchange_host: str | None = None
     #: Extra CA file to trust for the exchange (the local simulator); None = system roots.
     exchange_ca_file: str | None = None
+    #: The three computation parties, pinned by the deployment. Shares go there and nowhere
+    #: else: a coordinator that named other servers could collect all three shares.
+    party_urls: list[str] = field(default_factory=list)
     timeout: float = 20.0
 
     @classmethod
@@ -180,9 +183,10 @@ class ProviderClient:
             units = to_units(notarized.balance)
         except EncodingError as exc:
             raise ContributionError("field_not_found", str(exc)) from exc
+        parties = self.pinned_parties(registration)
         key_rows = share_key_bytes(key)
         layout_rows = share_units(units)
-        for pid, url in enumerate(registration.parties):
+        for pid, url in enumerate(parties):
             self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
                           json={"key_share": key_rows[pid], "layout": encode_row(layout_rows[pid])},
                           token=registration.token)
@@ -190,6 +194,17 @@ class ProviderClient:
         self._request("POST", self.config.coordinator_url.rstrip("/")
                       + f"/v1/registrations/{registration.session_id}/ready",
                       token=registration.token)
+
+    def pinned_parties(self, registration: Registration) -> list[str]:
+        """The deployment's own party URLs; refuse if the coordinator named others."""
+        pinned = [u.rstrip("/") for u in self.config.party_urls]
+        if len(pinned) != 3:
+            raise ContributionError("untrusted_party",
+                                    "this app's deployment does not list the three parties")
+        if [u.rstrip("/") for u in registration.parties] != pinned:
+            raise ContributionError("untrusted_party",
+                                    "the coordinator named other computation servers")
+        return pinned
 
     def status(self, registration: Registration) -> dict[str, Any]:
         return self._request("GET", self.config.coordinator_url.rstrip("/")

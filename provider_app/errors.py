@@ -40,6 +40,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cancelled": ("You cancelled the contribution.", "Nothing was sent to the servers."),
     "unsupported": ("This exchange connection uses encryption we cannot prove.",
                     "Please report this; try again later."),
+    "untrusted_party": ("The service asked to send your shares to servers this app does not know.",
+                        "Nothing was sent. Check the app's deployment settings, and report this."),
     "internal": ("Something unexpected went wrong.", "Try again; if it persists, report it."),
 }
 

@@ -29,7 +29,7 @@ HISTORY_FILE = "history.json"
 #: The fields of ``provider_app.client.DeploymentConfig`` (kept here so loading settings does not
 #: import the client library, which pulls in the MPC sharing code and slows the app's start-up).
 PROVIDER_FIELDS = ("coordinator_url", "notary_url", "source", "exchange_host", "exchange_ca_file",
-                   "timeout")
+                   "party_urls", "timeout")
 REQUIRED_PROVIDER_FIELDS = ("coordinator_url", "notary_url")
 
 
@@ -63,6 +63,12 @@ class AppSettings:
             value = provider.get(name)
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise SettingsError(f"{name} must be an http:// or https:// URL")
+        parties = provider.get("party_urls")
+        if parties is not None and (
+                not isinstance(parties, list) or len(parties) != 3
+                or not all(isinstance(u, str) and u.startswith(("http://", "https://"))
+                           for u in parties)):
+            raise SettingsError("party_urls must list the three parties' http(s) URLs")
         if results_url and not str(results_url).startswith(("http://", "https://")):
             raise SettingsError("results_url must be an http:// or https:// URL")
         clean = {k: v for k, v in provider.items() if v not in (None, "")}

@@ -66,8 +66,6 @@ def test_record_length_shows_the_number_of_balance_digits_to_the_notary(test_ca,
     assert lengths[1] - lengths[0] == 2  # two more digits, two more ciphertext bytes
 
 
-@pytest.mark.xfail(strict=True, reason="the provider sends its shares to whatever party URLs the coordinator "
-                                       "returns (docs/threat-model.md, open gap G2)")
 def test_provider_refuses_party_urls_it_was_not_configured_with(test_ca, notary_factory) -> None:
     """A dishonest coordinator names one server it runs as all three parties and collects every share."""
     received: list[dict[str, Any]] = []
@@ -177,8 +175,6 @@ def test_a_party_refuses_a_forged_registration_even_from_the_coordinator(deploym
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="parties take the input set and min_inputs from the coordinator "
-                                       "(docs/threat-model.md, open gap G1)")
 def test_parties_refuse_a_query_narrowed_to_one_input(deployment, two_results) -> None:
     """A coordinator (or whoever holds its party token) asks the parties for statistics over one input."""
     token = tomllib.loads((deployment.root / "party0.toml").read_text())["party"]["coordinator_token"]

@@ -180,7 +180,7 @@ class Scheduler:
             try:
                 documents = await self.parties.all("/v1/query", body)
             except PartyCallError as exc:
-                raise QueryFailed(exc.code, str(exc)) from None
+                raise QueryFailed(exc.code, str(exc), 409 if exc.status == 409 else 503) from None
         self._last_query = time.time()
         results = [d["result"] for d in documents]
         if any(r != results[0] for r in results):

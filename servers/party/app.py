@@ -222,8 +222,19 @@ async def query(request: Request) -> JSONResponse:
     input_ids = get_list(body, "input_ids", max_items=1_000_000, item_type=str)
     # the coordinator fixes the time so that the three signed results are identical
     computed_at = get_int(body, "computed_at", default=int(time.time()), min_value=0)
-    job = {"task": "stats", "query": parsed.to_json(), "input_ids": input_ids,
-           "min_inputs": body.get("min_inputs", 1) if isinstance(body.get("min_inputs"), int) else 1}
+    # A party enforces its own rules: a query covers every counted input (no narrowing a
+    # query to a few providers) and never fewer than this party's minimum pool size.
+    with ShareStore(state.mpc.store_path, state.config.index) as store:
+        stored = store.ids()
+    if sorted(input_ids) != stored:
+        raise Conflict(code="input_set_mismatch",
+                       message="a query must cover exactly the inputs this party has counted")
+    if len(stored) < state.config.min_inputs:
+        raise Conflict(code="not_enough_inputs",
+                       message=f"not enough providers yet ({len(stored)} of "
+                               f"{state.config.min_inputs})")
+    job = {"task": "stats", "query": parsed.to_json(), "input_ids": stored,
+           "min_inputs": state.config.min_inputs}
     try:
         outcome = await state.mpc.run(job)
     except MPCRunError as exc:

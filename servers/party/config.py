@@ -32,6 +32,8 @@ class PartyConfig:
     #: deployment CA (``mpcstats`` generates it); None runs MPyC without TLS (tests only).
     mpc_ssl_dir: Path | None = None
     max_body_bytes: int = 256 * 1024
+    #: This party computes nothing over fewer inputs, whatever the coordinator asks.
+    min_inputs: int = 10
     max_pending_sessions: int = 10_000
 
     def validate(self) -> None:
