@@ -92,6 +92,9 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     min_inputs = int(job.get("min_inputs", 1))
     if n < min_inputs:
         raise results.NotEnoughInputs(f"not enough inputs ({n})")
+    if "gini" in query.statistics and n > results.GINI_MAX_INPUTS:  # same n at every party
+        raise results.TooManyInputs(f"gini sorts the inputs inside MPC and is limited to "
+                                    f"{results.GINI_MAX_INPUTS} inputs (the pool has {n})")
     inputs = secure_stats.SharedInputs(rows)
     timings: dict[str, float] = {"load": load_seconds}
     outcome: dict[str, Any] = {"task": "stats", "party": mpc.pid, "n": n,

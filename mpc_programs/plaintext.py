@@ -7,7 +7,10 @@ Used by tests, the benchmark and the demo; never by a server.
 
 from __future__ import annotations
 
+import decimal
+import itertools
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -17,6 +20,10 @@ from mpc_programs.query import Query
 
 def statistics(query: Query, units: Sequence[int]) -> dict[str, Any]:
     """Published statistics of the plaintext inputs ``units`` (1e-8 units)."""
+    if query.filter is not None:
+        units = [x for x in units if query.filter.matches(x)]
+        if not units:
+            return results.no_inputs(query)
     xs = sorted(units)
     n = len(xs)
     if n == 0:
@@ -57,7 +64,32 @@ def statistics(query: Query, units: Sequence[int]) -> dict[str, Any]:
             bounds = [float("-inf"), *edges, float("inf")]
             out[name] = {"edges": list(query.histogram_edges),
                          "counts": [sum(1 for x in xs if lo <= x < hi)
-                                    for lo, hi in zip(bounds, bounds[1:])]}
+                                    for lo, hi in itertools.pairwise(bounds)]}
+        elif name == "mode":
+            edges = query.edge_units()
+            counts = [sum(1 for x in xs if (k == 0 or edges[k - 1] <= x)
+                          and (k == len(edges) or x < edges[k])) for k in range(len(edges) + 1)]
+            index = counts.index(max(counts))  # the first (lowest) modal bucket
+            out[name] = results.mode_bucket(query, index, counts[index])
+        elif name == "geometric_mean":
+            if xs[0] == 0:
+                out[name] = "0"
+            else:
+                with decimal.localcontext(decimal.Context(prec=60)):
+                    mean_log = sum((Decimal(x).ln() for x in xs), Decimal(0)) / n
+                    out[name] = results.approximate(mean_log.exp() / results.SCALE)
+        elif name == "harmonic_mean":
+            if xs[0] == 0:
+                out[name] = "0"
+            else:
+                hm = Fraction(n) / sum(Fraction(1, x) for x in xs) / results.SCALE
+                with decimal.localcontext(decimal.Context(prec=60)):
+                    out[name] = results.approximate(Decimal(hm.numerator) / hm.denominator)
+        elif name == "gini":
+            # the reference's definition, over the sorted values (k from 0)
+            out[name] = (results.ratio(Fraction(sum((2 * k + 1) * x for k, x in enumerate(xs)),
+                                                n * total) - 1)
+                         if total else None)
     return out
 
 

@@ -1,34 +1,55 @@
-"""Query specs: which statistics to compute, validated before any MPC run.
+"""Query specs: which statistics to compute over which inputs, validated before any MPC run.
 
-A query is a small JSON object::
+A query is a small JSON object; every field is optional::
 
-    {"statistics": ["count", "mean", "median", "quantiles", "histogram"],
+    {"statistics": ["count", "mean", "median", "quantiles", "histogram", "mode",
+                    "geometric_mean", "harmonic_mean", "gini"],
      "quantiles": ["0.25", "0.75", "0.9"],
-     "histogram_edges": ["0.1", "1", "10"]}
+     "histogram_edges": ["0.1", "1", "10"],
+     "filter": [[">", "1"], ["<=", "1000"]]}
 
-Quantile levels and histogram edges are exact decimal strings (numbers are accepted
-and read through ``str``); edges are in the input's unit (ETH) and must be strictly
-increasing.
+* ``statistics`` — names from :data:`STATISTICS` (default: the foundation set
+  :data:`DEFAULT_STATISTICS`). ``docs/statistics.md`` lists each one with its cost and
+  what it opens.
+* ``quantiles`` — levels in [0, 1] as exact decimal strings.
+* ``histogram_edges`` — strictly increasing bucket edges in the input's unit (ETH);
+  ``histogram`` and ``mode`` both use them (buckets (-inf, e0), [e0, e1), ..., [e_last, inf)).
+* ``filter`` — a conjunction of public comparisons ``[op, value]`` with op one of
+  ``< <= > >= == !=``: every statistic is computed over the inputs whose (secret) value
+  satisfies all of them, without revealing which inputs those are. Values are
+  decimals with at most 8 places, 0 <= value <= the largest encodable balance.
+
+Decimal fields accept numbers too (read through ``str``). Every error is a
+:class:`QueryError` whose message names the field to fix.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from mpc_programs.encoding import EncodingError, to_units
+from mpc_programs.encoding import MAX_UNITS, EncodingError, to_units
 
-STATISTICS = (
+#: The foundation statistics: what a query computes when it names none.
+DEFAULT_STATISTICS = (
     "count", "sum", "mean", "variance", "stdev", "pvariance", "pstdev",
     "min", "max", "median", "quantiles", "histogram",
 )
-DEFAULT_STATISTICS = STATISTICS
+#: Every statistic a query may name.
+STATISTICS = DEFAULT_STATISTICS + ("mode", "geometric_mean", "harmonic_mean", "gini")
 DEFAULT_QUANTILES = ("0.25", "0.75", "0.9")
 DEFAULT_EDGES = ("0.01", "0.1", "1", "10", "100")
 MAX_QUANTILES = 32
 MAX_EDGES = 64
+MAX_FILTER_CLAUSES = 8
+FILTER_OPS = ("<", "<=", ">", ">=", "==", "!=")
+#: A non-zero decimal below 1e-8 cannot be a balance (checked before any exact arithmetic).
+DECIMALS_LIMIT = 8
+#: Statistics that need bucket edges.
+_NEED_EDGES = ("histogram", "mode")
 
 
 class QueryError(ValueError):
@@ -36,10 +57,56 @@ class QueryError(ValueError):
 
 
 @dataclass(frozen=True)
+class Filter:
+    """A conjunction of public comparisons ``x op value`` (value in 1e-8 units).
+
+    ``interval()`` reduces it to ``lo <= x < hi`` minus the ``!=`` points: the form
+    the MPC evaluates (each bound is one public-threshold test, see ``secure_stats``).
+    """
+
+    clauses: tuple[tuple[str, str], ...]
+
+    def unit_clauses(self) -> list[tuple[str, int]]:
+        return [(op, to_units(value)) for op, value in self.clauses]
+
+    def interval(self) -> tuple[int, int, tuple[int, ...]]:
+        """(lo, hi, excluded): the matching set is {x : lo <= x < hi, x not in excluded}.
+
+        0 <= lo and hi <= MAX_UNITS + 1; an empty interval has lo >= hi. ``excluded``
+        holds only points inside [lo, hi), sorted.
+        """
+        lo, hi = 0, MAX_UNITS + 1
+        excluded: set[int] = set()
+        for op, v in self.unit_clauses():
+            if op == "<":
+                hi = min(hi, v)
+            elif op == "<=":
+                hi = min(hi, v + 1)
+            elif op == ">":
+                lo = max(lo, v + 1)
+            elif op == ">=":
+                lo = max(lo, v)
+            elif op == "==":
+                lo, hi = max(lo, v), min(hi, v + 1)
+            else:  # "!="
+                excluded.add(v)
+        return lo, hi, tuple(sorted(v for v in excluded if lo <= v < hi))
+
+    def matches(self, units: int) -> bool:
+        """The predicate in the clear (plaintext reference and tests)."""
+        lo, hi, excluded = self.interval()
+        return lo <= units < hi and units not in excluded
+
+    def to_json(self) -> list[list[str]]:
+        return [[op, value] for op, value in self.clauses]
+
+
+@dataclass(frozen=True)
 class Query:
     statistics: tuple[str, ...] = DEFAULT_STATISTICS
     quantiles: tuple[str, ...] = DEFAULT_QUANTILES
     histogram_edges: tuple[str, ...] = DEFAULT_EDGES
+    filter: Filter | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def quantile_levels(self) -> list[Fraction]:
@@ -49,8 +116,12 @@ class Query:
         return [to_units(e) for e in self.histogram_edges]
 
     def to_json(self) -> dict[str, Any]:
-        return {"statistics": list(self.statistics), "quantiles": list(self.quantiles),
-                "histogram_edges": list(self.histogram_edges)}
+        out: dict[str, Any] = {"statistics": list(self.statistics),
+                               "quantiles": list(self.quantiles),
+                               "histogram_edges": list(self.histogram_edges)}
+        if self.filter is not None:
+            out["filter"] = self.filter.to_json()
+        return out
 
 
 def _decimal_string(value: object, what: str) -> str:
@@ -66,13 +137,42 @@ def _decimal_string(value: object, what: str) -> str:
     return text
 
 
+def _units(text: str, what: str) -> int:
+    """``to_units`` with every failure as a QueryError (extreme exponents included)."""
+    d = Decimal(text)
+    if d != 0 and not -DECIMALS_LIMIT <= d.adjusted() <= 20:
+        problem = "too large" if d.adjusted() > 0 else "more than 8 decimal places"
+        raise QueryError(f"bad {what}: {problem}: {text!r}")
+    try:
+        return to_units(text)
+    except (EncodingError, ArithmeticError) as exc:
+        raise QueryError(f"bad {what}: {exc}") from exc
+
+
+def _parse_filter(spec: object) -> Filter:
+    if not isinstance(spec, list) or not spec or len(spec) > MAX_FILTER_CLAUSES:
+        raise QueryError(f"'filter' must be a non-empty list of at most {MAX_FILTER_CLAUSES} "
+                         "[op, value] pairs, e.g. [[\">\", \"1\"]]")
+    clauses = []
+    for clause in spec:
+        if not isinstance(clause, list) or len(clause) != 2:
+            raise QueryError(f"a filter clause must be a pair [op, value], got {clause!r}")
+        op, value = clause
+        if op not in FILTER_OPS:
+            raise QueryError(f"unknown filter operator {op!r}; known: {' '.join(FILTER_OPS)}")
+        text = _decimal_string(value, "a filter value")
+        _units(text, "filter value")
+        clauses.append((op, text))
+    return Filter(tuple(clauses))
+
+
 def parse_query(spec: object) -> Query:
     """Validate a JSON query spec; raises :class:`QueryError` with a clear message."""
     if spec is None:
         return Query()
     if not isinstance(spec, dict):
         raise QueryError("a query must be a JSON object")
-    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges"}
+    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges", "filter"}
     if unknown_keys:
         raise QueryError(f"unknown query field(s): {', '.join(sorted(unknown_keys))}")
     stats = spec.get("statistics", list(DEFAULT_STATISTICS))
@@ -96,12 +196,11 @@ def parse_query(spec: object) -> Query:
     if not isinstance(edges, list) or len(edges) > MAX_EDGES:
         raise QueryError(f"'histogram_edges' must be a list of at most {MAX_EDGES} edges")
     edge_texts = [_decimal_string(e, "a histogram edge") for e in edges]
-    try:
-        units = [to_units(e) for e in edge_texts]
-    except EncodingError as exc:
-        raise QueryError(f"bad histogram edge: {exc}") from exc
-    if any(b <= a for a, b in zip(units, units[1:])):
+    units = [_units(e, "histogram edge") for e in edge_texts]
+    if any(b <= a for a, b in itertools.pairwise(units)):
         raise QueryError("histogram edges must be strictly increasing")
-    if "histogram" in stats and not units:
-        raise QueryError("'histogram' requested but no edges given")
-    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts))
+    for name in _NEED_EDGES:
+        if name in stats and not units:
+            raise QueryError(f"'{name}' requested but no edges given")
+    filt = _parse_filter(spec["filter"]) if "filter" in spec else None
+    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt)

@@ -1,7 +1,10 @@
 """Query specs are validated before any MPC run."""
 
+from decimal import Decimal
+
 import pytest
 
+from mpc_programs.encoding import MAX_UNITS
 from mpc_programs.query import QueryError, parse_query
 
 
@@ -24,3 +27,49 @@ def test_default_query_is_valid():
 def test_bad_specs_are_refused_with_a_reason(spec, message):
     with pytest.raises(QueryError, match=message):
         parse_query(spec)
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"statistics": ["gini", "skewness"]}, "unknown statistic 'skewness'"),
+    ({"statistics": ["mode"], "histogram_edges": []}, "'mode' requested but no edges"),
+    ({"filter": []}, "non-empty list"),
+    ({"filter": {">": "1"}}, "non-empty list"),
+    ({"filter": [[">", "1", "2"]]}, "pair"),
+    ({"filter": [["=>", "1"]]}, "unknown filter operator '=>'"),
+    ({"filter": [[">", "one"]]}, "not a decimal"),
+    ({"filter": [[">", "-1"]]}, "negative"),
+    ({"filter": [[">", "0.000000001"]]}, "decimal places"),
+    ({"filter": [["<", "2000000000"]]}, "too large"),
+    ({"filter": [[">", True]]}, "decimal number"),
+    ({"filter": [[">", "1"]] * 9}, "at most 8"),
+    ({"filter": [[">", "1e999999999"]]}, "too large"),  # no decimal.Overflow escapes
+    ({"filter": [["==", "1e-999999999"]]}, "decimal places"),  # nor an underflow to 0
+    ({"histogram_edges": ["1e999999999"]}, "too large"),
+])
+def test_bad_new_specs_are_refused_with_a_reason(spec, message):
+    with pytest.raises(QueryError, match=message):
+        parse_query(spec)
+
+
+def test_new_statistics_are_named_but_not_default():
+    q = parse_query({"statistics": ["mode", "geometric_mean", "harmonic_mean", "gini"]})
+    assert q.statistics == ("mode", "geometric_mean", "harmonic_mean", "gini")
+    assert "gini" not in parse_query(None).statistics  # the default stays the cheap set
+
+
+@pytest.mark.parametrize("clauses,inside,outside", [
+    ([[">", "1"]], [100000001, MAX_UNITS], [0, 100000000]),
+    ([[">=", "1"], ["<", "2"]], [100000000, 199999999], [99999999, 200000000]),
+    ([["<=", "0"]], [0], [1]),
+    ([["==", "0.5"]], [50000000], [49999999, 50000001]),
+    ([["!=", "0"], ["!=", "3"]], [1, 2, MAX_UNITS], [0, 300000000]),
+    ([[">", "5"], ["<", "1"]], [], [0, 300000000, MAX_UNITS]),
+    ([["<=", str(Decimal(MAX_UNITS) / 10**8)]], [0, MAX_UNITS], []),
+])
+def test_filters_reduce_to_an_interval_minus_points(clauses, inside, outside):
+    filt = parse_query({"filter": clauses}).filter
+    assert all(filt.matches(x) for x in inside)
+    assert not any(filt.matches(x) for x in outside)
+    lo, hi, excluded = filt.interval()
+    assert 0 <= lo and hi <= MAX_UNITS + 1 and all(lo <= v < hi for v in excluded)
+    assert parse_query({"filter": filt.to_json()}).filter == filt  # round trip
