@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs import ingest, results, secure_means, secure_stats, verify_inputs
+from mpc_programs import dp, dp_stats, ingest, results, secure_means, secure_stats, verify_inputs
+from mpc_programs.encoding import to_units
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.query import parse_query
@@ -100,6 +101,10 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"task": "stats", "party": mpc.pid, "n": n,
                                "input_digest": _digest(ids), "query": query.to_json()}
     stats = set(query.statistics)
+    if query.privacy is not None:
+        outcome["statistics"] = await _private_statistics(query, inputs, timings)
+        outcome["seconds"] = timings
+        return outcome
     mask = None
     m = n
     if query.filter is not None:
@@ -109,9 +114,15 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         timings["filter"] = time.perf_counter() - t
         outcome["matched"] = m
         if m < max(min_inputs, 1):
-            message = results.NO_INPUTS if m == 0 else (
-                f"only {m} inputs match the filter (minimum {min_inputs})")
-            outcome.update(statistics=results.no_inputs(query, message, m), seconds=timings)
+            # Below the minimum pool size even the count is withheld: counts over
+            # thresholds a consumer picks would otherwise locate every balance.
+            if m == 0 and min_inputs <= 1:
+                statistics = results.no_inputs(query, results.NO_INPUTS, 0)
+            else:
+                statistics = results.no_inputs(
+                    query, f"fewer than {min_inputs} inputs match the filter", None)
+            outcome.pop("matched", None)
+            outcome.update(statistics=statistics, seconds=timings)
             return outcome
     total = numerator = None
     moments = {"variance", "stdev", "pvariance", "pstdev"}
@@ -157,6 +168,26 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         reciprocal_sum=means.reciprocal_sum if means else None, gini=gini)
     outcome["seconds"] = timings
     return outcome
+
+
+async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
+                              timings: dict[str, float]) -> dict[str, Any]:
+    """A differentially private query: noise is generated jointly and added before opening."""
+    privacy = query.privacy
+    stats = set(query.statistics)
+    noisy_sum = buckets = None
+    if stats & {"sum", "mean"}:
+        t = time.perf_counter()
+        clip = to_units(privacy.clip)
+        noisy_sum = await dp_stats.open_noisy_clipped_sum(
+            inputs, clip, dp.noise_scale(privacy.epsilon_of("sum"), clip))
+        timings["dp_sum"] = time.perf_counter() - t
+    if "histogram" in stats:
+        t = time.perf_counter()
+        buckets = await dp_stats.open_noisy_histogram(
+            inputs, query.edge_units(), dp.noise_scale(privacy.epsilon_of("histogram"), 1))
+        timings["dp_histogram"] = time.perf_counter() - t
+    return results.finish_private(query, inputs.n, noisy_sum, buckets)
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:

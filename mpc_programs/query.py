@@ -14,6 +14,12 @@ A query is a small JSON object; every field is optional::
 * ``quantiles`` — levels in [0, 1] as exact decimal strings.
 * ``histogram_edges`` — strictly increasing bucket edges in the input's unit (ETH);
   ``histogram`` and ``mode`` both use them (buckets (-inf, e0), [e0, e1), ..., [e_last, inf)).
+* ``privacy`` — differential privacy (``dp_stats``): ``{"epsilon": {"sum": "1",
+  "histogram": "0.5"}, "clip": "1000"}`` adds jointly generated discrete Laplace noise
+  to the sum (sensitivity ``clip``: values are clipped to it; the mean is the noisy sum
+  over the public count) and to each histogram bucket (sensitivity 1). A DP query may
+  only ask for ``count`` (public by design), ``sum``, ``mean`` and ``histogram``, each
+  noised statistic needs its ε, and it cannot be combined with a filter.
 * ``filter`` — a conjunction of public comparisons ``[op, value]`` with op one of
   ``< <= > >= == !=``: every statistic is computed over the inputs whose (secret) value
   satisfies all of them, without revealing which inputs those are. Values are
@@ -50,6 +56,26 @@ FILTER_OPS = ("<", "<=", ">", ">=", "==", "!=")
 DECIMALS_LIMIT = 8
 #: Statistics that need bucket edges.
 _NEED_EDGES = ("histogram", "mode")
+#: What a differentially private query may ask for, and which ε covers each.
+DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histogram"}
+MAX_EPSILON = Decimal(10)
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """Per-mechanism ε (exact decimal strings) and the clipping bound for sums (ETH)."""
+
+    epsilon: tuple[tuple[str, str], ...]
+    clip: str | None = None
+
+    def epsilon_of(self, mechanism: str) -> Fraction:
+        return Fraction(Decimal(dict(self.epsilon)[mechanism]))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"epsilon": dict(self.epsilon)}
+        if self.clip is not None:
+            out["clip"] = self.clip
+        return out
 
 
 class QueryError(ValueError):
@@ -107,6 +133,7 @@ class Query:
     quantiles: tuple[str, ...] = DEFAULT_QUANTILES
     histogram_edges: tuple[str, ...] = DEFAULT_EDGES
     filter: Filter | None = None
+    privacy: Privacy | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def quantile_levels(self) -> list[Fraction]:
@@ -121,6 +148,8 @@ class Query:
                                "histogram_edges": list(self.histogram_edges)}
         if self.filter is not None:
             out["filter"] = self.filter.to_json()
+        if self.privacy is not None:
+            out["privacy"] = self.privacy.to_json()
         return out
 
 
@@ -172,7 +201,7 @@ def parse_query(spec: object) -> Query:
         return Query()
     if not isinstance(spec, dict):
         raise QueryError("a query must be a JSON object")
-    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges", "filter"}
+    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges", "filter", "privacy"}
     if unknown_keys:
         raise QueryError(f"unknown query field(s): {', '.join(sorted(unknown_keys))}")
     stats = spec.get("statistics", list(DEFAULT_STATISTICS))
@@ -203,4 +232,40 @@ def parse_query(spec: object) -> Query:
         if name in stats and not units:
             raise QueryError(f"'{name}' requested but no edges given")
     filt = _parse_filter(spec["filter"]) if "filter" in spec else None
-    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt)
+    privacy = _parse_privacy(spec["privacy"], stats, filt) if "privacy" in spec else None
+    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt, privacy)
+
+
+def _parse_privacy(spec: object, stats: list[str], filt: Filter | None) -> Privacy:
+    if not isinstance(spec, dict) or set(spec) - {"epsilon", "clip"}:
+        raise QueryError("'privacy' must be an object with 'epsilon' (and 'clip' for sums)")
+    if filt is not None:
+        raise QueryError("'privacy' cannot be combined with a filter (the filtered count is exact)")
+    exact = [s for s in stats if s not in DP_STATISTICS]
+    if exact:
+        raise QueryError(f"with 'privacy' a query may only ask for "
+                         f"{', '.join(DP_STATISTICS)}; {exact[0]!r} has no DP mechanism here")
+    epsilon = spec.get("epsilon")
+    if not isinstance(epsilon, dict) or not epsilon:
+        raise QueryError("'privacy.epsilon' must map 'sum' and/or 'histogram' to an epsilon")
+    needed = {DP_STATISTICS[s] for s in stats} - {None}
+    unknown = set(epsilon) - {"sum", "histogram"}
+    if unknown:
+        raise QueryError(f"unknown DP mechanism {sorted(unknown)[0]!r}; known: sum, histogram")
+    missing = needed - set(epsilon)
+    if missing:
+        raise QueryError(f"'privacy.epsilon' needs a value for {sorted(missing)[0]!r}")
+    values = []
+    for name in sorted(epsilon):
+        text = _decimal_string(epsilon[name], f"epsilon for {name}")
+        if not Decimal(0) < Decimal(text) <= MAX_EPSILON:
+            raise QueryError(f"epsilon for {name} must be in (0, {MAX_EPSILON}], got {text}")
+        values.append((name, text))
+    clip = None
+    if "sum" in needed:
+        if "clip" not in spec:
+            raise QueryError("'privacy.clip' (the largest value a sum counts, in ETH) is required")
+        clip = _decimal_string(spec["clip"], "privacy.clip")
+        if _units(clip, "privacy.clip") <= 0:
+            raise QueryError("privacy.clip must be positive")
+    return Privacy(tuple(values), clip)

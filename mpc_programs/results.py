@@ -102,7 +102,37 @@ def _sqrt(units_squared: Fraction) -> str:
         return str(d.sqrt() / SCALE)
 
 
-def no_inputs(query: Query, message: str = NO_INPUTS, count: int = 0) -> dict[str, Any]:
+def finish_private(query: Query, n: int, noisy_sum: int | None,
+                   noisy_buckets: list[int] | None) -> dict[str, Any]:
+    """Published statistics of a differentially private query (see ``dp_stats``).
+
+    The noisy values are published as drawn (post-processing cannot weaken DP), except
+    that bucket counts below zero are shown as 0. ``privacy`` records the mechanism, ε
+    per statistic and their total (sequential composition), so readers can judge them.
+    """
+    assert query.privacy is not None
+    out: dict[str, Any] = {}
+    for name in query.statistics:
+        if name == "count":
+            out["count"] = n
+        elif name == "sum":
+            out["sum"] = _dec(_need(noisy_sum))
+        elif name == "mean":
+            out["mean"] = _dec(Fraction(_need(noisy_sum), n))
+        elif name == "histogram":
+            out["histogram"] = {"edges": list(query.histogram_edges),
+                                "counts": [max(0, c) for c in _need(noisy_buckets)]}
+    epsilon = dict(query.privacy.epsilon)
+    out["privacy"] = {
+        "mechanism": "discrete Laplace noise generated jointly by the three parties",
+        "epsilon": epsilon,
+        "epsilon_total": str(sum(Decimal(v) for v in epsilon.values())),
+        **({"clip": query.privacy.clip} if query.privacy.clip is not None else {}),
+    }
+    return out
+
+
+def no_inputs(query: Query, message: str = NO_INPUTS, count: int | None = 0) -> dict[str, Any]:
     """The published result of a query whose filter matches no input (or too few: then
     ``count`` is how many and ``message`` says why the rest is withheld)."""
     out: dict[str, Any] = {name: count if name == "count" else None for name in query.statistics}

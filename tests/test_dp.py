@@ -1,12 +1,17 @@
-"""The exact discrete Laplace sampler behind the DP noise."""
+"""Differential privacy: the exact discrete Laplace sampler, and noisy statistics from 3 real parties."""
 
 import math
+import random
 import statistics
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
+from mpc_programs import local_pool
 from mpc_programs.dp import discrete_laplace, noise_scale
+from mpc_programs.encoding import SCALE, to_units
+from mpc_programs.query import QueryError, parse_query
 
 
 @pytest.mark.parametrize("scale", [Fraction(1, 2), Fraction(3), Fraction(25, 2)])
@@ -34,3 +39,76 @@ def test_scale_validation():
         noise_scale("0", 1)
     with pytest.raises(ValueError):
         discrete_laplace(Fraction(0))
+
+
+# -- with three real parties -------------------------------------------------------------------
+
+DP_QUERY = {"statistics": ["count", "sum", "mean", "histogram"],
+            "histogram_edges": ["1", "5"],
+            "privacy": {"epsilon": {"sum": "4", "histogram": "2"}, "clip": "8"}}
+
+
+@pytest.mark.slow
+def test_noisy_results_differ_and_average_to_the_truth(tmp_path):
+    rng = random.Random(4)
+    units = {f"p{i}": rng.choice([rng.randrange(SCALE), rng.randrange(SCALE, 5 * SCALE),
+                                  rng.randrange(5 * SCALE, 20 * SCALE)]) for i in range(36)}
+    stores = local_pool.store_paths(tmp_path)
+    local_pool.ingest(stores, local_pool.share_pool(units), tmp_path)
+    query = parse_query(DP_QUERY)
+    runs = [local_pool.statistics(stores, query, tmp_path)[0]["statistics"] for _ in range(5)]
+    clip = to_units("8")
+    true_sum = sum(min(v, clip) for v in units.values())
+    true_buckets = [sum(1 for v in units.values() if lo <= v < hi)
+                    for lo, hi in [(0, SCALE), (SCALE, 5 * SCALE), (5 * SCALE, 1 << 60)]]
+    sums = [to_units(r["sum"]) for r in runs]
+    assert len(set(sums)) > 1, "repeated DP runs must not give the same answer"
+    assert all(r["count"] == 36 for r in runs)
+    # each run's sum noise: 3 × DLap(clip/ε = 2 ETH), sd ≈ 4.9 ETH; the mean of 5 runs is
+    # within 4 standard errors (≈ 8.8 ETH) of the clipped truth except with negligible chance
+    mean_sum = sum(sums) / len(sums)
+    assert abs(mean_sum - true_sum) < 8.8 * SCALE
+    for bucket in range(3):
+        average = sum(r["histogram"]["counts"][bucket] for r in runs) / len(runs)
+        assert abs(average - true_buckets[bucket]) < 2.5
+    assert runs[0]["privacy"]["epsilon"] == {"sum": "4", "histogram": "2"}
+    assert runs[0]["privacy"]["epsilon_total"] == "6"
+    assert Decimal(runs[0]["mean"]) * 36 == Decimal(runs[0]["sum"])
+    # the noise is nowhere on a party's disk: not in a store, not in a log
+    noise = abs(sums[-1] - true_sum)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert str(noise).encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("privacy,message", [
+    ({"epsilon": {"sum": "1"}}, "clip"),
+    ({"epsilon": {"histogram": "1"}, "clip": "8"}, "needs a value for 'sum'"),
+    ({"epsilon": {"sum": "0"}, "clip": "8"}, "must be in"),
+    ({"epsilon": {"sum": "1", "median": "1"}, "clip": "8"}, "unknown DP mechanism"),
+])
+def test_bad_privacy_specs_are_refused(privacy, message):
+    with pytest.raises(QueryError, match=message):
+        parse_query({"statistics": ["sum", "histogram"] if "histogram" in str(privacy) or
+                     "needs" in message else ["sum"], "privacy": privacy})
+
+
+def test_dp_refuses_statistics_without_a_mechanism_and_filters():
+    with pytest.raises(QueryError, match="no DP mechanism"):
+        parse_query({"statistics": ["median"], "privacy": {"epsilon": {"sum": "1"}, "clip": "1"}})
+    with pytest.raises(QueryError, match="filter"):
+        parse_query({"statistics": ["sum"], "filter": [[">", "1"]],
+                     "privacy": {"epsilon": {"sum": "1"}, "clip": "1"}})
+
+
+def test_the_results_page_states_the_privacy_budget():
+    from servers.results.page import render_page
+    statistics = {"count": 12, "sum": "1.5", "mean": "0.125",
+                  "privacy": {"mechanism": "discrete Laplace noise generated jointly by the three parties",
+                              "epsilon": {"sum": "1", "histogram": "0.5"}, "epsilon_total": "1.5",
+                              "clip": "8"}}
+    html = render_page({"n": 12, "statistics": statistics, "computed_at": 1, "accepted_at": 2,
+                        "parties": []})
+    assert 'data-epsilon="sum">1<' in html and 'data-epsilon="histogram">0.5<' in html
+    assert '<span id="epsilon-total">1.5</span>' in html
+    assert "Privacy [" not in html  # not mixed into the statistics table

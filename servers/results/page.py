@@ -112,7 +112,8 @@ def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1) -> s
     statistics = entry.get("statistics")
     if not isinstance(statistics, Mapping):
         statistics = {}
-    sections = [_headline(n, statistics), _histogram(statistics), _table(statistics), _provenance(entry)]
+    sections = [_headline(n, statistics), _privacy(statistics), _histogram(statistics),
+                _table(statistics), _provenance(entry)]
     return _document("".join(s for s in sections if s), "MPCStats — pool statistics")
 
 
@@ -130,6 +131,26 @@ def _headline(n: int, statistics: Mapping[str, Any]) -> str:
                      f'{_value_span("headline." + name, value, display_number(value, HEADLINE_DECIMALS))}{_unit(unit)}'
                      "</div></div>")
     return f'<section id="summary"><h2>The pool at a glance</h2><div class="cards">{"".join(cards)}</div></section>'
+
+
+def _privacy(statistics: Mapping[str, Any]) -> str:
+    """Say plainly when the numbers carry differential-privacy noise, and how much (ε)."""
+    privacy = statistics.get("privacy")
+    if not isinstance(privacy, Mapping):
+        return ""
+    epsilon = privacy.get("epsilon")
+    items = "".join(f'<li>{_e(name)}: ε = <span data-epsilon="{_e(name)}">{_e(value)}</span></li>'
+                    for name, value in (epsilon.items() if isinstance(epsilon, Mapping) else []))
+    clip = privacy.get("clip")
+    clip_text = (f" Sums count each balance up to {_e(clip)} ETH (larger ones count as {_e(clip)})."
+                 if clip is not None else "")
+    return ('<section id="privacy"><h2>Differential privacy</h2>'
+            f'<p>These statistics include random noise ({_e(privacy.get("mechanism", ""))}), so that '
+            "no single provider's balance can be inferred from them, not even by comparing results "
+            f"over time.{clip_text}</p><ul>{items}</ul>"
+            f'<p class="meta">Total privacy budget of this result: ε = '
+            f'<span id="epsilon-total">{_e(privacy.get("epsilon_total", ""))}</span>. Smaller ε '
+            "means more noise and more privacy.</p></section>")
 
 
 def _histogram(statistics: Mapping[str, Any]) -> str:

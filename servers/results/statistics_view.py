@@ -42,6 +42,8 @@ KNOWN: dict[str, tuple[str, str]] = {
 HEADLINE = ("count", "mean", "median", "stdev", "min", "max")
 # Drawn as a chart, not listed as rows.
 CHARTS = ("histogram",)
+#: Published beside the statistics, not as one: shown in its own section.
+META = ("privacy", "no_inputs")
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def quantile_label(level: str) -> str:
 def rows(statistics: Mapping[str, Any]) -> Iterator[Row]:
     """One row per scalar statistic (quantiles expanded), known ones first in :data:`KNOWN` order."""
     names = [n for n in KNOWN if n in statistics]
-    names += sorted(n for n in statistics if n not in KNOWN and n not in CHARTS)
+    names += sorted(n for n in statistics if n not in KNOWN and n not in CHARTS and n not in META)
     for name in names:
         value = statistics[name]
         label, unit = label_for(name)
