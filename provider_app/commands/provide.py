@@ -4,8 +4,8 @@ Runs the same client library as the desktop app: notarize through the notary, sh
 the balance and uid locally and ask for confirmation (``--yes`` skips the question),
 register, send one share to each computation party, wait for the verdict.
 The API key and secret come from the environment (``MPCSTATS_API_KEY``,
-``MPCSTATS_API_SECRET``) or the OS keyring (service ``mpcstats``) — never flags, so
-they stay out of shell history and process listings.
+``MPCSTATS_API_SECRET``) or from the OS keyring entry the desktop app keeps (service
+``mpcstats``) — never flags, so they stay out of shell history and process listings.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from pathlib import Path
 
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
+from provider_app.settings import load_key
 from tlsn import Credentials
-
-KEYRING_SERVICE = "mpcstats"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deployment", required=True, type=Path,
@@ -37,21 +35,21 @@ def load_deployment(path: Path) -> DeploymentConfig:
     return DeploymentConfig.from_dict(data.get("provider", data))
 
 
-def credentials_from_environment() -> Credentials:
+def credentials_from_environment(source: str) -> Credentials:
+    """The API key from the environment, else the one the desktop app keeps in the keyring."""
     key, secret = os.environ.get("MPCSTATS_API_KEY"), os.environ.get("MPCSTATS_API_SECRET")
-    if not (key and secret):
-        import keyring
-        key = key or keyring.get_password(KEYRING_SERVICE, "api_key")
-        secret = secret or keyring.get_password(KEYRING_SERVICE, "api_secret")
-    if not (key and secret):
-        raise SystemExit("error: set MPCSTATS_API_KEY and MPCSTATS_API_SECRET, or store them in "
-                         "the keyring (service 'mpcstats', names 'api_key' and 'api_secret')")
-    return Credentials(key, secret)
+    if key and secret:
+        return Credentials(key, secret)
+    stored = load_key(source)  # None when there is none or no usable keyring
+    if stored is None:
+        raise SystemExit("error: set MPCSTATS_API_KEY and MPCSTATS_API_SECRET, or save the key "
+                         "in the desktop app (it keeps it in the system keyring)")
+    return Credentials(stored.api_key, stored.secret)
 
 
 def run(args: argparse.Namespace) -> int:
     client = ProviderClient(load_deployment(args.deployment))
-    credentials = credentials_from_environment()
+    credentials = credentials_from_environment(client.spec.name)
 
     def confirm(notarized) -> bool:  # type: ignore[no-untyped-def]
         if args.yes:
