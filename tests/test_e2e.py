@@ -69,6 +69,8 @@ def test_ten_providers_are_counted_and_the_statistics_are_exact(deployment, ten_
         threading.Event().wait(0.1)
     assert served.json()["statistics"] == truth
     assert len(served.json()["parties"]) == 3
+    # the same query over the same inputs is answered from the signed result: no new MPC run
+    assert query(deployment)["run_id"] == result["run_id"]
 
 
 def test_a_counted_account_is_refused(deployment, ten_accepted):

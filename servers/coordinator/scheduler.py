@@ -8,6 +8,7 @@ sets; otherwise nothing is accepted and the run is retried, then rejected.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -21,6 +22,7 @@ from servers.coordinator.state import CoordinatorState
 log = logging.getLogger("mpcstats.coordinator")
 
 RETRYABLE = {"mpc_failed", "party_unreachable", "busy"}
+QUERY_CACHE_SIZE = 64
 
 
 class QueryFailed(Exception):
@@ -40,6 +42,8 @@ class Scheduler:
         self._dirty = False
         self._last_query = 0.0
         self.last_result: dict[str, Any] | None = None
+        #: (query, input set) -> signed result; see ``run_query``
+        self._results: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
 
     def start(self) -> None:
         # sessions that were being verified when we stopped: ask again with the same
@@ -168,19 +172,37 @@ class Scheduler:
             log.warning("scheduled query failed: %s", exc.message)
 
     async def run_query(self, query: Query) -> dict[str, Any]:
+        """Run ``query`` over every counted input — or answer from the cache.
+
+        The same query over the same input set is answered with the result already
+        signed: it costs no MPC (a public endpoint must not let anyone keep three
+        parties busy), and a differentially private query cannot be repeated to
+        average its noise away.
+        """
         input_ids = self.state.counted_ids()
         if len(input_ids) < self.config.min_inputs:
             raise QueryFailed("not_enough_inputs",
                               f"not enough providers yet ({len(input_ids)} of "
                               f"{self.config.min_inputs})", 409)
+        key = (json.dumps(query.to_json(), sort_keys=True), tuple(input_ids))
+        async with self.mpc_lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                return cached
+            result = await self._compute(query, input_ids)
+            self._results[key] = result
+            while len(self._results) > QUERY_CACHE_SIZE:
+                self._results.pop(next(iter(self._results)))
+            return result
+
+    async def _compute(self, query: Query, input_ids: list[str]) -> dict[str, Any]:
         run_id = f"query-{secrets.token_hex(8)}"
         body = {"run_id": run_id, "query": query.to_json(), "input_ids": input_ids,
                 "min_inputs": self.config.min_inputs, "computed_at": int(time.time())}
-        async with self.mpc_lock:
-            try:
-                documents = await self.parties.all("/v1/query", body)
-            except PartyCallError as exc:
-                raise QueryFailed(exc.code, str(exc), 409 if exc.status == 409 else 503) from None
+        try:
+            documents = await self.parties.all("/v1/query", body)
+        except PartyCallError as exc:
+            raise QueryFailed(exc.code, str(exc), 409 if exc.status == 409 else 503) from None
         self._last_query = time.time()
         results = [d["result"] for d in documents]
         if any(r != results[0] for r in results):
