@@ -31,15 +31,22 @@ def _amount(rng: random.Random, max_units: int) -> str:
     return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
 
 
+def _eth(rng: random.Random) -> str:
+    """Shaped like real holdings: log-normal around 1 ETH (many small, a few whales), 8 decimals."""
+    satoshis = min(int(rng.lognormvariate(0.0, 2.5) * 10**8), 10**6 * 10**8)
+    return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
+
+
 def generate_accounts(n: int, seed: int = 0) -> list[SimAccount]:
-    """``n`` accounts from ``seed``: 9-digit uids, 64-char keys and secrets, ETH in [0, 1000)."""
+    """``n`` accounts from ``seed``: 9-digit uids, 64-char keys and secrets, an ETH balance
+    spread over many magnitudes (median about 1 ETH), BTC and USDT."""
     rng = random.Random(f"mpcstats-exchange-sim-{seed}")
     uids = rng.sample(range(100_000_000, 999_999_999), n)
     out = []
     for uid in uids:
         key = "".join(rng.choice(_ALNUM) for _ in range(64))
         secret = "".join(rng.choice(_ALNUM) for _ in range(64))
-        out.append(SimAccount(uid, key, secret, {"BTC": _amount(rng, 10), "ETH": _amount(rng, 1000),
+        out.append(SimAccount(uid, key, secret, {"BTC": _amount(rng, 10), "ETH": _eth(rng),
                                                  "USDT": _amount(rng, 100_000)}))
     return out
 
