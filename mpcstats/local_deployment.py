@@ -78,6 +78,8 @@ class LocalDeployment:
     root: Path
     servers: dict[str, ServerProcess] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
+    #: name -> (base URL, health URL); a server without a health URL is waited for otherwise
+    endpoints: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     accounts: list[SimAccount] = field(default_factory=list)
     party_public_keys: list[str] = field(default_factory=list)
 
@@ -120,8 +122,8 @@ class LocalDeployment:
                                    stdin=subprocess.DEVNULL, start_new_session=True,
                                    cwd=self.root)
         log.close()
-        server = ServerProcess(name, process, log_path,
-                               old.url if old else None, old.health if old else None)
+        url, health = self.endpoints.get(name, (None, None))
+        server = ServerProcess(name, process, log_path, url, health)
         self.servers[name] = server
         _wait_healthy(server, timeout)
         return server
@@ -235,10 +237,10 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "--seed", str(seed), "--accounts-out", str(root / "exchange_accounts.json"),
         "--ca-out", str(root / "exchange_ca.pem"), "--tls-max", tls_max)
     say(f"starting the exchange simulator ({n_accounts} accounts) on {HOST}:{exchange_port}")
+    d.endpoints["exchange"] = (f"https://{HOST}:{exchange_port}", None)
     d.start_server("exchange")
     _wait_file(root / "exchange_ca.pem", d.servers["exchange"])
     _wait_port(exchange_port, d.servers["exchange"])
-    d.servers["exchange"].url = f"https://{HOST}:{exchange_port}"
     d.accounts = load_accounts(root / "exchange_accounts.json")
 
     # -- notary ------------------------------------------------------------------------------
@@ -249,9 +251,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         extra=f'\n[hosts."{EXCHANGE_NAME}"]\nconnect = "{HOST}"\nport = {exchange_port}\n')
     d.commands["notary"] = _cli("notary", "--host", HOST, "--port", str(notary_port),
                                 "--config", str(root / "notary.toml"), "--log-level", "warning")
-    d.servers["notary"] = ServerProcess("notary", subprocess.Popen(["true"]), root / "logs/notary.log",
-                                        f"http://{HOST}:{notary_port}",
-                                        f"http://{HOST}:{notary_port}/health")
+    d.endpoints["notary"] = (f"http://{HOST}:{notary_port}", f"http://{HOST}:{notary_port}/health")
     say(f"starting the notary on {HOST}:{notary_port}")
     d.start_server("notary")
 
@@ -268,8 +268,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
                                 "--log-level", "warning")
         url = f"http://{HOST}:{party_ports[i]}"
-        d.servers[name] = ServerProcess(name, subprocess.Popen(["true"]), root / f"logs/{name}.log",
-                                        url, url + "/health")
+        d.endpoints[name] = (url, url + "/health")
     say(f"starting 3 computation parties on {HOST}:{party_ports[0]}-{party_ports[2]} "
         f"(MPC over TLS with the deployment's private CA)")
     for i in range(3):
@@ -287,8 +286,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     d.commands["coordinator"] = _cli("coordinator", "--config", str(root / "coordinator.toml"),
                                      "--log-level", "warning")
     url = f"http://{HOST}:{coordinator_port}"
-    d.servers["coordinator"] = ServerProcess("coordinator", subprocess.Popen(["true"]),
-                                             root / "logs/coordinator.log", url, url + "/health")
+    d.endpoints["coordinator"] = (url, url + "/health")
     say(f"starting the coordinator on {HOST}:{coordinator_port}")
     d.start_server("coordinator")
 
@@ -301,8 +299,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "poll_seconds": poll, "min_providers": min_inputs}, extra=parties_toml)
     d.commands["results"] = _cli("results", "--config", str(root / "results.toml"))
     url = f"http://{HOST}:{results_port}"
-    d.servers["results"] = ServerProcess("results", subprocess.Popen(["true"]),
-                                         root / "logs/results.log", url, url + "/health")
+    d.endpoints["results"] = (url, url + "/health")
     say(f"starting the results API on {HOST}:{results_port}")
     d.start_server("results")
     (root / "deployment.json").write_text(json.dumps(

@@ -38,6 +38,8 @@ from servers.party.sessions import PendingSession, SessionTable
 from tlsn import public_key_from_b64, key_id as notary_key_id
 
 log = logging.getLogger("mpcstats.party")
+#: Verification outcomes kept for idempotent re-asks (a coordinator that restarted mid-run).
+KEEP_RUNS = 200
 
 
 def _bearer(request: Request) -> str:
@@ -167,6 +169,9 @@ async def verify(request: Request) -> JSONResponse:
               "stored": outcome["stored"]}
     runs.insert({"run_id": run_id, "outcome": answer, "at": time.time(),
                  "session_ids": session_ids})
+    old = sorted(runs.all(), key=lambda r: r["at"])[:-KEEP_RUNS]
+    if old:  # keep the file small: only recent runs can be asked about again
+        runs.remove(doc_ids=[r.doc_id for r in old])
     # The key shares stay in memory only until the coordinator commits or aborts the run
     # (seconds), so that a failed attempt at another party can be retried.
     return JSONResponse(answer)
