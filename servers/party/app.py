@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 
@@ -64,14 +65,27 @@ class PartyState:
         self.results = TinyDB(config.data_dir / "results.json", storage=AtomicJSONStorage)
         # Creating the store now makes a fresh party answer queries over zero inputs.
         ShareStore(self.mpc.store_path, config.index).close()
+        self._ids_cache: tuple[tuple[int, int, int], frozenset[str]] | None = None
 
     def require_coordinator(self, request: Request) -> None:
         if not hmac.compare_digest(_bearer(request), self.config.coordinator_token):
             raise Unauthorized(code="bad_token", message="not the coordinator")
 
+    def stored_ids(self) -> frozenset[str]:
+        """The counted input ids, re-read only when the store file changed.
+
+        The store holds hundreds of bytes per input; reading it whole for every
+        registration or health check would make them slow as the pool grows.
+        """
+        st = os.stat(self.mpc.store_path)  # every write replaces the file: new inode and time
+        stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if self._ids_cache is None or self._ids_cache[0] != stamp:
+            with ShareStore(self.mpc.store_path, self.config.index) as store:
+                self._ids_cache = (stamp, frozenset(store.ids()))
+        return self._ids_cache[1]
+
     def input_count(self) -> int:
-        with ShareStore(self.mpc.store_path, self.config.index) as store:
-            return store.count()
+        return len(self.stored_ids())
 
 
 async def health(request: Request) -> JSONResponse:
@@ -100,9 +114,8 @@ async def open_session(request: Request) -> JSONResponse:
             max_age_seconds=state.config.attestation_max_age_seconds)
     except RegistrationError as exc:
         raise APIError(422, exc.code, exc.message) from None
-    with ShareStore(state.mpc.store_path, state.config.index) as store:
-        if checked.input_id in store:
-            raise Conflict(code="already_counted", message="this account is already counted")
+    if checked.input_id in state.stored_ids():
+        raise Conflict(code="already_counted", message="this account is already counted")
     session = PendingSession(session_id, token_sha256, checked,
                              time.time() + state.config.session_ttl_seconds)
     if not state.sessions.add(session):
@@ -229,8 +242,7 @@ async def query(request: Request) -> JSONResponse:
     computed_at = get_int(body, "computed_at", default=int(time.time()), min_value=0)
     # A party enforces its own rules: a query covers every counted input (no narrowing a
     # query to a few providers) and never fewer than this party's minimum pool size.
-    with ShareStore(state.mpc.store_path, state.config.index) as store:
-        stored = store.ids()
+    stored = sorted(state.stored_ids())
     if sorted(input_ids) != stored:
         raise Conflict(code="input_set_mismatch",
                        message="a query must cover exactly the inputs this party has counted")
