@@ -9,12 +9,13 @@ killed.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from mpc_programs.runner import free_ports
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,20 +26,6 @@ class PartyResult:
     returncode: int
     stdout: str
     stderr: str
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def run_parties(argv: list[str], m: int = 3, timeout: float = 120.0) -> list[PartyResult]:

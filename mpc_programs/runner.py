@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -33,17 +34,47 @@ class MPCRunError(RuntimeError):
         self.details = details or {}
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    sockets = []
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((host, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+        low, high = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int, host: str) -> bool:
+    for address in {host, "0.0.0.0"}:  # MPyC listens on every interface
+        with socket.socket() as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports that are free now, for processes that bind them later.
+
+    They are drawn at random *below the kernel's ephemeral range*: a port from bind(0)
+    is an ephemeral one, and any outgoing connection opened before the process that
+    needs it binds can take it ("address already in use"), which happened under a
+    busy test suite. Outside that range only a deliberate bind can collide.
+    """
+    low_ephemeral, _ = _ephemeral_range()
+    low, high = 10_000, low_ephemeral - 1
+    rng = random.SystemRandom()
+    chosen: list[int] = []
+    for _ in range(2000):
+        if len(chosen) == count:
+            return chosen
+        port = rng.randrange(low, high) if high - low > 1000 else 0
+        if port == 0:  # no room below the ephemeral range: fall back to the kernel's choice
+            with socket.socket() as probe:
+                probe.bind((host, 0))
+                port = probe.getsockname()[1]
+        if port not in chosen and _bindable(port, host):
+            chosen.append(port)
+    raise OSError("no free ports found")
 
 
 def party_command(pid: int, addresses: Sequence[tuple[str, int]], job_path: str | Path = "-",

@@ -100,7 +100,9 @@ def run_forever(app: Any, host: str, port: int, *, log_level: str = "info", **uv
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago — only for processes that must bind it themselves (MPyC)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port that was free a moment ago — only for processes that must bind it themselves (MPyC).
+
+    Outside the ephemeral range, so that no outgoing connection takes it meanwhile.
+    """
+    from mpc_programs.runner import free_ports
+    return free_ports(1, host)[0]
