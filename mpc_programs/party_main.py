@@ -39,7 +39,7 @@ from mpc_programs import dp, dp_stats, ingest, results, secure_means, secure_sta
 from mpc_programs.encoding import to_units
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
-from mpc_programs.query import parse_query
+from mpc_programs.query import QueryError, parse_query
 from mpc_programs.store import ShareStore, StoreError, decode_row, validate_input_id
 
 log = logging.getLogger("mpcstats.party")
@@ -307,8 +307,8 @@ def main() -> int:
         job = read_job(args.job)
         return mpc.run(main_async(job))
     except Exception as exc:  # report every failure in one line for the supervisor
-        expected = isinstance(exc, (JobError, StoreError, InputSetMismatch,
-                                    results.NotEnoughInputs))
+        expected = isinstance(exc, (JobError, StoreError, InputSetMismatch, QueryError,
+                                    results.NotEnoughInputs, results.TooManyInputs))
         if not expected:
             log.exception("party %s crashed", mpc.pid)
         message = str(exc)[:500]
