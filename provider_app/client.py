@@ -24,6 +24,7 @@ from mpc_programs.sharing import share_units
 from mpc_programs.store import encode_row
 from provider_app.errors import ContributionError
 from provider_app.notary_client import NotaryClient, NotaryClientError
+from provider_app.responses import decode
 from tlsn import (Credentials, ProverError, ProverSession, SignedAttestation, TLSNError,
                   UnsupportedCipherError, client_context, load_spec)
 
@@ -113,16 +114,10 @@ class ProviderClient:
             raise ContributionError("network", "timed out") from exc
         except requests.RequestException as exc:
             raise ContributionError("network", type(exc).__name__) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
-            code = error.get("code", "http_error")
-            message = error.get("message", "")
-            raise ContributionError(_map_server_code(code, response.status_code), message)
-        return body if isinstance(body, dict) else {}
+        body, code, message = decode(response)
+        if code is not None:
+            raise ContributionError(_map_server_code(code, response.status_code), message or "")
+        return body
 
     # -- steps ------------------------------------------------------------------------------
     def notarize(self, credentials: Credentials,

@@ -15,6 +15,7 @@ import requests
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 from websockets.sync.client import ClientConnection, connect
 
+from provider_app.responses import decode
 from tlsn import (Credentials, ProverSession, SignedAttestation, SourceSpec, prove, public_key_from_b64,
                   verify_attestation)
 
@@ -94,13 +95,9 @@ class NotaryClient:
             resp = self.http.request(method, self.base_url + path, json=json, timeout=self.timeout)
         except requests.RequestException as exc:
             raise NotaryClientError("notary_unreachable", str(exc)) from None
-        try:
-            body = resp.json()
-        except ValueError:
-            body = {}
-        if resp.status_code >= 400:
-            err = body.get("error", {}) if isinstance(body, dict) else {}
-            raise NotaryClientError(err.get("code", "http_error"), err.get("message", resp.text[:200]),
+        body, code, message = decode(resp)
+        if code is not None:
+            raise NotaryClientError(code, message if message is not None else resp.text[:200],
                                     resp.status_code)
         return body
 
