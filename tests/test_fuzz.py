@@ -157,15 +157,20 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 ATTESTATION_PATHS = [p for p in _paths(ORIGINAL) if p]
 
 
+def _draw_place(draw: st.DrawFn, doc: Any) -> tuple[tuple[Any, ...], Any]:
+    """A random non-empty path into ``doc`` and the container holding its last step."""
+    path = draw(st.sampled_from([p for p in _paths(doc) if p]))
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    return path, parent
+
+
 @st.composite
 def mutated_attestations(draw: st.DrawFn) -> dict[str, Any]:
     doc = copy.deepcopy(ORIGINAL)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(doc) if p]
-        path = draw(st.sampled_from(paths))
-        parent = doc
-        for step in path[:-1]:
-            parent = parent[step]
+        path, parent = _draw_place(draw, doc)
         action = draw(st.sampled_from(["replace", "delete", "flip"] + (["add"] if isinstance(parent, dict)
                                                                        and path[0] == "attestation" else [])))
         last = path[-1]
@@ -242,11 +247,7 @@ def test_the_unmutated_registration_passes(registration: dict[str, Any]) -> None
 def mutated_registrations(draw: st.DrawFn, original: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(original)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(doc) if p]
-        path = draw(st.sampled_from(paths))
-        parent = doc
-        for step in path[:-1]:
-            parent = parent[step]
+        path, parent = _draw_place(draw, doc)
         if draw(st.booleans()):
             parent[path[-1]] = draw(json_values)
         else:
