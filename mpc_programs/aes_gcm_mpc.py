@@ -11,7 +11,8 @@ Run by the three computation parties (MPyC, Shamir t=1 of 3) over a batch of P p
   plaintext -- the first block ``HTTP/1.1 200 OK\\r`` and the bytes around each field, covering
   the byte just before and just after the uid and the balance (else the provider is rejected in
   the clear); the uid offset and the claimed uid; the balance offset and length (ASCII digits
-  with a '.' before the last ``decimals`` digits). Template bytes must come from the source spec,
+  with a '.' before the last ``decimals`` digits), and as many more value fields of the same
+  format (further columns of the pool: ``extra_values``). Template bytes must come from the source spec,
   never from the provider.
 
 Outputs: one opened verdict per provider, and each party's shares of the balances (in units of
@@ -111,6 +112,12 @@ class ProviderInput:
     uid: tuple[int, bytes]
     balance: tuple[int, int]  # (offset, length)
     decimals: int = 8
+    #: More value fields of the same record (further columns), same format as ``balance``.
+    extra_values: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def values(self) -> tuple[tuple[int, int], ...]:
+        return (self.balance, *self.extra_values)
 
 
 @dataclass
@@ -120,7 +127,22 @@ class _Layout:
     ok: bool
     blocks: list[int]
     checks: list[tuple[int, int]]  # (position, expected byte)
-    digits: list[tuple[int, int]]  # (position, weight)
+    digits: list[list[tuple[int, int]]]  # per value field: (position, weight)
+
+
+def _value_digits(off: int, length: int, decimals: int,
+                  checks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(position, weight) of each digit of a decimal field; the '.' joins ``checks``."""
+    dot = off + length - decimals - 1 if decimals else None
+    digits: list[tuple[int, int]] = []
+    place = 0
+    for pos in range(off + length - 1, off - 1, -1):
+        if pos == dot:
+            checks.append((pos, ord(".")))
+        else:
+            digits.append((pos, 10 ** place))
+            place += 1
+    return digits
 
 
 def _layout(p: ProviderInput, max_len: int) -> _Layout:
@@ -128,29 +150,25 @@ def _layout(p: ProviderInput, max_len: int) -> _Layout:
     checks = [(off + i, b) for off, data in p.templates for i, b in enumerate(data)]
     uid_off, uid = p.uid
     checks += [(uid_off + i, b) for i, b in enumerate(uid)]
-    off, length = p.balance
-    digits: list[tuple[int, int]] = []
+    values = p.values
     ok = (len(p.key_share) in (16, 32) and all(0 <= v < 256 for v in p.key_share)
           and len(p.nonce) == 12 and len(p.tag) == 16
-          and len(uid) > 0 and 0 <= p.decimals
-          and p.decimals + (2 if p.decimals else 1) <= length <= max_len)
+          and len(uid) > 0 and 0 <= p.decimals and len(values) <= 8
+          and all(p.decimals + (2 if p.decimals else 1) <= length <= max_len
+                  for _, length in values))
+    spans = sorted([(uid_off, uid_off + len(uid))] + [(off, off + length) for off, length in values])
+    ok = ok and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # fields never overlap
+    digits: list[list[tuple[int, int]]] = []
     if ok:
-        dot = off + length - p.decimals - 1 if p.decimals else None
-        place = 0
-        for pos in range(off + length - 1, off - 1, -1):
-            if pos == dot:
-                checks.append((pos, ord(".")))
-            else:
-                digits.append((pos, 10 ** place))
-                place += 1
-    positions = [pos for pos, _ in checks] + [pos for pos, _ in digits]
+        digits = [_value_digits(off, length, p.decimals, checks) for off, length in values]
+    positions = [pos for pos, _ in checks] + [pos for field in digits for pos, _ in field]
     ok = ok and all(0 <= pos < n for pos in positions)
     # Each field must be delimited by template bytes on both sides, or a claim could cover a
     # shorter run of digits (or a uid prefix) inside the real field.
     covered = {t_off + i for t_off, data in p.templates for i in range(len(data))}
-    ok = ok and {off - 1, off + length, uid_off - 1, uid_off + len(uid)} <= covered
+    ok = ok and {bound for lo, hi in spans for bound in (lo - 1, hi)} <= covered
     if not ok:
-        return _Layout(False, [0], [(0, 0)], [(0, 0)])
+        return _Layout(False, [0], [(0, 0)], [[(0, 0)]] * len(values))
     return _Layout(True, sorted({pos // 16 for pos in positions}), checks, digits)
 
 
@@ -169,12 +187,22 @@ async def check_key_shares(engine: Gf256Engine, keys: np.ndarray) -> np.ndarray:
 async def verify_batch(providers: Sequence[ProviderInput], sectype: Any = None,
                        runtime: Any = None, max_balance_len: int = MAX_BALANCE_LEN
                        ) -> tuple[list[bool], Any]:
+    """:func:`verify_batch_values` for the balance alone: (verdicts, secure balances (P,))."""
+    verdicts, values = await verify_batch_values(providers, sectype, runtime, max_balance_len)
+    return verdicts, values[:, 0]
+
+
+async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any = None,
+                              runtime: Any = None, max_balance_len: int = MAX_BALANCE_LEN
+                              ) -> tuple[list[bool], Any]:
     """Verify P providers in one MPC run. Every party calls this with the same public inputs
     and its own key-share rows, in the same order.
 
     ``sectype``: the secure type of the balances (default ``runtime.SecInt(160)``); ``runtime``:
     the running MPyC runtime (default ``mpyc.runtime.mpc``). Returns (opened verdicts, secure
-    balances of shape (P,) in units of 10^-decimals; entries of rejected providers are garbage).
+    values of shape (P, C) in units of 10^-decimals, C the most value fields any provider has:
+    column 0 the balance, then ``extra_values`` in order, 0 where a provider has fewer;
+    entries of rejected providers are garbage).
     """
     if runtime is None:
         from mpyc.runtime import mpc
@@ -230,19 +258,25 @@ async def verify_batch(providers: Sequence[ProviderInput], sectype: Any = None,
 
     n_checks = max(len(lay.checks) for lay in layouts)
     diffs = np.zeros((count, n_checks), dtype=np.uint8)  # padding: public 0 (matches)
-    n_digits = max(len(lay.digits) for lay in layouts)
-    digits = np.full((count, n_digits), ord("0"), dtype=np.uint8)  # padding: public '0'
-    weights = np.zeros((count, n_digits), dtype=object)
+    columns = max(len(lay.digits) for lay in layouts)
+    n_digits = max(len(field) for lay in layouts for field in lay.digits)
+    # one row per (provider, value field); padding: public '0' digits of weight 0
+    digits = np.full((count, columns, n_digits), ord("0"), dtype=np.uint8)
+    weights = np.zeros((count, columns, n_digits), dtype=object)
     for i, lay in enumerate(layouts):
         pos = [q for q, _ in lay.checks]
         expected = np.array([e for _, e in lay.checks], dtype=np.uint8)
         diffs[i, :len(pos)] = decrypt(i, pos) ^ expected
-        digits[i, :len(lay.digits)] = decrypt(i, [q for q, _ in lay.digits])
-        weights[i, :len(lay.digits)] = [w for _, w in lay.digits]
+        for c, field in enumerate(lay.digits):
+            digits[i, c, :len(field)] = decrypt(i, [q for q, _ in field])
+            weights[i, c, :len(field)] = [w for _, w in field]
 
-    balances, range_bad = await decimal_value(engine, runtime, sectype, digits, weights)
+    values, range_bad = await decimal_value(engine, runtime, sectype,
+                                            digits.reshape(count * columns, n_digits),
+                                            weights.reshape(count * columns, n_digits))
+    range_bad = range_bad.reshape(count, -1)
     flags = np.concatenate([await engine.nonzero(diffs), range_bad], axis=1)
     verdict = await engine.prod(flags ^ np.uint8(1))
     verdict = np.where(gate, verdict, np.uint8(0))  # public AND: a sharing of 0 where gate fails
     opened, _ = await engine.open(verdict)
-    return [bool(v == 1) for v in opened], balances
+    return [bool(v == 1) for v in opened], values.reshape(count, columns)

@@ -31,10 +31,25 @@ def share_pool(units_by_id: Mapping[str, int]) -> list[dict[str, str]]:
     return per_party
 
 
+def share_columns(values_by_id: Mapping[str, Mapping[str, int]]
+                  ) -> list[dict[str, dict[str, str]]]:
+    """Each provider shares its extra columns' values ({id: {column: units}}, a missing
+    value left out); returns what each party receives: {id: {column: row}}."""
+    per_party: list[dict[str, dict[str, str]]] = [{} for _ in range(PARTIES)]
+    for input_id, values in values_by_id.items():
+        for column, units in values.items():
+            for pid, row in enumerate(share_units(units)):
+                per_party[pid].setdefault(input_id, {})[column] = encode_row(row)
+    return per_party
+
+
 def ingest(stores: Sequence[Path], pending: Sequence[Mapping[str, str]], workdir: str | Path,
-           timeout: float = 300.0) -> dict[str, Any]:
+           timeout: float = 300.0,
+           pending_columns: Sequence[Mapping[str, Mapping[str, str]]] | None = None
+           ) -> dict[str, Any]:
     """Run the ingestion check; returns party 0's outcome after checking all agree."""
-    jobs = [{"task": "ingest", "store": str(stores[i]), "pending": dict(pending[i])}
+    jobs = [{"task": "ingest", "store": str(stores[i]), "pending": dict(pending[i]),
+             "pending_columns": dict(pending_columns[i]) if pending_columns else {}}
             for i in range(PARTIES)]
     outcomes = run_local(jobs, workdir, timeout=timeout)
     _check_agreement(outcomes, ("accepted", "rejected", "stored"))
@@ -42,12 +57,16 @@ def ingest(stores: Sequence[Path], pending: Sequence[Mapping[str, str]], workdir
 
 
 def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
-               input_ids: Sequence[str] | None = None, timeout: float = 300.0
-               ) -> list[dict[str, Any]]:
-    """Run a query over the stored shares; returns every party's outcome (all equal)."""
+               input_ids: Sequence[str] | None = None, timeout: float = 300.0,
+               columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Run a query over the stored shares; returns every party's outcome (all equal).
+
+    ``columns``: the pool's columns, the primary first (default: the primary alone)."""
     jobs = []
     for i in range(PARTIES):
         job: dict[str, Any] = {"task": "stats", "store": str(stores[i]), "query": query.to_json()}
+        if columns is not None:
+            job["columns"] = list(columns)
         if input_ids is not None:
             job["input_ids"] = list(input_ids)
         jobs.append(job)

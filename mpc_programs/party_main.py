@@ -39,7 +39,7 @@ from mpc_programs import dp, dp_stats, ingest, results, secure_means, secure_sta
 from mpc_programs.encoding import to_units
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
-from mpc_programs.query import QueryError, parse_query
+from mpc_programs.query import PRIMARY_COLUMN, QueryError, parse_query
 from mpc_programs.store import ShareStore, StoreError, decode_row, validate_input_id
 
 log = logging.getLogger("mpcstats.party")
@@ -70,22 +70,47 @@ async def _agree(label: str, value: str | Exception) -> None:
         raise InputSetMismatch(f"parties disagree on the {label}")
 
 
+def _load_columns(job: dict[str, Any], query: Any) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+    """(agreed input ids, the ids with a value in every column the query uses, those
+    inputs' share rows per used column). Raises StoreError/QueryError."""
+    pool_columns = job.get("columns") or [PRIMARY_COLUMN]
+    if not isinstance(pool_columns, list) or not all(isinstance(c, str) for c in pool_columns):
+        raise JobError("'columns' must list the pool's column names")
+    query.check_columns(pool_columns)
+    primary = pool_columns[0]
+    with ShareStore(job["store"], mpc.pid, create=False) as store:
+        ids, _ = store.load(job.get("input_ids"))  # checks every stored row's digest
+        loaded = {c: store.load(ids, None if c == primary else c)
+                  for c in query.used_columns(primary)}
+    complete = set(ids).intersection(*(set(c_ids) for c_ids, _ in loaded.values()))
+    rows = {}
+    for name, (c_ids, c_rows) in loaded.items():
+        keep = [k for k, input_id in enumerate(c_ids) if input_id in complete]
+        rows[name] = c_rows[keep]
+    return ids, sorted(complete), rows
+
+
 async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     """The ``stats`` task: every statistic of the query over the agreed input set.
 
-    With a filter, the filter indicator is computed first (secret) and its sum — the
-    number of matching inputs — opened; fewer than ``min_inputs`` matches (default 1)
-    publish only that count and a ``no_inputs`` message. Each aggregate's MPC time is
-    reported under ``seconds`` (``filter``, ``sum``, ``moments``, ``order_statistics``,
-    ``histogram``, ``mode``, ``means``, ``gini``).
+    The statistics are over the inputs that have a value in every column the query
+    uses (``query.used_columns``; which inputs lack a column is public at the parties,
+    like every field position). With a filter, the filter indicator is computed first
+    (secret) and its sum — the number of matching inputs — opened; fewer than
+    ``min_inputs`` (default 1) inputs publish no statistic (and a filtered count below it
+    is withheld too). Each aggregate's MPC time is reported under ``seconds``
+    (``filter``, ``sum``, ``moments``, ``order_statistics``, ``histogram``, ``mode``,
+    ``means``, ``gini``, ``bivariate``).
     """
     query = parse_query(job.get("query"))
     started = time.perf_counter()
+    ids: list[str] = []
+    complete: list[str] = []
+    rows: dict[str, np.ndarray] = {}
     try:
-        with ShareStore(job["store"], mpc.pid, create=False) as store:
-            ids, rows = store.load(job.get("input_ids"))
-        status: str | Exception = _digest(ids)
-    except StoreError as exc:
+        ids, complete, rows = _load_columns(job, query)
+        status: str | Exception = _digest(ids) + "|" + _digest(complete)
+    except (StoreError, QueryError, JobError) as exc:
         status = exc
     load_seconds = time.perf_counter() - started
     await _agree("input set", status)
@@ -93,23 +118,38 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     min_inputs = int(job.get("min_inputs", 1))
     if n < min_inputs:
         raise results.NotEnoughInputs(f"not enough inputs ({n})")
-    if "gini" in query.statistics and n > results.GINI_MAX_INPUTS:  # same n at every party
+    primary = (job.get("columns") or [PRIMARY_COLUMN])[0]
+    own = query.own_column(primary)
+    m = len(complete)
+    if "gini" in query.statistics and m > results.GINI_MAX_INPUTS:  # same m at every party
         raise results.TooManyInputs(f"gini sorts the inputs inside MPC and is limited to "
-                                    f"{results.GINI_MAX_INPUTS} inputs (the pool has {n})")
-    inputs = secure_stats.SharedInputs(rows)
+                                    f"{results.GINI_MAX_INPUTS} inputs (the pool has {m})")
     timings: dict[str, float] = {"load": load_seconds}
     outcome: dict[str, Any] = {"task": "stats", "party": mpc.pid, "n": n,
                                "input_digest": _digest(ids), "query": query.to_json()}
-    stats = set(query.statistics)
+    if m < n:
+        outcome["with_values"] = m  # inputs with a value in every column the query uses
+    if m < max(min_inputs, 1):
+        message = (results.NO_INPUTS if m == 0 else
+                   f"fewer than {min_inputs} inputs have a value in "
+                   f"{', '.join(query.used_columns(primary))}")
+        outcome.update(statistics=results.no_inputs(query, message, None if m else 0),
+                       seconds=timings)
+        return outcome
+    inputs = secure_stats.SharedInputs(rows[own]) if own in rows else None
     if query.privacy is not None:
-        outcome["statistics"] = await _private_statistics(query, inputs, timings)
+        outcome["statistics"] = await _private_statistics(query, _need_inputs(inputs), timings)
         outcome["seconds"] = timings
         return outcome
     mask = None
-    m = n
-    if query.filter is not None:
+    filters = query.filters(primary)
+    if filters:
         t = time.perf_counter()
-        mask = await secure_stats.filter_mask(inputs, query.filter)
+        for column, predicate in filters:
+            column_mask = await secure_stats.filter_mask(
+                secure_stats.SharedInputs(rows[column]), predicate)
+            mask = column_mask if mask is None else await secure_stats._multiply(mask, column_mask)
+        assert mask is not None
         m = await secure_stats.open_count(mask)
         timings["filter"] = time.perf_counter() - t
         outcome["matched"] = m
@@ -124,6 +164,37 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
             outcome.pop("matched", None)
             outcome.update(statistics=statistics, seconds=timings)
             return outcome
+    statistics = {}
+    if len(query.bivariate) < len(query.statistics):
+        statistics = await _one_column_statistics(query, _need_inputs(inputs), mask, m, timings)
+    if query.bivariate:
+        from mpc_programs import secure_bivariate
+
+        t = time.perf_counter()
+        x_name, y_name = query.columns  # type: ignore[misc]
+        x = secure_stats.SharedInputs(rows[x_name]).values()
+        y = secure_stats.SharedInputs(rows[y_name]).values()
+        opened = await secure_bivariate.open_bivariate(x, y, mask, m, set(query.bivariate))
+        timings["bivariate"] = time.perf_counter() - t
+        statistics.update(secure_bivariate.publish_bivariate(opened, m, query.bivariate))
+        if "count" in query.statistics:
+            statistics["count"] = m
+    outcome["statistics"] = {name: statistics[name] for name in query.statistics}
+    outcome["seconds"] = timings
+    return outcome
+
+
+def _need_inputs(inputs: secure_stats.SharedInputs | None) -> secure_stats.SharedInputs:
+    if inputs is None:
+        raise JobError("the query's own column was not loaded")
+    return inputs
+
+
+async def _one_column_statistics(query: Any, inputs: secure_stats.SharedInputs,
+                                 mask: np.ndarray | None, m: int,
+                                 timings: dict[str, float]) -> dict[str, Any]:
+    """Every statistic of one column (``query.column``) over the (masked) inputs."""
+    stats = set(query.statistics)
     total = numerator = None
     moments = {"variance", "stdev", "pvariance", "pstdev"}
     if stats & {"sum", "mean"} and not stats & moments:
@@ -161,13 +232,11 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
         gini = await secure_stats.open_gini_numerator(inputs, mask, m)
         timings["gini"] = time.perf_counter() - t
-    outcome["statistics"] = results.finish(
+    return results.finish(
         query, m, total, numerator, order, below, mode=mode,
         any_zero=means.any_zero if means else None,
         log_sum=means.log_sum if means else None,
         reciprocal_sum=means.reciprocal_sum if means else None, gini=gini)
-    outcome["seconds"] = timings
-    return outcome
 
 
 async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
@@ -191,37 +260,51 @@ async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
+    """Check and store client-shared rows (no notarization: local pools, bench, tests).
+
+    ``pending``: {input id: encoded row}; optional ``pending_columns``: {input id:
+    {column: encoded row}} for the extra columns an input has.
+    """
     pending = job.get("pending")
-    if not isinstance(pending, dict):
+    extra = job.get("pending_columns", {})
+    if not isinstance(pending, dict) or not isinstance(extra, dict):
         raise JobError("ingest job needs 'pending': {input id: encoded share row}")
     ids = sorted(pending)
     for input_id in ids:
         validate_input_id(input_id)
-    await _agree("pending input ids", _digest(ids))
+    owners = [(i, None) for i in ids] + [(i, c) for i in ids for c in sorted(extra.get(i) or {})]
+    await _agree("pending input ids", _digest([f"{i}|{c}" for i, c in owners]))
     rows = []
     malformed: dict[str, str] = {}
-    for input_id in ids:
+    for input_id, column in owners:
         try:
-            rows.append(decode_row(pending[input_id]))
+            rows.append(decode_row(pending[input_id] if column is None
+                                   else extra[input_id][column]))
         except (StoreError, ValueError, TypeError):
             malformed[input_id] = "shares are not field elements"
             rows.append([0] * SHARES_PER_INPUT)
     # a malformed row at any party must reject that input at every party
     bad_anywhere = await mpc.transfer(sorted(malformed))
     rejected_everywhere = set().union(*map(set, bad_anywhere))
-    matrix = np.array(rows, dtype=object).reshape(len(ids), SHARES_PER_INPUT)
+    matrix = np.array(rows, dtype=object).reshape(len(owners), SHARES_PER_INPUT)
     verdicts = await ingest.check_rows(matrix)
     accepted: dict[str, list[int]] = {}
+    columns: dict[str, dict[str, list[int]]] = {}
     rejected: dict[str, str] = {}
-    for input_id, row, reason in zip(ids, rows, verdicts):
+    for (input_id, column), row, reason in zip(owners, rows, verdicts):
         if input_id in rejected_everywhere:
             rejected[input_id] = "shares are not field elements"
         elif reason is not None:
             rejected[input_id] = reason
-        else:
+        elif column is None:
             accepted[input_id] = row
+        else:
+            columns.setdefault(input_id, {})[column] = row
+    for input_id in rejected:
+        accepted.pop(input_id, None)
+        columns.pop(input_id, None)
     with ShareStore(job["store"], mpc.pid) as store:
-        store.add_many(accepted)
+        store.add_many(accepted, columns)
         count = store.count()
     return {"task": "ingest", "party": mpc.pid, "accepted": sorted(accepted),
             "rejected": rejected, "stored": count}
@@ -245,16 +328,19 @@ async def run_verify(job: dict[str, Any]) -> dict[str, Any]:
     await _agree("public record material", status)
     verdicts = await verify_inputs.verify_submissions(submissions)
     accepted = {s.input_id: s.layout_row for s, v in zip(submissions, verdicts) if v is None}
+    columns = {s.input_id: s.column_rows() for s, v in zip(submissions, verdicts)
+               if v is None and s.extra_rows}
     rejected = {s.input_id: v for s, v in zip(submissions, verdicts) if v is not None}
     with ShareStore(job["store"], mpc.pid) as store:
         clash = [i for i in accepted if i in store]
         for input_id in clash:  # already counted: never twice
             rejected[input_id] = "input id already stored"
             del accepted[input_id]
-        if job.get("stage_only"):
-            store.stage(str(job.get("run_id")), accepted)  # the coordinator commits later
+            columns.pop(input_id, None)
+        if job.get("stage_only"):  # the coordinator commits later
+            store.stage(str(job.get("run_id")), accepted, columns)
         else:
-            store.add_many(accepted)
+            store.add_many(accepted, columns)
         count = store.count()
     return {"task": "verify", "party": mpc.pid, "accepted": sorted(accepted),
             "rejected": rejected, "stored": count}

@@ -7,15 +7,71 @@ Used by tests, the benchmark and the demo; never by a server.
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from mpc_programs import results
-from mpc_programs.query import Query
+from mpc_programs.query import PRIMARY_COLUMN, Query
+
+
+def table_statistics(query: Query, table: Sequence[Mapping[str, int]],
+                     primary: str = PRIMARY_COLUMN) -> dict[str, Any]:
+    """Published statistics of a pool with several columns: one dict per input,
+    {column: units}, a missing value being an absent key (see ``query`` on missing values).
+    Two-column statistics are exact here (Python's ``statistics`` on Fractions)."""
+    used = query.used_columns(primary)
+    rows = [row for row in table if all(c in row for c in used)]
+    for column, predicate in query.filters(primary):
+        rows = [row for row in rows if predicate.matches(row[column])]
+    if not rows:
+        return results.no_inputs(query)
+    one_column = [name for name in query.statistics if name not in query.bivariate]
+    out: dict[str, Any] = {}
+    if one_column:
+        plain = dataclasses.replace(query, statistics=tuple(one_column), filter=None,
+                                    column_filters=())
+        out.update(statistics(plain, [row[query.own_column(primary)] for row in rows]))
+    if query.bivariate:
+        x_name, y_name = query.columns  # type: ignore[misc]
+        xs = [Fraction(row[x_name], results.SCALE) for row in rows]
+        ys = [Fraction(row[y_name], results.SCALE) for row in rows]
+        out.update(bivariate(query.bivariate, xs, ys))
+        if "count" in query.statistics:
+            out["count"] = len(rows)
+    return {name: out[name] for name in query.statistics}
+
+
+def bivariate(names: Sequence[str], xs: Sequence[Fraction], ys: Sequence[Fraction]
+              ) -> dict[str, Any]:
+    """Covariance, correlation and linear regression exactly as Python's ``statistics``
+    defines them (None where it raises: n < 2, or a constant column), to 50 digits —
+    computed with Fractions here, because ``statistics`` returns floats for the last two."""
+    n = len(xs)
+    out: dict[str, Any] = dict.fromkeys(names)
+    if n < 2:
+        return out
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    for name in names:
+        if name == "covariance":
+            out[name] = results.ratio(sxy / (n - 1))
+        elif name == "correlation" and sxx and syy:
+            with decimal.localcontext(decimal.Context(prec=60)):
+                root = (Decimal(sxx.numerator) / sxx.denominator
+                        * Decimal(syy.numerator) / syy.denominator).sqrt()
+                value = Decimal(sxy.numerator) / sxy.denominator / root
+            out[name] = results.ratio(Fraction(value))
+        elif name == "linear_regression" and sxx:
+            slope = sxy / sxx
+            out[name] = {"slope": results.ratio(slope), "intercept": results.ratio(my - slope * mx)}
+    return out
 
 
 def statistics(query: Query, units: Sequence[int]) -> dict[str, Any]:

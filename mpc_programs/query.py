@@ -20,10 +20,20 @@ A query is a small JSON object; every field is optional::
   over the public count) and to each histogram bucket (sensitivity 1). A DP query may
   only ask for ``count`` (public by design), ``sum``, ``mean`` and ``histogram``, each
   noised statistic needs its ε, and it cannot be combined with a filter.
-* ``filter`` — a conjunction of public comparisons ``[op, value]`` with op one of
-  ``< <= > >= == !=``: every statistic is computed over the inputs whose (secret) value
-  satisfies all of them, without revealing which inputs those are. Values are
-  decimals with at most 8 places, 0 <= value <= the largest encodable balance.
+* ``filter`` — a conjunction of public comparisons ``[op, value]`` (on the query's
+  column) or ``[column, op, value]`` (on any column: a join of columns of the same
+  inputs), op one of ``< <= > >= == !=``: every statistic is computed over the inputs
+  whose (secret) values satisfy all of them, without revealing which inputs those are.
+  Values are decimals with at most 8 places, 0 <= value <= the largest encodable balance.
+* ``column`` — the column the one-column statistics describe (default: the source's
+  first column, ``balance``); a source with several value fields has several columns.
+* ``columns`` — ``[x, y]``: the two columns of ``covariance``, ``correlation`` and
+  ``linear_regression`` (y ≈ slope·x + intercept); required when one is asked for.
+
+Missing values: a provider whose response lacks an optional field has no value in
+that column. A query runs over the inputs that have a value in every column it uses
+(its ``column`` unless it asks only two-column statistics, its ``columns``, and every
+filtered column); ``count`` is their number. A missing value never matches a filter.
 
 Decimal fields accept numbers too (read through ``str``). Every error is a
 :class:`QueryError` whose message names the field to fix.
@@ -32,10 +42,12 @@ Decimal fields accept numbers too (read through ``str``). Every error is a
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
+from collections.abc import Sequence
 
 from mpc_programs.encoding import MAX_UNITS, EncodingError, to_units
 
@@ -45,12 +57,17 @@ DEFAULT_STATISTICS = (
     "min", "max", "median", "quantiles", "histogram",
 )
 #: Every statistic a query may name.
-STATISTICS = DEFAULT_STATISTICS + ("mode", "geometric_mean", "harmonic_mean", "gini")
+#: Statistics over two columns (``columns``).
+BIVARIATE = ("covariance", "correlation", "linear_regression")
+STATISTICS = DEFAULT_STATISTICS + ("mode", "geometric_mean", "harmonic_mean", "gini") + BIVARIATE
 DEFAULT_QUANTILES = ("0.25", "0.75", "0.9")
 DEFAULT_EDGES = ("0.01", "0.1", "1", "10", "100")
 MAX_QUANTILES = 32
 MAX_EDGES = 64
 MAX_FILTER_CLAUSES = 8
+#: The column a query describes when it names none (``tlsn`` specs' default first column).
+PRIMARY_COLUMN = "balance"
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 FILTER_OPS = ("<", "<=", ">", ">=", "==", "!=")
 #: A non-zero decimal below 1e-8 cannot be a balance (checked before any exact arithmetic).
 DECIMALS_LIMIT = 8
@@ -132,9 +149,41 @@ class Query:
     statistics: tuple[str, ...] = DEFAULT_STATISTICS
     quantiles: tuple[str, ...] = DEFAULT_QUANTILES
     histogram_edges: tuple[str, ...] = DEFAULT_EDGES
-    filter: Filter | None = None
+    filter: Filter | None = None  # on the query's own column
     privacy: Privacy | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    column: str | None = None  # None: the primary column
+    columns: tuple[str, str] | None = None  # the two columns of BIVARIATE statistics
+    column_filters: tuple[tuple[str, Filter], ...] = ()  # filters on other columns
+
+    @property
+    def bivariate(self) -> tuple[str, ...]:
+        return tuple(s for s in self.statistics if s in BIVARIATE)
+
+    def own_column(self, primary: str = PRIMARY_COLUMN) -> str:
+        return self.column or primary
+
+    def filters(self, primary: str = PRIMARY_COLUMN) -> list[tuple[str, Filter]]:
+        """Every filter with the column it tests (the query's own column first)."""
+        own = [(self.own_column(primary), self.filter)] if self.filter is not None else []
+        return own + list(self.column_filters)
+
+    def used_columns(self, primary: str = PRIMARY_COLUMN) -> list[str]:
+        """The columns an input needs a value in to count (see the module docstring)."""
+        used: list[str] = []
+        if len(self.bivariate) < len(self.statistics) - ("count" in self.statistics) \
+                or not self.bivariate:
+            used.append(self.own_column(primary))
+        used += list(self.columns or ()) + [c for c, _ in self.filters(primary)]
+        return list(dict.fromkeys(used))
+
+    def check_columns(self, available: Sequence[str]) -> None:
+        """Raise :class:`QueryError` if the query names a column the pool does not have."""
+        named = ([self.column] if self.column else []) + list(self.columns or ()) + [
+            c for c, _ in self.column_filters]
+        for name in named:
+            if name not in available:
+                raise QueryError(f"unknown column {name!r}; this pool has: {', '.join(available)}")
 
     def quantile_levels(self) -> list[Fraction]:
         return [Fraction(Decimal(q)) for q in self.quantiles]
@@ -146,10 +195,17 @@ class Query:
         out: dict[str, Any] = {"statistics": list(self.statistics),
                                "quantiles": list(self.quantiles),
                                "histogram_edges": list(self.histogram_edges)}
-        if self.filter is not None:
-            out["filter"] = self.filter.to_json()
+        clauses = self.filter.to_json() if self.filter is not None else []
+        for name, filt in self.column_filters:
+            clauses += [[name, *clause] for clause in filt.to_json()]
+        if clauses:
+            out["filter"] = clauses
         if self.privacy is not None:
             out["privacy"] = self.privacy.to_json()
+        if self.column is not None:
+            out["column"] = self.column
+        if self.columns is not None:
+            out["columns"] = list(self.columns)
         return out
 
 
@@ -178,30 +234,53 @@ def _units(text: str, what: str) -> int:
         raise QueryError(f"bad {what}: {exc}") from exc
 
 
-def _parse_filter(spec: object) -> Filter:
+def _column_name(value: object, what: str) -> str:
+    if not isinstance(value, str) or _COLUMN_NAME.fullmatch(value) is None:
+        raise QueryError(f"{what} must be a column name (a-z, 0-9, _), got {value!r}")
+    return value
+
+
+def _parse_filter(spec: object, own: str | None) -> tuple[Filter | None, tuple[tuple[str, Filter], ...]]:
+    """(filter on the query's own column, filters on other columns by column)."""
     if not isinstance(spec, list) or not spec or len(spec) > MAX_FILTER_CLAUSES:
         raise QueryError(f"'filter' must be a non-empty list of at most {MAX_FILTER_CLAUSES} "
-                         "[op, value] pairs, e.g. [[\">\", \"1\"]]")
-    clauses = []
+                         "[op, value] or [column, op, value] clauses, e.g. [[\">\", \"1\"]]")
+    by_column: dict[str | None, list[tuple[str, str]]] = {}
     for clause in spec:
-        if not isinstance(clause, list) or len(clause) != 2:
-            raise QueryError(f"a filter clause must be a pair [op, value], got {clause!r}")
-        op, value = clause
+        if not isinstance(clause, list) or len(clause) not in (2, 3):
+            raise QueryError("a filter clause must be [op, value] or [column, op, value], "
+                             f"got {clause!r}")
+        column = _column_name(clause[0], "a filter clause's column") if len(clause) == 3 else None
+        if column is not None and column == own:
+            column = None
+        op, value = clause[-2:]
         if op not in FILTER_OPS:
             raise QueryError(f"unknown filter operator {op!r}; known: {' '.join(FILTER_OPS)}")
         text = _decimal_string(value, "a filter value")
         _units(text, "filter value")
-        clauses.append((op, text))
-    return Filter(tuple(clauses))
+        by_column.setdefault(column, []).append((op, text))
+    own_filter = Filter(tuple(by_column.pop(None))) if None in by_column else None
+    return own_filter, tuple((c, Filter(tuple(cl))) for c, cl in sorted(by_column.items()))
 
 
-def parse_query(spec: object) -> Query:
-    """Validate a JSON query spec; raises :class:`QueryError` with a clear message."""
+def parse_query(spec: object, columns: Sequence[str] | None = None) -> Query:
+    """Validate a JSON query spec; raises :class:`QueryError` with a clear message.
+
+    ``columns``: the pool's columns (first = primary), when known: names are checked.
+    """
+    query = _parse_query(spec)
+    if columns is not None:
+        query.check_columns(columns)
+    return query
+
+
+def _parse_query(spec: object) -> Query:
     if spec is None:
         return Query()
     if not isinstance(spec, dict):
         raise QueryError("a query must be a JSON object")
-    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges", "filter", "privacy"}
+    unknown_keys = set(spec) - {"statistics", "quantiles", "histogram_edges", "filter", "privacy",
+                                "column", "columns"}
     if unknown_keys:
         raise QueryError(f"unknown query field(s): {', '.join(sorted(unknown_keys))}")
     stats = spec.get("statistics", list(DEFAULT_STATISTICS))
@@ -231,15 +310,35 @@ def parse_query(spec: object) -> Query:
     for name in _NEED_EDGES:
         if name in stats and not units:
             raise QueryError(f"'{name}' requested but no edges given")
-    filt = _parse_filter(spec["filter"]) if "filter" in spec else None
-    privacy = _parse_privacy(spec["privacy"], stats, filt) if "privacy" in spec else None
-    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt, privacy)
+    column = _column_name(spec["column"], "'column'") if "column" in spec else None
+    pair = _parse_pair(spec.get("columns"), stats)
+    filt, column_filters = (_parse_filter(spec["filter"], column) if "filter" in spec
+                            else (None, ()))
+    privacy = None
+    if "privacy" in spec:
+        privacy = _parse_privacy(spec["privacy"], stats, filt or bool(column_filters))
+    return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt, privacy,
+                 column=column, columns=pair, column_filters=column_filters)
 
 
-def _parse_privacy(spec: object, stats: list[str], filt: Filter | None) -> Privacy:
+def _parse_pair(spec: object, stats: list[str]) -> tuple[str, str] | None:
+    wanted = [s for s in stats if s in BIVARIATE]
+    if spec is None:
+        if wanted:
+            raise QueryError(f"{wanted[0]!r} needs 'columns': the two columns [x, y] it relates")
+        return None
+    if not isinstance(spec, list) or len(spec) != 2:
+        raise QueryError("'columns' must be a list of two column names [x, y]")
+    x, y = (_column_name(c, "a name in 'columns'") for c in spec)
+    if not wanted:
+        raise QueryError(f"'columns' is only for {', '.join(BIVARIATE)}")
+    return x, y
+
+
+def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
     if not isinstance(spec, dict) or set(spec) - {"epsilon", "clip"}:
         raise QueryError("'privacy' must be an object with 'epsilon' (and 'clip' for sums)")
-    if filt is not None:
+    if filt:
         raise QueryError("'privacy' cannot be combined with a filter (the filtered count is exact)")
     exact = [s for s in stats if s not in DP_STATISTICS]
     if exact:

@@ -1,8 +1,10 @@
 """A computation party's share store: one TinyDB file per party, shares only.
 
 The file holds, per input id, this party's share row of the input's one-hot layout
-(never a plaintext value) and a digest that makes a corrupted row a clear error
-instead of a silently wrong statistic. Every change is one atomic file replacement
+(never a plaintext value) — the primary column — and, for a source with several
+columns, a row per further column the provider has (a column it lacks is absent:
+a *missing* value, never a number), and a digest over all of them that makes a
+corrupted row a clear error instead of a silently wrong statistic. Every change is one atomic file replacement
 (write to a temporary file, fsync, rename), so a crash or a full disk leaves either
 the old or the new state, never half of a batch.
 """
@@ -113,11 +115,36 @@ def decode_rows(texts: Sequence[str]) -> np.ndarray:
     return np.array(values, dtype=object).reshape(len(texts), SHARES_PER_INPUT)
 
 
-def _digest(party: int, input_id: str, encoded: str) -> str:
+def _digest(party: int, input_id: str, encoded: str,
+            columns: Mapping[str, str] | None = None) -> str:
     h = hashlib.sha256()
     h.update(f"{LAYOUT}|{party}|{input_id}|".encode())
     h.update(encoded.encode("ascii"))
+    for name in sorted(columns or {}):
+        h.update(f"|{name}=".encode())
+        h.update(columns[name].encode("ascii"))  # type: ignore[index]
     return h.hexdigest()
+
+
+#: Extra columns of one input: {column name: share row}.
+ColumnRows = Mapping[str, Sequence[int]]
+
+
+def _document(party: int, input_id: str, row: Sequence[int],
+              columns: ColumnRows | None) -> dict[str, Any]:
+    """The stored form of one input: encoded rows and their digest."""
+    validate_input_id(input_id)
+    encoded = encode_row(row)
+    doc: dict[str, Any] = {"shares": encoded}
+    if columns:
+        extra = {}
+        for name, extra_row in columns.items():
+            if not isinstance(name, str) or not 0 < len(name) <= 32:
+                raise StoreError(f"invalid column name {name!r}")
+            extra[name] = encode_row(extra_row)
+        doc["columns"] = extra
+    doc["digest"] = _digest(party, input_id, encoded, doc.get("columns"))
+    return doc
 
 
 def validate_input_id(input_id: object) -> str:
@@ -178,14 +205,15 @@ class ShareStore:
         with self._lock:
             return self._inputs.contains(Query().id == input_id)
 
-    def add_many(self, rows: Mapping[str, Sequence[int]]) -> None:
-        """Store share rows for new input ids, all or nothing (one atomic write)."""
-        docs = []
-        for input_id, row in rows.items():
-            validate_input_id(input_id)
-            encoded = encode_row(row)
-            docs.append({"id": input_id, "shares": encoded,
-                         "digest": _digest(self.party, input_id, encoded)})
+    def add_many(self, rows: Mapping[str, Sequence[int]],
+                 columns: Mapping[str, ColumnRows] | None = None) -> None:
+        """Store share rows for new input ids, all or nothing (one atomic write).
+
+        ``columns`` (optional): per input id, its extra columns' share rows by name.
+        """
+        columns = columns or {}
+        docs = [{"id": input_id, **_document(self.party, input_id, row, columns.get(input_id))}
+                for input_id, row in rows.items()]
         with self._lock:
             existing = {doc["id"] for doc in self._inputs.all()}
             clash = sorted(existing.intersection(rows))
@@ -201,13 +229,13 @@ class ShareStore:
     # a failure anywhere aborts everywhere. So an input is in all three stores or in none
     # (a commit that fails, e.g. on a full disk, is retried: the staged rows stay).
 
-    def stage(self, run_id: str, rows: Mapping[str, Sequence[int]]) -> None:
-        """Durably set aside a run's accepted rows (one atomic write)."""
-        docs = {}
-        for input_id, row in rows.items():
-            validate_input_id(input_id)
-            encoded = encode_row(row)
-            docs[input_id] = {"shares": encoded, "digest": _digest(self.party, input_id, encoded)}
+    def stage(self, run_id: str, rows: Mapping[str, Sequence[int]],
+              columns: Mapping[str, ColumnRows] | None = None) -> None:
+        """Durably set aside a run's accepted rows (one atomic write); ``columns`` as in
+        :meth:`add_many`."""
+        columns = columns or {}
+        docs = {input_id: _document(self.party, input_id, row, columns.get(input_id))
+                for input_id, row in rows.items()}
         with self._lock:
             staged = self._db.table("staged", cache_size=0)
             staged.remove(Query().run_id == run_id)
@@ -255,9 +283,14 @@ class ShareStore:
         with self._lock:
             self._inputs.remove(Query().id.one_of(sorted(ids)))
 
-    def load(self, input_ids: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+    def load(self, input_ids: Sequence[str] | None = None,
+             column: str | None = None) -> tuple[list[str], np.ndarray]:
         """Share rows in sorted id order, as an (N, SHARES_PER_INPUT) object array;
-        ``input_ids`` (if given) must all be present."""
+        ``input_ids`` (if given) must all be present.
+
+        ``column``: an extra column's name — then only the inputs that have a value in it
+        are returned (the others' value is missing); ``None`` is the primary column.
+        """
         with self._lock:
             docs = {doc["id"]: doc for doc in self._inputs.all()}
         ids = sorted(docs) if input_ids is None else sorted(input_ids)
@@ -265,14 +298,23 @@ class ShareStore:
         if missing:
             raise StoreError(f"{len(missing)} requested input(s) not in the store, e.g. {missing[0]}")
         texts = []
+        present = []
         for input_id in ids:
             doc = docs[input_id]
             encoded = doc.get("shares")
-            if not isinstance(encoded, str) or doc.get("digest") != _digest(
-                    self.party, input_id, encoded):
+            columns = doc.get("columns")
+            if (not isinstance(encoded, str)
+                    or not isinstance(columns, (dict, type(None)))
+                    or not all(isinstance(v, str) for v in (columns or {}).values())
+                    or doc.get("digest") != _digest(self.party, input_id, encoded, columns)):
                 raise StoreError(f"stored shares of input {input_id} are corrupted")
-            texts.append(encoded)
+            if column is None:
+                texts.append(encoded)
+                present.append(input_id)
+            elif columns and column in columns:
+                texts.append(columns[column])
+                present.append(input_id)
         try:
-            return ids, decode_rows(texts)
+            return present, decode_rows(texts)
         except StoreError as exc:
             raise StoreError(f"stored shares are corrupted: {exc}") from exc

@@ -29,7 +29,7 @@ import numpy as np
 from mpyc.runtime import mpc
 
 from mpc_programs import ingest, secure_stats
-from mpc_programs.aes_gcm_mpc import ProviderInput, verify_batch
+from mpc_programs.aes_gcm_mpc import ProviderInput, verify_batch_values
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.store import StoreError, decode_row, validate_input_id
 
@@ -43,13 +43,27 @@ class SubmissionError(ValueError):
     """A submission that is malformed as data (before any MPC)."""
 
 
+MAX_EXTRA_COLUMNS = 3
+
+
 @dataclass(frozen=True)
 class Submission:
-    """One provider's submission as one party sees it."""
+    """One provider's submission as one party sees it.
+
+    ``extra_columns`` names the further value fields the provider has (in the order of
+    ``provider.extra_values``), ``extra_rows`` holds its shared layout of each. A column the
+    provider lacks is simply absent: a missing value, public like every field position.
+    """
 
     input_id: str
     provider: ProviderInput
     layout_row: list[int]
+    extra_columns: tuple[str, ...] = ()
+    extra_rows: tuple[list[int], ...] = ()
+
+    def column_rows(self) -> dict[str, list[int]]:
+        """The extra columns' share rows by name (what the store keeps beside the layout)."""
+        return dict(zip(self.extra_columns, self.extra_rows, strict=True))
 
     def public_digest(self) -> str:
         """Digest of everything that must be identical at all three parties."""
@@ -59,6 +73,9 @@ class Submission:
                "templates": [[o, b.hex()] for o, b in p.templates],
                "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
                "decimals": p.decimals}
+        if self.extra_columns:
+            doc["extra"] = [[c, list(v)] for c, v in zip(self.extra_columns, p.extra_values,
+                                                         strict=True)]
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,45 +121,81 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         if not isinstance(layout, str):
             raise SubmissionError("layout must be an encoded share row")
         row = decode_row(layout)
+        columns, fields_, rows = _parse_extra(doc.get("extra", []))
         provider = ProviderInput(
             key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
             nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
             uid=(_int(uid[0], "uid offset"), bytes.fromhex(uid[1])),
             balance=(_int(balance[0], "balance offset"), _int(balance[1], "balance length")),
-            decimals=_int(doc.get("decimals", 8), "decimals"))
+            decimals=_int(doc.get("decimals", 8), "decimals"), extra_values=fields_)
     except (StoreError, ValueError) as exc:
         if isinstance(exc, SubmissionError):
             raise
         raise SubmissionError(str(exc)) from exc
-    return Submission(input_id, provider, row)
+    return Submission(input_id, provider, row, columns, rows)
 
 
-def submission_to_json(input_id: str, provider: ProviderInput, layout: str) -> dict[str, Any]:
+def _parse_extra(extra: object) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...],
+                                         tuple[list[int], ...]]:
+    """``[{"column": name, "field": [offset, length], "layout": row}, ...]``."""
+    if not isinstance(extra, list) or len(extra) > MAX_EXTRA_COLUMNS:
+        raise SubmissionError(f"extra must be a list of at most {MAX_EXTRA_COLUMNS} columns")
+    columns, fields_, rows = [], [], []
+    for item in extra:
+        if not isinstance(item, dict) or set(item) != {"column", "field", "layout"}:
+            raise SubmissionError("an extra column is {column, field, layout}")
+        name, field, layout = item["column"], item["field"], item["layout"]
+        if not isinstance(name, str) or not 0 < len(name) <= 32 or name in columns:
+            raise SubmissionError("extra column names must be distinct short strings")
+        if not (isinstance(field, list) and len(field) == 2):
+            raise SubmissionError("an extra column's field is [offset, length]")
+        if not isinstance(layout, str):
+            raise SubmissionError("an extra column's layout must be an encoded share row")
+        columns.append(name)
+        fields_.append((_int(field[0], "field offset"), _int(field[1], "field length")))
+        rows.append(decode_row(layout))
+    return tuple(columns), tuple(fields_), tuple(rows)
+
+
+def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
+                       extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``extra``: encoded share rows of the extra columns, by name, in ``extra_values`` order."""
     p = provider
-    return {"input_id": input_id, "key_share": list(p.key_share),
-            "ciphertext": p.ciphertext.hex(), "tag": p.tag.hex(), "nonce": p.nonce.hex(),
-            "aad": p.aad.hex(), "templates": [[o, b.hex()] for o, b in p.templates],
-            "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
-            "decimals": p.decimals, "layout": layout}
+    doc = {"input_id": input_id, "key_share": list(p.key_share),
+           "ciphertext": p.ciphertext.hex(), "tag": p.tag.hex(), "nonce": p.nonce.hex(),
+           "aad": p.aad.hex(), "templates": [[o, b.hex()] for o, b in p.templates],
+           "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
+           "decimals": p.decimals, "layout": layout}
+    if extra:
+        doc["extra"] = [{"column": name, "field": list(field), "layout": row}
+                        for (name, row), field in zip(extra.items(), p.extra_values, strict=True)]
+    return doc
 
 
 async def verify_submissions(submissions: Sequence[Submission]) -> list[str | None]:
     """Per submission (same order at every party): None if accepted, else the reason."""
     if not submissions:
         return []
-    record_ok, balances = await verify_batch([s.provider for s in submissions],
-                                             sectype=secure_stats.secint)
-    balance_shares = np.asarray((await mpc.gather(balances)).value, dtype=object)
+    record_ok, values = await verify_batch_values([s.provider for s in submissions],
+                                                  sectype=secure_stats.secint)
+    value_shares = np.asarray((await mpc.gather(values)).value, dtype=object)
     # Only records that verified take part in the layout check: for the others the
     # "balance" is whatever the claimed offsets decrypt to, possibly predictable, and
     # opening a combination with it could reveal the provider's shared value.
     verified = [i for i, ok in enumerate(record_ok) if ok]
-    rows = np.array([submissions[i].layout_row for i in verified], dtype=object).reshape(
-        len(verified), SHARES_PER_INPUT)
-    checked = await ingest.check_rows(rows, expected_values=balance_shares[verified])
+    # Every shared layout (the balance's, then each extra column's) is checked against the
+    # value decrypted from its own field, all in one ingestion check.
+    owners = [(i, c) for i in verified for c in range(1 + len(submissions[i].extra_rows))]
+    rows = np.array([submissions[i].layout_row if c == 0 else submissions[i].extra_rows[c - 1]
+                     for i, c in owners], dtype=object).reshape(len(owners), SHARES_PER_INPUT)
+    expected = np.array([value_shares[i, c] for i, c in owners], dtype=object)
+    checked = await ingest.check_rows(rows, expected_values=expected)
     layout_verdicts: list[str | None] = [REJECT_RECORD] * len(submissions)
-    for i, reason in zip(verified, checked):
-        layout_verdicts[i] = reason
+    for i in verified:
+        layout_verdicts[i] = None
+    for (i, _), reason in zip(owners, checked):
+        if reason is not None and layout_verdicts[i] != "inconsistent shares":
+            layout_verdicts[i] = reason
     out: list[str | None] = []
     for ok, reason in zip(record_ok, layout_verdicts):
         if not ok:

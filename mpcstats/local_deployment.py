@@ -31,6 +31,8 @@ from tlsn import NotaryKey, public_key_b64
 HOST = "127.0.0.1"
 EXCHANGE_NAME = "api.binance.test"  # the simulator's TLS name; production uses the spec's host
 SOURCE = "binance_eth"
+#: The two-column source (ETH and BTC balances) the demo pools.
+TWO_COLUMN_SOURCE = "binance_eth_btc"
 
 
 class DeploymentError(RuntimeError):
@@ -82,6 +84,7 @@ class LocalDeployment:
     endpoints: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     accounts: list[SimAccount] = field(default_factory=list)
     party_public_keys: list[str] = field(default_factory=list)
+    source: str = SOURCE
 
     @property
     def coordinator_url(self) -> str:
@@ -102,7 +105,7 @@ class LocalDeployment:
     def provider_config(self) -> dict[str, object]:
         """The provider app's deployment settings (``provider_app.client.DeploymentConfig``)."""
         return {"coordinator_url": self.coordinator_url, "notary_url": self.notary_url,
-                "source": SOURCE, "exchange_host": EXCHANGE_NAME,
+                "source": self.source, "exchange_host": EXCHANGE_NAME,
                 "exchange_ca_file": str(self.root / "exchange_ca.pem"),
                 "party_urls": self.party_urls}
 
@@ -189,11 +192,16 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
                            tls_max: str = "1.3", auto_query_seconds: float = 0.0,
                            min_inputs: int = 1, results_poll_seconds: float = 1.0,
                            mpc_timeout_seconds: float = 300.0, client_rate: float = 50.0,
+                           source: str = SOURCE,
                            say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
-    """Generate keys and configs under ``root`` and start every server; stop() ends them."""
+    """Generate keys and configs under ``root`` and start every server; stop() ends them.
+
+    ``source``: the spec the pool counts (``binance_eth``: one column; ``binance_eth_btc``:
+    the ETH balance and the BTC balance).
+    """
     root = Path(root).resolve()
     (root / "logs").mkdir(parents=True, exist_ok=True)
-    deployment = LocalDeployment(root)
+    deployment = LocalDeployment(root, source=source)
     try:
         _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
                results_poll_seconds, mpc_timeout_seconds, client_rate, say)
@@ -261,8 +269,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         _write_toml(root / f"party{i}.toml", "party", {
             "index": i, "data_dir": str(root / f"party{i}"), "mpc_peers": mpc_peers,
             "coordinator_token": coordinator_token, "notary_keys": [notary_public],
-            "host": HOST, "port": party_ports[i], "server_names": {SOURCE: EXCHANGE_NAME},
-            "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
+            "host": HOST, "port": party_ports[i], "server_names": {d.source: EXCHANGE_NAME},
+            "sources": [d.source], "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
             "min_inputs": min_inputs})
         name = f"party{i}"
         d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
@@ -278,7 +286,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     _write_toml(root / "coordinator.toml", "coordinator", {
         "data_dir": str(root / "coordinator"), "parties": d.party_urls,
         "party_token": coordinator_token, "notary_keys": [notary_public], "host": HOST,
-        "port": coordinator_port, "server_names": {SOURCE: EXCHANGE_NAME},
+        "port": coordinator_port, "server_names": {d.source: EXCHANGE_NAME},
+        "sources": [d.source],
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,
         "party_timeout_seconds": mpc_timeout + 30,
         "client_rate": client_rate, "client_burst": 4 * client_rate,

@@ -147,20 +147,25 @@ class ProviderClient:
 
     def registration_document(self, notarized: Notarized) -> dict[str, Any]:
         session = notarized.session
-        uid_field, balance_field = session.fields["uid"], session.fields["balance"]
-        if uid_field.record != balance_field.record:
-            raise ContributionError("field_not_found", "uid and balance are in different records")
-        record = session.records[balance_field.record]
+        located = ["uid"] + [c for c in self.spec.columns if c in session.fields]
+        records = {session.fields[name].record for name in located}
+        if len(records) != 1:
+            raise ContributionError("field_not_found", "the fields are in different records")
+        record = session.records[records.pop()]
         return {
             "source": self.spec.name,
             "attestation": notarized.attestation.to_dict(),
             "record": {"index": record.index, "seq": record.seq, "header": record.header.hex(),
                        "payload": record.payload.hex(), "iv": session.server_write_iv.hex()},
-            "fields": {"uid": {"offset": uid_field.offset, "length": uid_field.length},
-                       "balance": {"offset": balance_field.offset,
-                                   "length": balance_field.length}},
+            "fields": {name: {"offset": session.fields[name].offset,
+                              "length": session.fields[name].length} for name in located},
             "uid": session.uid,
         }
+
+    def column_values(self, notarized: Notarized) -> dict[str, str]:
+        """The notarized value of every column the response has (missing ones left out)."""
+        fields = notarized.session.fields
+        return {c: fields[c].value for c in self.spec.columns if c in fields}
 
     def register(self, notarized: Notarized) -> Registration:
         """Send the attestation and public record material; get a session and party URLs."""
@@ -175,17 +180,20 @@ class ProviderClient:
         if len(key) != registration.key_length:
             raise ContributionError("unsupported", "key length differs from the negotiated suite")
         try:
-            units = to_units(notarized.balance)
+            units = {c: to_units(v) for c, v in self.column_values(notarized).items()}
         except EncodingError as exc:
             raise ContributionError("field_not_found", str(exc)) from exc
         parties = self.pinned_parties(registration)
         key_rows = share_key_bytes(key)
-        layout_rows = share_units(units)
+        primary = self.spec.primary
+        rows = {c: share_units(u) for c, u in units.items()}
         for pid, url in enumerate(parties):
             self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
-                          json={"key_share": key_rows[pid], "layout": encode_row(layout_rows[pid])},
+                          json={"key_share": key_rows[pid], "layout": encode_row(rows[primary][pid]),
+                                "columns": {c: encode_row(r[pid]) for c, r in rows.items()
+                                            if c != primary}},
                           token=registration.token)
-        del key_rows, layout_rows
+        del key_rows, rows
         self._request("POST", self.config.coordinator_url.rstrip("/")
                       + f"/v1/registrations/{registration.session_id}/ready",
                       token=registration.token)

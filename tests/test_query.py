@@ -34,7 +34,15 @@ def test_bad_specs_are_refused_with_a_reason(spec, message):
     ({"statistics": ["mode"], "histogram_edges": []}, "'mode' requested but no edges"),
     ({"filter": []}, "non-empty list"),
     ({"filter": {">": "1"}}, "non-empty list"),
-    ({"filter": [[">", "1", "2"]]}, "pair"),
+    ({"filter": [[">", "1", "2"]]}, "column name"),
+    ({"filter": [[">"]]}, r"\[op, value\] or \[column, op, value\]"),
+    ({"statistics": ["correlation"]}, "needs 'columns'"),
+    ({"statistics": ["mean"], "columns": ["balance", "btc"]}, "only for"),
+    ({"statistics": ["covariance"], "columns": ["balance"]}, "two column names"),
+    ({"statistics": ["covariance"], "columns": ["balance", "BTC"]}, "column name"),
+    ({"column": 3}, "column name"),
+    ({"statistics": ["sum"], "privacy": {"epsilon": {"sum": "1"}, "clip": "10"},
+      "filter": [["btc", ">", "1"]]}, "cannot be combined with a filter"),
     ({"filter": [["=>", "1"]]}, "unknown filter operator '=>'"),
     ({"filter": [[">", "one"]]}, "not a decimal"),
     ({"filter": [[">", "-1"]]}, "negative"),
@@ -73,3 +81,29 @@ def test_filters_reduce_to_an_interval_minus_points(clauses, inside, outside):
     lo, hi, excluded = filt.interval()
     assert 0 <= lo and hi <= MAX_UNITS + 1 and all(lo <= v < hi for v in excluded)
     assert parse_query({"filter": filt.to_json()}).filter == filt  # round trip
+
+
+def test_columns_and_joined_filters_round_trip_and_name_the_inputs_they_need():
+    spec = {"statistics": ["count", "mean", "correlation"], "column": "btc",
+            "columns": ["balance", "btc"],
+            "filter": [[">", "1"], ["balance", "<=", "100"], ["btc", "<", "5"]]}
+    query = parse_query(spec, columns=["balance", "btc"])
+    assert query.filter is not None and query.filter.clauses == ((">", "1"), ("<", "5"))
+    assert [(c, f.clauses) for c, f in query.column_filters] == [("balance", (("<=", "100"),))]
+    assert query.used_columns() == ["btc", "balance"]
+    again = parse_query(query.to_json())
+    assert again == query
+    # only two-column statistics: the query's own column is not needed
+    assert parse_query({"statistics": ["count", "covariance"],
+                        "columns": ["btc", "balance"]}).used_columns() == ["btc", "balance"]
+    assert parse_query(None).used_columns() == ["balance"]
+
+
+def test_a_column_the_pool_lacks_is_refused_before_any_mpc():
+    with pytest.raises(QueryError, match="unknown column 'eth'; this pool has: balance, btc"):
+        parse_query({"column": "eth"}, columns=["balance", "btc"])
+    with pytest.raises(QueryError, match="unknown column 'usdt'"):
+        parse_query({"filter": [["usdt", ">", "1"]]}, columns=["balance", "btc"])
+    with pytest.raises(QueryError, match="unknown column 'btc'"):
+        parse_query({"statistics": ["covariance"], "columns": ["balance", "btc"]},
+                    columns=["balance"])

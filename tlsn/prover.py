@@ -359,6 +359,8 @@ def _locate(spec: SourceSpec, stream: bytes, opened: list[_Opened]) -> dict[str,
     out: dict[str, FieldLocation] = {}
     for name, f in spec.fields.items():
         matches = list(f.regex().finditer(stream, body_start))
+        if not matches and f.optional:
+            continue  # a missing value: the response lacks this field
         if len(matches) != 1:
             raise ProverError("field_not_found" if not matches else "field_not_unique",
                               f"field {name}: {len(matches)} matches of its template in the response")
@@ -464,7 +466,7 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
         cipher_suite_id=suite.code, key_length=suite.key_length, client_random=ch.random,
         server_random=sh.random, server_write_key=keys.key, server_write_iv=keys.iv,
         server_handshake_traffic_secret=hs_secret, records=records, fields=locations,
-        uid=locations["uid"].value, balance=locations["balance"].value, status_code=status,
+        uid=locations["uid"].value, balance=locations[spec.primary].value, status_code=status,
         plaintext=response, bytes_sent=len(pipe.c2s), bytes_received=len(pipe.s2c),
         seconds=time.monotonic() - started)
 

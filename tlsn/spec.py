@@ -25,12 +25,17 @@ SIGNATURES = ("hmac-sha256-hex", "none")
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A value in the response: ``prefix`` ‖ value matching ``pattern`` ‖ ``suffix``."""
+    """A value in the response: ``prefix`` ‖ value matching ``pattern`` ‖ ``suffix``.
+
+    ``optional``: the response may lack the field (e.g. an asset the account never held);
+    the value is then *missing* — a state of its own, never a number (see ``columns``).
+    """
 
     name: str
     prefix: str
     pattern: str
     suffix: str
+    optional: bool = False
 
     def regex(self) -> re.Pattern[bytes]:
         return re.compile(re.escape(self.prefix.encode()) + b"(" + self.pattern.encode() + b")"
@@ -59,6 +64,13 @@ class SourceSpec:
     signature_param: str
     fields: dict[str, FieldSpec]
     description: str = ""
+    #: The value fields a provider contributes, in order; the first is the primary value
+    #: (the one every input has). Each is a column of the pool, one row per input.
+    columns: tuple[str, ...] = ("balance",)
+
+    @property
+    def primary(self) -> str:
+        return self.columns[0]
 
     def build_request(self, credentials: Credentials, *, host: str | None = None,
                       timestamp_ms: int | None = None) -> bytes:
@@ -88,6 +100,26 @@ def _require(table: dict, key: str, kind: type, where: str):  # type: ignore[no-
     return value
 
 
+#: Column names are query identifiers: short, lower case.
+COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_COLUMNS = 4
+
+
+def _parse_columns(data: dict, fields: dict[str, FieldSpec]) -> tuple[str, ...]:
+    columns = data.get("columns", ["balance"])
+    if (not isinstance(columns, list) or not 1 <= len(columns) <= MAX_COLUMNS
+            or not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns)):
+        raise SpecError("spec_invalid", f"'columns' must list 1 to {MAX_COLUMNS} distinct field names")
+    for name in columns:
+        if name not in fields or name == "uid":
+            raise SpecError("spec_invalid", f"column {name!r} must name a value field")
+        if COLUMN_NAME.fullmatch(name) is None:
+            raise SpecError("spec_invalid", f"column name {name!r}: use a-z, 0-9 and _")
+    if fields[columns[0]].optional:
+        raise SpecError("spec_invalid", f"the first column ({columns[0]}) cannot be optional")
+    return tuple(columns)
+
+
 def parse_spec(data: dict) -> SourceSpec:
     """Validate a parsed TOML spec; every missing or ill-typed key is a :class:`SpecError`."""
     req = _require(data, "request", dict, "spec")
@@ -96,17 +128,20 @@ def parse_spec(data: dict) -> SourceSpec:
     for fname, f in fields_table.items():
         if not isinstance(f, dict):
             raise SpecError("spec_invalid", f"fields.{fname} must be a table")
+        optional = f.get("optional", False)
+        if not isinstance(optional, bool):
+            raise SpecError("spec_invalid", f"fields.{fname}.optional must be true or false")
         field = FieldSpec(fname, _require(f, "prefix", str, f"fields.{fname}"),
                           _require(f, "pattern", str, f"fields.{fname}"),
-                          _require(f, "suffix", str, f"fields.{fname}"))
+                          _require(f, "suffix", str, f"fields.{fname}"), optional)
         try:
             field.regex()
         except re.error as exc:
             raise SpecError("spec_invalid", f"fields.{fname}.pattern: {exc}") from None
         fields[fname] = field
-    for needed in ("uid", "balance"):
-        if needed not in fields:
-            raise SpecError("spec_invalid", f"spec must define fields.{needed}")
+    if "uid" not in fields or fields["uid"].optional:
+        raise SpecError("spec_invalid", "spec must define a required fields.uid")
+    columns = _parse_columns(data, fields)
     signature = req.get("signature", "none")
     if signature not in SIGNATURES:
         raise SpecError("spec_invalid", f"request.signature must be one of {SIGNATURES}")
@@ -116,7 +151,7 @@ def parse_spec(data: dict) -> SourceSpec:
         path=_require(req, "path", str, "request"), query=req.get("query", ""),
         recv_window=int(req.get("recv_window", 5000)), api_key_header=req.get("api_key_header", ""),
         signature=signature, signature_param=req.get("signature_param", "signature"),
-        fields=fields, description=data.get("description", ""))
+        fields=fields, description=data.get("description", ""), columns=columns)
 
 
 def load_spec(name_or_path: str | Path) -> SourceSpec:

@@ -1,7 +1,8 @@
 """What a provider registers, and the checks every server runs on it itself.
 
 A registration names one notarized server→client record and where the uid and the
-balance sit in its plaintext. The coordinator *and* each computation party run
+value fields (the source's columns: the balance, and e.g. a BTC balance) sit in its
+plaintext. An optional column the response lacks is left out: a missing value. The coordinator *and* each computation party run
 :func:`check_registration` on their own — a party trusts no other server's word
 (DESIGN.md, "Parties"). The result is the public half of the MPC input: the
 record's nonce, AAD, ciphertext and tag, rebuilt from the attested bytes (only the
@@ -13,7 +14,8 @@ Document (JSON)::
     {"source": "binance_eth",
      "attestation": {...signed attestation...},
      "record": {"index": 5, "seq": 1, "header": "<hex>", "payload": "<hex>", "iv": "<hex>"},
-     "fields": {"uid": {"offset": 312, "length": 9}, "balance": {"offset": 201, "length": 10}},
+     "fields": {"uid": {"offset": 312, "length": 9}, "balance": {"offset": 201, "length": 10},
+                "btc": {"offset": 150, "length": 10}},
      "uid": "123456789"}
 """
 
@@ -59,15 +61,29 @@ class CheckedRegistration:
     uid_field: tuple[int, bytes]
     balance_field: tuple[int, int]
     attested_at: int
+    #: The further columns this provider has a value in: (name, (offset, length)), in the
+    #: spec's column order; the spec's other columns are missing for this input.
+    extra_fields: tuple[tuple[str, tuple[int, int]], ...] = ()
 
-    def submission(self, key_share: list[int], layout: str) -> dict[str, Any]:
-        """The verify-job document for this registration with one party's secret shares."""
-        return {"input_id": self.input_id, "key_share": key_share,
-                "ciphertext": self.ciphertext.hex(), "tag": self.tag.hex(),
-                "nonce": self.nonce.hex(), "aad": self.aad.hex(),
-                "templates": [[o, b.hex()] for o, b in self.templates],
-                "uid": [self.uid_field[0], self.uid_field[1].hex()],
-                "balance": list(self.balance_field), "decimals": 8, "layout": layout}
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.extra_fields)
+
+    def submission(self, key_share: list[int], layout: str,
+                   extra_layouts: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The verify-job document for this registration with one party's secret shares
+        (``extra_layouts``: the shared layout of each extra column, by name)."""
+        doc = {"input_id": self.input_id, "key_share": key_share,
+               "ciphertext": self.ciphertext.hex(), "tag": self.tag.hex(),
+               "nonce": self.nonce.hex(), "aad": self.aad.hex(),
+               "templates": [[o, b.hex()] for o, b in self.templates],
+               "uid": [self.uid_field[0], self.uid_field[1].hex()],
+               "balance": list(self.balance_field), "decimals": 8, "layout": layout}
+        if self.extra_fields:
+            layouts = extra_layouts or {}
+            doc["extra"] = [{"column": name, "field": list(field), "layout": layouts.get(name, "")}
+                            for name, field in self.extra_fields]
+        return doc
 
 
 def input_id_for(source: str, uid: str) -> str:
@@ -108,9 +124,8 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     spec = sources[source]
     uid = doc.get("uid")
     uid_spec = spec.fields.get("uid")
-    balance_spec = spec.fields.get("balance")
-    if uid_spec is None or balance_spec is None:
-        raise RegistrationError("bad_spec", f"source {source} lacks a uid or balance field")
+    if uid_spec is None:
+        raise RegistrationError("bad_spec", f"source {source} lacks a uid field")
     if not isinstance(uid, str) or re.fullmatch(uid_spec.pattern, uid) is None:
         raise RegistrationError("invalid_field", "uid does not look like an account id")
     record_doc = doc.get("record")
@@ -152,29 +167,53 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         sealed = seal_parts(record, seq, attestation.tls_version, iv)
     except TLSNError as exc:
         raise RegistrationError("invalid_record", str(exc)) from None
-    uid_doc, bal_doc = fields_doc.get("uid"), fields_doc.get("balance")
+    unknown = set(fields_doc) - {"uid", *spec.columns}
+    if unknown:
+        raise RegistrationError("invalid_field", f"unknown field(s): {', '.join(sorted(unknown))}")
+    uid_doc = fields_doc.get("uid")
     uid_offset = _int(uid_doc, "offset", "fields.uid", 1 << 20)  # type: ignore[arg-type]
     uid_length = _int(uid_doc, "length", "fields.uid", 64)  # type: ignore[arg-type]
-    bal_offset = _int(bal_doc, "offset", "fields.balance", 1 << 20)  # type: ignore[arg-type]
-    bal_length = _int(bal_doc, "length", "fields.balance", 64)  # type: ignore[arg-type]
     if uid_length != len(uid):
         raise RegistrationError("invalid_field", "fields.uid.length differs from the claimed uid")
+    values: list[tuple[str, tuple[int, int]]] = []
+    for name in spec.columns:
+        if name not in fields_doc and spec.fields[name].optional:
+            continue  # missing value
+        field_doc = fields_doc.get(name)
+        values.append((name, (_int(field_doc, "offset", f"fields.{name}", 1 << 20),  # type: ignore[arg-type]
+                              _int(field_doc, "length", f"fields.{name}", 64))))  # type: ignore[arg-type]
     plain_length = len(sealed.ciphertext)
-    uid_prefix, uid_suffix = uid_spec.prefix.encode(), uid_spec.suffix.encode()
-    bal_prefix, bal_suffix = balance_spec.prefix.encode(), balance_spec.suffix.encode()
-    spans = [(uid_offset - len(uid_prefix), uid_offset + uid_length + len(uid_suffix)),
-             (bal_offset - len(bal_prefix), bal_offset + bal_length + len(bal_suffix))]
+    located = [(uid_spec, uid_offset, uid_length)] + [
+        (spec.fields[name], off, length) for name, (off, length) in values]
+    spans = [(off - len(f.prefix.encode()), off + length + len(f.suffix.encode()))
+             for f, off, length in located]
     if any(lo < len(FIRST_BLOCK) or hi > plain_length for lo, hi in spans):
         raise RegistrationError("invalid_field", "a field lies outside the record's plaintext")
-    templates = ((0, FIRST_BLOCK),
-                 (bal_offset - len(bal_prefix), bal_prefix), (bal_offset + bal_length, bal_suffix),
-                 (uid_offset - len(uid_prefix), uid_prefix), (uid_offset + uid_length, uid_suffix))
+    ordered = sorted(spans)
+    if any(a[1] > b[0] for a, b in zip(ordered, ordered[1:])):
+        raise RegistrationError("invalid_field", "two fields overlap")
+    templates = [(0, FIRST_BLOCK)]
+    for f, off, length in located[1:] + located[:1]:  # values first, then the uid
+        templates += [(off - len(f.prefix.encode()), f.prefix.encode()), (off + length, f.suffix.encode())]
     return CheckedRegistration(
         source=source, uid=uid, input_id=input_id_for(source, uid), key_length=key_length,
         nonce=sealed.nonce, aad=sealed.aad, ciphertext=sealed.ciphertext, tag=sealed.tag,
-        templates=templates, uid_field=(uid_offset, uid.encode()),
-        balance_field=(bal_offset, bal_length), attested_at=attestation.time)
+        templates=tuple(templates), uid_field=(uid_offset, uid.encode()),
+        balance_field=values[0][1], attested_at=attestation.time,
+        extra_fields=tuple(values[1:]))
 
 
 def load_sources(names: list[str]) -> dict[str, SourceSpec]:
-    return {spec.name: spec for spec in (load_spec(n) for n in names)}
+    """The deployment's source specs; they must agree on the pool's columns (one pool)."""
+    sources = {spec.name: spec for spec in (load_spec(n) for n in names)}
+    pool_columns(sources)
+    return sources
+
+
+def pool_columns(sources: Mapping[str, SourceSpec]) -> list[str]:
+    """The pool's columns (the primary first), shared by every source it counts."""
+    columns = {spec.columns for spec in sources.values()}
+    if len(columns) != 1:
+        raise ValueError(f"the sources {', '.join(sorted(sources))} differ in their columns: "
+                         "one pool counts one kind of row")
+    return list(columns.pop())

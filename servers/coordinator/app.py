@@ -31,7 +31,8 @@ from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, e
 from servers.common.http import read_json
 from servers.common.openapi import add_openapi_route, json_response, operation
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
-from servers.common.registration import RegistrationError, check_registration, load_sources
+from servers.common.registration import (RegistrationError, check_registration, load_sources,
+                                         pool_columns)
 from servers.coordinator.config import CoordinatorConfig
 from servers.coordinator.parties import PartyCallError, Parties
 from servers.coordinator.scheduler import QueryFailed, Scheduler
@@ -75,7 +76,7 @@ _REGISTRATION_BODY = {"required": True, "content": {"application/json": {"schema
                                   "header": {"type": "string", "description": "hex"},
                                   "payload": {"type": "string", "description": "hex"},
                                   "iv": {"type": "string", "description": "hex"}}},
-        "fields": {"type": "object", "description": "uid and balance: {offset, length}"},
+        "fields": {"type": "object", "description": "uid and each value column present (balance, ...): {offset, length}"},
         "uid": {"type": "string"}}}}}}
 _TOKEN = [{"name": "Authorization", "in": "header", "required": True,
            "schema": {"type": "string"}, "description": "Bearer <registration token>"}]
@@ -169,7 +170,7 @@ async def run_query(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     body = await read_json(request, 16 * 1024)
     try:
-        query = parse_query(body.get("query"))
+        query = parse_query(body.get("query"), pool_columns(coordinator.sources))
     except QueryError as exc:
         raise InvalidField("query", str(exc)) from None
     try:

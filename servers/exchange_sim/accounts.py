@@ -25,6 +25,11 @@ class SimAccount:
     def eth(self) -> str:
         return self.balances.get("ETH", "0.00000000")
 
+    @property
+    def btc(self) -> str | None:
+        """None when the account holds no BTC (the response lists no BTC entry)."""
+        return self.balances.get("BTC")
+
 
 def _amount(rng: random.Random, max_units: int) -> str:
     satoshis = rng.randrange(0, max_units * 10**8)
@@ -37,17 +42,30 @@ def _eth(rng: random.Random) -> str:
     return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
 
 
+def _btc(eth: str, noise: str) -> str:
+    """A BTC balance that grows with the ETH one (1-7 % of it), so that the two columns
+    of the demo's pool are visibly correlated, but not exactly."""
+    eth_units = int(eth.replace(".", ""))
+    satoshis = eth_units * (10 + int(noise.replace(".", "")) % 60) // 1000
+    return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
+
+
 def generate_accounts(n: int, seed: int = 0) -> list[SimAccount]:
     """``n`` accounts from ``seed``: 9-digit uids, 64-char keys and secrets, an ETH balance
-    spread over many magnitudes (median about 1 ETH), BTC and USDT."""
+    spread over many magnitudes (median about 1 ETH), USDT, and BTC correlated with ETH —
+    except that every account whose uid is divisible by 7 holds no BTC: its response has no
+    BTC entry at all (a missing value for a two-column pool)."""
     rng = random.Random(f"mpcstats-exchange-sim-{seed}")
     uids = rng.sample(range(100_000_000, 999_999_999), n)
     out = []
     for uid in uids:
         key = "".join(rng.choice(_ALNUM) for _ in range(64))
         secret = "".join(rng.choice(_ALNUM) for _ in range(64))
-        out.append(SimAccount(uid, key, secret, {"BTC": _amount(rng, 10), "ETH": _eth(rng),
-                                                 "USDT": _amount(rng, 100_000)}))
+        noise, eth = _amount(rng, 10), _eth(rng)
+        balances = {"ETH": eth, "USDT": _amount(rng, 100_000)}
+        if uid % 7:
+            balances = {"BTC": _btc(eth, noise), **balances}
+        out.append(SimAccount(uid, key, secret, balances))
     return out
 
 

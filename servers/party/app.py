@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,7 +33,8 @@ from servers.common import signing
 from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, ServiceUnavailable,
                                    Unauthorized, exception_handlers)
 from servers.common.http import get_dict, get_int, get_list, get_str, read_json
-from servers.common.registration import RegistrationError, check_registration, load_sources
+from servers.common.registration import (RegistrationError, check_registration, load_sources,
+                                         pool_columns)
 from servers.party.config import PartyConfig
 from servers.party.mpc import MPCService
 from servers.party.sessions import PendingSession, SessionTable
@@ -58,6 +60,7 @@ class PartyState:
         self.mpc = MPCService(config)
         self.signing_key = signing.load_or_create_private_key(config.data_dir / "signing_key.pem")
         self.sources = load_sources(config.sources)
+        self.columns = pool_columns(self.sources)
         self.server_names = {name: config.server_names.get(name, spec.host)
                              for name, spec in self.sources.items()}
         keys = [public_key_from_b64(k) for k in config.notary_keys]
@@ -144,8 +147,25 @@ async def receive_shares(request: Request) -> JSONResponse:
         decode_row(layout)
     except StoreError as exc:
         raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
-    session.key_share, session.layout = key_share, layout
+    extra = _extra_layouts(body, session.registration.extra_columns)
+    session.key_share, session.layout, session.extra_layouts = key_share, layout, extra
     return JSONResponse({"session_id": session.session_id, "status": "shared"})
+
+
+def _extra_layouts(body: dict[str, Any], expected: tuple[str, ...]) -> dict[str, str]:
+    """``columns``: the shared layout of every extra column the registration located."""
+    raw = body.get("columns", {})
+    if not isinstance(raw, dict) or sorted(raw) != sorted(expected):
+        raise InvalidField("columns", "must hold one encoded row for each of: "
+                                      f"{', '.join(expected) or 'no extra column'}")
+    for name, row in raw.items():
+        if not isinstance(row, str) or len(row) > SHARES_PER_INPUT * 40:
+            raise InvalidField("columns", f"{name}: an encoded share row is expected")
+        try:
+            decode_row(row)
+        except StoreError as exc:
+            raise InvalidField("columns", f"{name}: not a row of field elements: {exc}") from None
+    return dict(raw)
 
 
 async def verify(request: Request) -> JSONResponse:
@@ -167,7 +187,8 @@ async def verify(request: Request) -> JSONResponse:
             raise APIError(409, "shares_missing", f"session {sid} has no shares yet")
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
-           "submissions": [s.registration.submission(s.key_share or [], s.layout or "")
+           "submissions": [s.registration.submission(s.key_share or [], s.layout or "",
+                                                     s.extra_layouts)
                            for s in sessions]}
     try:
         outcome = await state.mpc.run(job)
@@ -234,7 +255,7 @@ async def query(request: Request) -> JSONResponse:
     body = await read_json(request, state.config.max_body_bytes * 64)
     run_id = get_str(body, "run_id", min_len=8, max_len=64)
     try:
-        parsed = parse_query(body.get("query"))
+        parsed = parse_query(body.get("query"), state.columns)
     except QueryError as exc:
         raise InvalidField("query", str(exc)) from None
     input_ids = get_list(body, "input_ids", max_items=1_000_000, item_type=str)
@@ -251,7 +272,7 @@ async def query(request: Request) -> JSONResponse:
                        message=f"not enough providers yet ({len(stored)} of "
                                f"{state.config.min_inputs})")
     job = {"task": "stats", "query": parsed.to_json(), "input_ids": stored,
-           "min_inputs": state.config.min_inputs}
+           "min_inputs": state.config.min_inputs, "columns": state.columns}
     try:
         outcome = await state.mpc.run(job)
     except MPCRunError as exc:

@@ -25,6 +25,7 @@ class PendingSession:
     expires_at: float
     key_share: list[int] | None = None
     layout: str | None = None
+    extra_layouts: dict[str, str] | None = None  # the extra columns' rows, by name
 
     @property
     def has_shares(self) -> bool:
@@ -62,6 +63,7 @@ class SessionTable:
                 if session is not None:  # drop the key share explicitly
                     session.key_share = None
                     session.layout = None
+                    session.extra_layouts = None
 
     def _expire(self) -> None:
         now = time.time()
