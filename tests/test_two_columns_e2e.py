@@ -1,0 +1,148 @@
+"""A two-column pool end to end (ETH and BTC balances from one notarized response): every
+server its own process, the BTC value verified inside MPC like the balance, missing when the
+response has no BTC entry, and queries over either column and both."""
+
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+import requests
+
+from mpc_programs import plaintext
+from mpc_programs.encoding import to_units
+from mpc_programs.query import parse_query
+from mpcstats.local_deployment import TWO_COLUMN_SOURCE, start_local_deployment
+from provider_app.client import DeploymentConfig, ProviderClient
+from provider_app.errors import ContributionError
+from tlsn import Credentials
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    d = start_local_deployment(tmp_path_factory.mktemp("two-columns"), accounts=14, seed=2,
+                               source=TWO_COLUMN_SOURCE)
+    yield d
+    d.stop()
+
+
+def client(deployment, cls=ProviderClient) -> ProviderClient:
+    return cls(DeploymentConfig.from_dict(deployment.provider_config()))
+
+
+def creds(account) -> Credentials:
+    return Credentials(account.api_key, account.secret)
+
+
+def spares(deployment) -> list:
+    """Accounts not counted by the fixture that hold BTC."""
+    return [a for a in deployment.accounts[10:] if a.btc is not None]
+
+
+def table(accounts) -> list[dict[str, int]]:
+    return [{"balance": to_units(a.eth)} | ({"btc": to_units(a.btc)} if a.btc else {})
+            for a in accounts]
+
+
+def ask(deployment, spec: dict) -> requests.Response:
+    return requests.post(deployment.coordinator_url + "/v1/queries", json={"query": spec},
+                         timeout=300)
+
+
+class LyingAboutBtc(ProviderClient):
+    """Shares a BTC value other than the notarized one."""
+
+    def column_values(self, notarized):
+        values = super().column_values(notarized)
+        values["btc"] = "1234.00000000"
+        return values
+
+
+class HidingBtc(ProviderClient):
+    """Registers without its BTC field: the value is then missing (the provider's choice)."""
+
+    def registration_document(self, notarized):
+        doc = super().registration_document(notarized)
+        doc["fields"].pop("btc")
+        return doc
+
+    def column_values(self, notarized):
+        values = super().column_values(notarized)
+        values.pop("btc")
+        return values
+
+
+@pytest.fixture(scope="module")
+def counted(deployment):
+    accounts = deployment.accounts
+    honest = accounts[:10]
+    assert sum(1 for a in honest if a.btc is None) >= 2  # the simulator's missing BTC
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda a: client(deployment).contribute(creds(a)), honest))
+    assert [o.status for o in outcomes] == ["accepted"] * 10
+    return honest
+
+
+def test_a_false_btc_value_is_rejected_inside_mpc(deployment, counted):
+    liar = spares(deployment)[0]
+    with pytest.raises(ContributionError) as info:
+        client(deployment, LyingAboutBtc).contribute(creds(liar))
+    assert info.value.code == "rejected" and "not a valid encoding" in info.value.detail
+    health = [requests.get(u + "/health", timeout=5).json()["inputs"]
+              for u in deployment.party_urls]
+    assert health == [10, 10, 10]
+
+
+def test_statistics_of_each_column_and_of_both(deployment, counted):
+    rows = table(counted)
+    specs = [
+        {"statistics": ["count", "mean", "median", "max"], "column": "btc"},
+        {"statistics": ["count", "sum", "min"], "filter": [["btc", ">", "0.01"]]},
+    ]
+    for spec in specs:
+        response = ask(deployment, spec)
+        assert response.status_code == 200, response.text
+        assert response.json()["statistics"] == plaintext.table_statistics(
+            parse_query(spec), rows), spec
+    btc_count = ask(deployment, specs[0]).json()["statistics"]["count"]
+    assert btc_count == sum(1 for a in counted if a.btc is not None) < len(counted)
+
+
+def test_two_column_statistics_over_the_complete_rows(deployment, counted):
+    spec = {"statistics": ["count", "covariance", "correlation", "linear_regression"],
+            "columns": ["balance", "btc"]}
+    response = ask(deployment, spec)
+    assert response.status_code == 200, response.text
+    got = response.json()["statistics"]
+    want = plaintext.table_statistics(parse_query(spec), table(counted))
+    assert got["count"] == want["count"]
+    for name in ("covariance", "correlation"):
+        assert close(got[name], want[name]), name
+    for part in ("slope", "intercept"):
+        assert close(got["linear_regression"][part], want["linear_regression"][part]), part
+
+
+def test_an_unknown_column_is_refused_before_any_mpc(deployment, counted):
+    response = ask(deployment, {"statistics": ["mean"], "column": "usdt"})
+    assert response.status_code == 422
+    assert "unknown column 'usdt'" in response.json()["error"]["message"]
+
+
+def test_a_provider_may_leave_an_optional_column_out(deployment, counted):
+    hider = spares(deployment)[1]
+    outcome = client(deployment, HidingBtc).contribute(creds(hider))
+    assert outcome.status == "accepted"
+    spec = {"statistics": ["count"], "column": "btc"}
+    body = ask(deployment, spec).json()
+    with_btc = sum(1 for a in counted if a.btc is not None)
+    assert body["n"] == 11 and body["statistics"]["count"] == with_btc
+
+
+def close(got: str | None, want: str | None) -> bool:
+    """Within 1e-6 relative (the fixed-point results); exact agreement on None."""
+    if got is None or want is None:
+        return got is want
+    g, w = Fraction(Decimal(got)), Fraction(Decimal(want))
+    return abs(g - w) <= abs(w) * Fraction(1, 10**6) + Fraction(1, 10**9)
