@@ -52,7 +52,16 @@ BENCHES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "filtered_median": ({"statistics": ["median"], "filter": [[">", "1"]]},
                         ("filter", "order_statistics")),
     "all": ({}, ("sum", "moments", "order_statistics", "histogram")),
+    # a second column, "btc": missing for every 10th input (see _second_column)
+    "column_mean": ({"statistics": ["mean"], "column": "btc"}, ("sum",)),
+    "joined_mean": ({"statistics": ["mean"], "filter": [["btc", ">", "0.1"]]}, ("filter", "sum")),
+    "covariance": ({"statistics": ["covariance"], "columns": ["balance", "btc"]}, ("bivariate",)),
+    "correlation": ({"statistics": ["correlation"], "columns": ["balance", "btc"]},
+                    ("bivariate",)),
+    "linear_regression": ({"statistics": ["linear_regression"], "columns": ["balance", "btc"]},
+                          ("bivariate",)),
 }
+COLUMNS = ["balance", "btc"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +80,16 @@ def _random_balances(n: int, seed: int) -> dict[str, int]:
     for i in range(n):
         magnitude = rng.randrange(0, 18)
         out[f"bench-{i:07d}"] = rng.randrange(10**magnitude) if magnitude else 0
+    return out
+
+
+def _second_column(units: dict[str, int], seed: int) -> dict[str, dict[str, int]]:
+    """A btc value per input that grows with the balance (plus noise), missing for every 10th."""
+    rng = random.Random(seed + 1)
+    out = {}
+    for k, (input_id, x) in enumerate(sorted(units.items())):
+        if k % 10:
+            out[input_id] = {"btc": x // 20 + rng.randrange(10**rng.randrange(1, 12))}
     return out
 
 
@@ -95,10 +114,15 @@ def run(args: argparse.Namespace) -> int:
         stores = local_pool.store_paths(workdir)
         t = time.perf_counter()
         pending = local_pool.share_pool(units)
+        two_columns = any(parse_query(BENCHES[name][0]).used_columns() != ["balance"]
+                          for name in names)
+        extra = _second_column(units, args.seed) if two_columns else {}
+        pending_columns = local_pool.share_columns(extra) if extra else None
         share_seconds = time.perf_counter() - t
         say(f"shared {args.n} inputs client-side in {share_seconds:.2f} s")
         t = time.perf_counter()
-        outcome = local_pool.ingest(stores, pending, workdir, timeout=1800)
+        outcome = local_pool.ingest(stores, pending, workdir, timeout=1800,
+                                    pending_columns=pending_columns)
         ingest_seconds = time.perf_counter() - t
         assert len(outcome["accepted"]) == args.n, outcome["rejected"]
         say(f"ingested (checked + stored) in {ingest_seconds:.2f} s")
@@ -115,13 +139,13 @@ def run(args: argparse.Namespace) -> int:
             if "gini" in query.statistics and args.n > results.GINI_MAX_INPUTS:
                 ids = sorted(units)[:results.GINI_MAX_INPUTS]  # gini's limit: a subset
                 subset_n[name] = len(ids)
-            truth = plaintext.statistics(query, [units[i] for i in ids] if ids
-                                         else list(units.values()))
+            table = [{"balance": units[i], **extra.get(i, {})} for i in (ids or sorted(units))]
+            truth = plaintext.table_statistics(query, table)
             timings, walls = [], []
             for _ in range(args.runs):
                 t = time.perf_counter()
                 outcomes = local_pool.statistics(stores, query, workdir, input_ids=ids,
-                                                 timeout=1800)
+                                                 timeout=1800, columns=COLUMNS)
                 elapsed = time.perf_counter() - t
                 mpc_time = max(sum(o["seconds"].get(k, 0.0) for k in keys) for o in outcomes)
                 timings.append(mpc_time)
@@ -131,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 max_error = max(max_error, _relative_error(outcomes[0]["statistics"], truth))
             seconds[name] = round(statistics.median(timings), 4)
             wall[name] = round(statistics.median(walls), 3)
-            say(f"{name:10s} {seconds[name]:8.3f} s in MPC, {wall[name]:6.2f} s wall")
+            say(f"{name:17s} {seconds[name]:8.3f} s in MPC, {wall[name]:6.2f} s wall")
     report = {
         "n": args.n,
         "seconds": seconds,
