@@ -162,6 +162,11 @@ class ProviderClient:
             "uid": session.uid,
         }
 
+    def extra_columns(self, notarized: Notarized) -> dict[str, str | None]:
+        """The columns beyond the balance, each value or None (missing), for the user to see."""
+        values = self.column_values(notarized)
+        return {c: values.get(c) for c in self.spec.columns[1:]}
+
     def column_values(self, notarized: Notarized) -> dict[str, str]:
         """The notarized value of every column the response has (missing ones left out)."""
         fields = notarized.session.fields
@@ -248,7 +253,9 @@ class ProviderClient:
         started = time.monotonic()
         progress("notarize", "Fetching your account through the notary…")
         notarized = self.notarize(credentials, cancel)
-        progress("confirm", f"Your ETH balance is {notarized.balance} (account {notarized.uid}).")
+        extra = "".join(f"; {c}: {v if v is not None else 'missing'}"
+                        for c, v in self.extra_columns(notarized).items())
+        progress("confirm", f"Your ETH balance is {notarized.balance} (account {notarized.uid}){extra}.")
         if not confirm(notarized):
             raise ContributionError("cancelled")
         _check_cancel(cancel)

@@ -549,3 +549,16 @@ def test_screenshots_of_every_page(tmp_path):
                  "error-bad-api-key", "results", "settings"):
         assert f"app-{page}.png" in names
     assert all(p.stat().st_size > 2000 for p in paths)
+
+
+def test_the_confirm_page_shows_every_column_that_will_be_counted(qtbot):
+    from provider_app.gui.pages import ConfirmPage
+
+    page = ConfirmPage()
+    qtbot.addWidget(page)
+    page.show_notarized("1.50000000", "123456789")
+    assert not page.extra.isVisibleTo(page)  # a one-column source: nothing more to show
+    page.show_notarized("1.50000000", "123456789", {"btc": "0.07500000"})
+    assert page.extra.isVisibleTo(page) and "btc: 0.07500000" in page.extra.text()
+    page.show_notarized("1.50000000", "123456789", {"btc": None})
+    assert "btc: not in the answer (left out)" in page.extra.text()

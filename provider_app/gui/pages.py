@@ -7,6 +7,7 @@ Pages only lay out text and controls and expose them as attributes; the main win
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt
@@ -237,6 +238,9 @@ class ConfirmPage(Page):
         grid.addRow("ETH balance", self.balance)
         grid.addRow("Account (uid)", self.uid)
         self.body.addLayout(grid)
+        self.extra = _label(name="extra")  # further columns of a multi-column source
+        self.extra.setVisible(False)
+        self.body.addWidget(self.extra)
         self.explain = _label(name="explain")
         self.body.addWidget(self.explain)
         self.cancel_button = _button("Cancel — send nothing", "cancel_button")
@@ -244,9 +248,16 @@ class ConfirmPage(Page):
         self.buttons.addWidget(self.cancel_button)
         self.buttons.addWidget(self.send_button)
 
-    def show_notarized(self, balance: str, uid: str) -> None:
+    def show_notarized(self, balance: str, uid: str,
+                       extra: Mapping[str, str | None] | None = None) -> None:
+        """``extra``: the source's further columns, each value or None when the exchange's
+        answer lacks it (then that column is missing for this contribution)."""
         self.balance.setText(f"{balance} ETH")
         self.uid.setText(uid)
+        parts = [f"{name}: {value}" if value is not None else f"{name}: not in the answer (left out)"
+                 for name, value in (extra or {}).items()]
+        self.extra.setText("Also counted, shared the same way — " + "; ".join(parts) if parts else "")
+        self.extra.setVisible(bool(parts))
         digits = len(balance.replace(".", ""))
         self.explain.setText(
             f"If you continue, the coordinator learns account {uid} and the servers learn that the "

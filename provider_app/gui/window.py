@@ -219,7 +219,8 @@ class MainWindow(QMainWindow):
         if self._pending_key is not None:
             self._keep_key(*self._pending_key)
             self._pending_key = None
-        self.confirm_page.show_notarized(self._notarized.balance, self._notarized.uid)
+        self.confirm_page.show_notarized(self._notarized.balance, self._notarized.uid,
+                                         self._client.extra_columns(self._notarized))
         self.stack.setCurrentWidget(self.confirm_page)
 
     def _send(self) -> None:
