@@ -7,7 +7,11 @@ the notary, register, secret-share the record key and their balance to the three
 parties — and the parties verify every submission inside MPC. Then it asks the
 coordinator for the statistics, waits until the results API serves the result all
 three parties signed, and prints it next to the plaintext truth from the simulator.
-The exit status is 0 only if every statistic equals the truth.
+The pool has two columns by default (each account's ETH and BTC balance, both proven
+from the same notarized response; accounts without BTC contribute a missing value), so
+it then also asks for the covariance, correlation and regression of BTC on ETH.
+The exit status is 0 only if every statistic equals the truth (the fixed-point
+two-column statistics: within 1e-6 relative).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +32,8 @@ import requests
 from mpc_programs import plaintext
 from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
-from mpcstats.local_deployment import DeploymentError, start_local_deployment
+from mpcstats.local_deployment import (SOURCE, TWO_COLUMN_SOURCE, DeploymentError,
+                                       start_local_deployment)
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
 from tlsn import Credentials
@@ -38,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep keys, stores and logs here (default: a temporary directory)")
     parser.add_argument("--concurrency", type=int, default=8, help="providers at a time")
+    parser.add_argument("--source", choices=(TWO_COLUMN_SOURCE, SOURCE), default=TWO_COLUMN_SOURCE,
+                        help="what the pool counts: ETH and BTC balances (default) or ETH only")
     parser.add_argument("--json", action="store_true",
                         help="make the last line one JSON object with stats and truth")
 
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         step("starting a local deployment (every server its own process)")
         try:
             deployment = start_local_deployment(root, accounts=args.providers, seed=args.seed,
+                                                source=args.source,
                                                 say=lambda text: step("  " + text))
         except DeploymentError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -126,11 +136,13 @@ def _run_demo(args: argparse.Namespace, deployment: Any, step: Any, started: flo
     served = _wait_served(deployment.results_url, result["run_id"])
     stats = served["statistics"] if served else result["statistics"]
     truth = plaintext.statistics(query, [to_units(a.eth) for a in accounts])
-    seconds = time.perf_counter() - started
     print()
     print("\n".join(_table(stats, truth)))
     print()
     ok = stats == truth and done["accepted"] == len(accounts) and served is not None
+    if args.source == TWO_COLUMN_SOURCE:
+        ok = _two_columns(deployment, accounts, step) and ok
+    seconds = time.perf_counter() - started
     print(f"{'OK' if ok else 'MISMATCH'}: the published statistics "
           f"{'equal' if stats == truth else 'differ from'} the plaintext truth; "
           f"{done['accepted']}/{len(accounts)} providers counted; "
@@ -140,6 +152,55 @@ def _run_demo(args: argparse.Namespace, deployment: Any, step: Any, started: flo
         print(json.dumps({"providers": len(accounts), "accepted": done["accepted"],
                           "seconds": round(seconds, 3), "stats": stats, "truth": truth}))
     return 0 if ok else 1
+
+
+TWO_COLUMN_QUERY = {"statistics": ["count", "covariance", "correlation", "linear_regression"],
+                    "columns": ["balance", "btc"]}
+
+
+def _two_columns(deployment: Any, accounts: list[Any], step: Any) -> bool:
+    """Ask for the two-column statistics and print them next to the exact ones."""
+    query = parse_query(TWO_COLUMN_QUERY)
+    step("the coordinator asks for covariance, correlation and regression of BTC on ETH "
+         "(inputs with a BTC value)")
+    response = requests.post(deployment.coordinator_url + "/v1/queries",
+                             json={"query": query.to_json()}, timeout=600)
+    if response.status_code != 200:
+        print(f"error: query failed: {response.text}", file=sys.stderr)
+        return False
+    got = response.json()["statistics"]
+    table = [{"balance": to_units(a.eth)} | ({"btc": to_units(a.btc)} if a.btc else {})
+             for a in accounts]
+    truth = plaintext.table_statistics(query, table)
+    flat_got, flat_truth = _flatten(got), _flatten(truth)
+    print()
+    ok = True
+    for key, want in flat_truth.items():
+        good = _close(flat_got.get(key), want)
+        ok = ok and good
+        print(f"{key:<26}{str(flat_got.get(key))[:23]:>24}{str(want)[:23]:>24}  {'✓' if good else '✗'}")
+    print()
+    return ok
+
+
+def _flatten(stats: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _close(got: Any, want: Any) -> bool:
+    """Equal, or both decimal strings within 1e-6 relative (fixed point inside MPC)."""
+    if got == want:
+        return True
+    if not isinstance(got, str) or not isinstance(want, str):
+        return False
+    g, w = Fraction(Decimal(got)), Fraction(Decimal(want))
+    return abs(g - w) <= abs(w) * Fraction(1, 10**6) + Fraction(1, 10**12)
 
 
 def _wait_served(results_url: str, run_id: str, timeout: float = 30.0) -> dict[str, Any] | None:
