@@ -151,6 +151,36 @@ def test_spec_validation_names_the_problem() -> None:
     assert err.value.reason == "spec_not_found"
 
 
+FIELD = {"prefix": "a", "pattern": "[0-9]+", "suffix": "b"}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"columns": ["balance", "usdt"]}, "define fields.usdt"),
+    ({"columns": ["uid"]}, "must name a value field"),
+    ({"columns": []}, "1 to 4 distinct"),
+    ({"columns": ["balance", "balance"]}, "1 to 4 distinct"),
+    ({"columns": ["btc", "balance"], "btc_optional": True}, "first column .btc. cannot be optional"),
+    ({"columns": ["balance", "BTC"], "field": "BTC"}, "use a-z, 0-9 and _"),
+    ({"btc_optional": "yes"}, "optional must be true or false"),
+])
+def test_column_lists_are_validated(extra, message) -> None:
+    fields = {"uid": FIELD, "balance": FIELD, extra.get("field", "btc"): FIELD}
+    if "btc_optional" in extra:
+        fields["btc"] = {**FIELD, "optional": extra["btc_optional"]}
+    doc = {"name": "x", "host": "h", "request": {"path": "/"}, "fields": fields}
+    if "columns" in extra:
+        doc["columns"] = extra["columns"]
+    with pytest.raises(SpecError, match=message):
+        parse_spec(doc)
+
+
+def test_the_two_column_spec_reads_both_balances_and_allows_btc_to_be_missing() -> None:
+    spec = load_spec("binance_eth_btc")
+    assert spec.columns == ("balance", "btc") and spec.primary == "balance"
+    assert spec.fields["btc"].optional and not spec.fields["balance"].optional
+    assert load_spec("binance_eth").columns == ("balance",)
+
+
 def test_http_response_checks_refuse_compressed_bodies() -> None:
     from tlsn import ProverError
     from tlsn.prover import check_http_response

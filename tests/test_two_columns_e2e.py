@@ -12,6 +12,8 @@ import requests
 from mpc_programs import plaintext
 from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
+from mpc_programs.sharing import share_units
+from mpc_programs.store import encode_row
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, start_local_deployment
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
@@ -138,6 +140,40 @@ def test_a_provider_may_leave_an_optional_column_out(deployment, counted):
     body = ask(deployment, spec).json()
     with_btc = sum(1 for a in counted if a.btc is not None)
     assert body["n"] == 11 and body["statistics"]["count"] == with_btc
+
+
+def test_bad_column_fields_and_share_bodies_are_refused_with_reasons(deployment, counted):
+    account = spares(deployment)[2]
+    provider = client(deployment)
+    notarized = provider.notarize(creds(account))
+    good = provider.registration_document(notarized)
+    url = deployment.coordinator_url + "/v1/registrations"
+
+    def refused(doc: dict, message: str) -> None:
+        response = requests.post(url, json=doc, timeout=30)
+        assert response.status_code == 422, response.text
+        assert message in response.json()["error"]["message"]
+
+    refused({**good, "fields": {**good["fields"], "usdt": good["fields"]["btc"]}},
+            "unknown field(s): usdt")
+    refused({**good, "fields": {**good["fields"], "btc": good["fields"]["balance"]}},
+            "two fields overlap")
+    refused({**good, "fields": {**good["fields"], "btc": {"offset": -1, "length": 10}}},
+            "fields.btc.offset")
+    # a registered provider must send exactly the extra columns its registration located
+    registration = provider.register(notarized)
+    party = deployment.party_urls[0]
+    shares_url = f"{party}/v1/sessions/{registration.session_id}/shares"
+    auth = {"Authorization": f"Bearer {registration.token}"}
+    row = encode_row(share_units(1)[0])
+    body = {"key_share": [0] * registration.key_length, "layout": row}
+    for columns, status in (({}, 422), ({"btc": row, "usdt": row}, 422), ({"btc": "x"}, 422)):
+        response = requests.post(shares_url, json={**body, "columns": columns}, headers=auth,
+                                 timeout=30)
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == "invalid_field"
+    assert requests.post(shares_url, json={**body, "columns": {"btc": row}}, headers=auth,
+                         timeout=30).status_code == 200
 
 
 def close(got: str | None, want: str | None) -> bool:

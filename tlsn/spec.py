@@ -112,7 +112,8 @@ def _parse_columns(data: dict, fields: dict[str, FieldSpec]) -> tuple[str, ...]:
         raise SpecError("spec_invalid", f"'columns' must list 1 to {MAX_COLUMNS} distinct field names")
     for name in columns:
         if name not in fields or name == "uid":
-            raise SpecError("spec_invalid", f"column {name!r} must name a value field")
+            raise SpecError("spec_invalid", f"column {name!r} must name a value field "
+                                            f"(define fields.{name})")
         if COLUMN_NAME.fullmatch(name) is None:
             raise SpecError("spec_invalid", f"column name {name!r}: use a-z, 0-9 and _")
     if fields[columns[0]].optional:
