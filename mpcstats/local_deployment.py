@@ -271,7 +271,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
             "coordinator_token": coordinator_token, "notary_keys": [notary_public],
             "host": HOST, "port": party_ports[i], "server_names": {d.source: EXCHANGE_NAME},
             "sources": [d.source], "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
-            "min_inputs": min_inputs})
+            "min_inputs": min_inputs, "client_rate": client_rate, "client_burst": 4 * client_rate})
         name = f"party{i}"
         d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
                                 "--log-level", "warning")

@@ -104,20 +104,29 @@ class ProviderClient:
         self.spec = load_spec(config.source)
 
     # -- HTTP -------------------------------------------------------------------------------
-    def _request(self, method: str, url: str, *, json: Any = None,
-                 token: str | None = None) -> dict[str, Any]:
+    def _request(self, method: str, url: str, *, json: Any = None, token: str | None = None,
+                 patience: float = 0.0) -> dict[str, Any]:
+        """One call; with ``patience`` > 0 a 429 is retried after its Retry-After while the
+        total wait stays within ``patience`` seconds (for steps that must not be lost)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            response = self.http.request(method, url, json=json, headers=headers,
-                                         timeout=self.config.timeout)
-        except requests.Timeout as exc:
-            raise ContributionError("network", "timed out") from exc
-        except requests.RequestException as exc:
-            raise ContributionError("network", type(exc).__name__) from exc
-        body, code, message = decode(response)
-        if code is not None:
+        waited = 0.0
+        while True:
+            try:
+                response = self.http.request(method, url, json=json, headers=headers,
+                                             timeout=self.config.timeout)
+            except requests.Timeout as exc:
+                raise ContributionError("network", "timed out") from exc
+            except requests.RequestException as exc:
+                raise ContributionError("network", type(exc).__name__) from exc
+            body, code, message = decode(response)
+            if code is None:
+                return body
+            delay = _retry_after(response)
+            if response.status_code == 429 and waited + delay <= patience:
+                time.sleep(delay)
+                waited += delay
+                continue
             raise ContributionError(_map_server_code(code, response.status_code), message or "")
-        return body
 
     # -- steps ------------------------------------------------------------------------------
     def notarize(self, credentials: Credentials,
@@ -197,11 +206,11 @@ class ProviderClient:
                           json={"key_share": key_rows[pid], "layout": encode_row(rows[primary][pid]),
                                 "columns": {c: encode_row(r[pid]) for c, r in rows.items()
                                             if c != primary}},
-                          token=registration.token)
+                          token=registration.token, patience=SHARE_PATIENCE_SECONDS)
         del key_rows, rows
         self._request("POST", self.config.coordinator_url.rstrip("/")
                       + f"/v1/registrations/{registration.session_id}/ready",
-                      token=registration.token)
+                      token=registration.token, patience=SHARE_PATIENCE_SECONDS)
 
     def pinned_parties(self, registration: Registration) -> list[str]:
         """The deployment's own party URLs; refuse if the coordinator named others."""
@@ -276,6 +285,18 @@ class ProviderClient:
         progress("done", "Your balance is counted. Thank you!")
         return Outcome(final["status"], final.get("reason"), registration.session_id,
                        notarized.uid, time.monotonic() - started, history)
+
+
+#: How long a rate-limited share upload is retried: the registration is already made, and a
+#: half-shared session only expires.
+SHARE_PATIENCE_SECONDS = 30.0
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "1")), 0.1), 10.0)
+    except ValueError:
+        return 1.0
 
 
 def _map_server_code(code: str, status: int) -> str:

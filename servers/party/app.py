@@ -1,6 +1,7 @@
 """HTTP API of a computation party.
 
-Provider-facing: ``POST /v1/sessions/{id}/shares`` (session token). Coordinator-facing
+Provider-facing: ``POST /v1/sessions/{id}/shares`` (session token), rate-limited per
+client address like the public reads. Coordinator-facing
 (bearer ``coordinator_token``): ``POST /v1/sessions``, ``POST /v1/verify`` (stages the
 accepted inputs), ``POST /v1/commit`` / ``POST /v1/abort`` (second phase),
 ``POST /v1/query``. Public: ``GET /v1/results/latest`` (the signed result the
@@ -20,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -32,6 +34,7 @@ from mpc_programs.store import AtomicJSONStorage, ShareStore, StoreError, decode
 from servers.common import signing
 from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, ServiceUnavailable,
                                    Unauthorized, exception_handlers)
+from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.http import get_dict, get_int, get_list, get_str, read_json
 from servers.common.registration import (RegistrationError, check_registration, load_sources,
                                          pool_columns)
@@ -296,6 +299,12 @@ async def latest_result(request: Request) -> JSONResponse:
     return JSONResponse(dict(docs[0]))
 
 
+#: Control calls that answer 401 at once without the coordinator's token: not rate-limited,
+#: so that a busy pool of providers cannot starve the coordinator's verification runs.
+COORDINATOR_PATHS = frozenset({"/v1/sessions", "/v1/verify", "/v1/commit", "/v1/abort",
+                               "/v1/query"})
+
+
 def create_app(config: PartyConfig) -> Starlette:
     state = PartyState(config)
 
@@ -314,6 +323,9 @@ def create_app(config: PartyConfig) -> Starlette:
         Route("/v1/abort", abort, methods=["POST"]),
         Route("/v1/query", query, methods=["POST"]),
         Route("/v1/results/latest", latest_result),
-    ], exception_handlers=exception_handlers(), lifespan=lifespan)
+    ], exception_handlers=exception_handlers(), lifespan=lifespan,
+        middleware=[Middleware(RateLimitMiddleware, limiter=RateLimiter(
+            config.client_rate, config.client_burst, config.global_rate, config.global_burst),
+            exempt_paths=COORDINATOR_PATHS | {"/health"})])
     app.state.party = state
     return app

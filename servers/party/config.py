@@ -35,6 +35,13 @@ class PartyConfig:
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
     min_inputs: int = 10
     max_pending_sessions: int = 10_000
+    #: Requests per second (and burst) per client address on the provider- and
+    #: consumer-facing endpoints (share uploads, results, key); the coordinator's
+    #: token-checked control calls are not limited here. 429 + Retry-After above it.
+    client_rate: float = 20.0
+    client_burst: float = 40.0
+    global_rate: float = 500.0
+    global_burst: float = 1000.0
 
     def validate(self) -> None:
         if self.index not in (0, 1, 2):
