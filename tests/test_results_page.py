@@ -25,7 +25,7 @@ from servers.results.histogram_svg import HistogramError, parse_histogram
 from servers.results.page import render_page
 from servers.results.poller import Outcome
 from servers.results.sample import sample_result
-from servers.results.statistics_view import display_number, quantile_label, rows
+from servers.results.statistics_view import KNOWN, display_number, quantile_label, rows
 
 
 class StatsParser(HTMLParser):
@@ -133,6 +133,90 @@ def test_unknown_statistics_are_rendered_generically() -> None:
     assert stats["variance"] == ("null", "—")
     html = render_page(entry)
     assert "Brand new" in html and "2026-11-25 15:00:00 UTC" in html
+
+
+def test_two_column_statistics_rows() -> None:
+    statistics = {"count": 4, "covariance": "1.23456789012", "correlation": "-0.5",
+                  "linear_regression": {"slope": "2.000000001", "intercept": "-0.25"}}
+    got = {r.key: (r.label, r.display, r.unit) for r in rows(statistics)}
+    assert list(got) == ["count", "covariance", "correlation", "linear_regression.slope",
+                         "linear_regression.intercept"]
+    assert got["covariance"] == ("Sample covariance", "1.23456789", "ETH²")
+    assert got["correlation"] == ("Pearson correlation", "-0.5", "")
+    assert got["linear_regression.slope"] == ("Regression slope", "2", "")  # ETH per ETH
+    assert got["linear_regression.intercept"] == ("Regression intercept", "-0.25", "ETH")
+    query = {"statistics": ["covariance", "linear_regression"], "columns": ["balance", "btc"]}
+    named = {r.key: (r.label, r.unit) for r in rows(statistics, query)}
+    assert named["covariance"] == ("Sample covariance (balance, btc)", "ETH·BTC")
+    assert named["linear_regression.slope"] == ("Regression slope (btc on balance)", "BTC/ETH")
+    assert named["linear_regression.intercept"] == ("Regression intercept (btc on balance)", "BTC")
+    # undefined (fewer than two inputs, a constant column): "—", and a null regression is still two rows
+    undefined = {r.key: (r.value, r.display) for r in rows(
+        {"covariance": None, "correlation": None, "linear_regression": None})}
+    assert undefined == {"covariance": (None, "—"), "correlation": (None, "—"),
+                         "linear_regression.slope": (None, "—"), "linear_regression.intercept": (None, "—")}
+    partial = {r.key: r.display for r in rows({"linear_regression": {"slope": "1", "intercept": None}})}
+    assert partial == {"linear_regression.slope": "1", "linear_regression.intercept": "—"}
+
+
+def test_every_statistic_of_a_query_has_a_row() -> None:
+    from mpc_programs.query import STATISTICS
+    shown = {"count": 3, "mean": "1", "median": "1", "stdev": "0.5", "pstdev": "0.4", "variance": "0.25",
+             "pvariance": "0.16", "min": "0", "max": "2", "sum": "3", "quantiles": {"0.5": "1"},
+             "histogram": {"edges": ["1"], "counts": [1, 2]}, "geometric_mean": "0.9", "harmonic_mean": "0.8",
+             "mode": {"bucket": ["1", None], "count": 2}, "gini": "0.3", "covariance": "0.1",
+             "correlation": "0.2", "linear_regression": {"slope": "0.3", "intercept": "0.4"}}
+    assert set(shown) == set(STATISTICS)
+    listed = list(rows(shown))
+    keys = {r.key.split(".")[0] for r in listed}
+    assert keys == set(STATISTICS) - {"histogram"}  # drawn as a chart
+    by_key = {r.key: r for r in listed}
+    assert set(STATISTICS) - {"histogram"} <= set(KNOWN)  # a label and unit of its own, none derived
+    assert (by_key["mode"].display, by_key["mode"].unit) == ("≥ 1", "ETH")
+    assert by_key["mode.count"].display == "2"
+    assert [by_key[k].unit for k in ("pstdev", "pvariance", "geometric_mean", "harmonic_mean", "gini")] == [
+        "ETH", "ETH²", "ETH", "ETH", ""]
+    btc = {r.key: r.unit for r in rows(shown, {"column": "btc", "columns": ["balance", "btc"]})}
+    assert btc["mean"] == btc["quantiles.0.5"] == btc["mode"] == "BTC" and btc["variance"] == "BTC²"
+
+
+def test_page_shows_two_column_statistics_and_no_inputs() -> None:
+    query = {"statistics": ["count", "mean", "covariance", "correlation", "linear_regression"],
+             "columns": ["balance", "btc"], "column": "btc"}
+    entry = {"n": 5, "query": query, "computed_at": 1795618800, "run_id": "r", "accepted_at": 1795618801,
+             "parties": [{"party": i, "key_id": f"{i:016x}"} for i in range(3)],
+             "statistics": {"count": 4, "mean": "0.5", "covariance": "0.125", "correlation": None,
+                            "linear_regression": {"slope": "0.5", "intercept": "0.01"}}}
+    html = render_page(entry)
+    stats = parse(html).stats
+    assert stats["covariance"] == ("0.125", "0.125")
+    assert stats["correlation"] == ("null", "—")
+    assert stats["linear_regression.slope"] == ("0.5", "0.5")
+    assert stats["linear_regression.intercept"] == ("0.01", "0.01")
+    assert "Pearson correlation (balance, btc)" in html and "Regression slope (btc on balance)" in html
+    assert "ETH·BTC" in html and "BTC/ETH" in html
+    assert stats["headline.mean"] == ("0.5", "0.5")
+    assert 'id="no-inputs"' not in html
+    empty = {**entry, "statistics": {"count": 0, "mean": None, "covariance": None, "correlation": None,
+                                     "linear_regression": None, "no_inputs": "no input matches the filter"}}
+    html = render_page(empty)
+    stats = parse(html).stats
+    assert 'id="no-inputs"' in html and "no input matches the filter" in html
+    assert stats["linear_regression.slope"] == ("null", "—") and stats["covariance"] == ("null", "—")
+
+
+def test_query_table_shows_new_rows_and_the_no_inputs_notice() -> None:
+    from mpcstats.commands.query import format_table
+    entry = {"n": 5, "run_id": "r", "computed_at": 1795618800, "verified": True,
+             "query": {"statistics": ["count", "correlation"], "columns": ["balance", "btc"],
+                       "filter": [["btc", ">", "1"]]},
+             "parties": [{"party": i, "key_id": f"{i:016x}"} for i in range(3)],
+             "statistics": {"count": 0, "correlation": None, "no_inputs": "no input matches the filter"}}
+    text = format_table(entry, "parties")
+    assert "No statistics: no input matches the filter." in text
+    assert "query: columns balance × btc · filter btc > 1" in text
+    assert any(line.startswith("  Pearson correlation (balance, btc)") and line.rstrip().endswith("—")
+               for line in text.splitlines())
 
 
 def test_display_rounding_and_labels() -> None:

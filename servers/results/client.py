@@ -10,6 +10,9 @@ Two levels of trust:
 
 Both return the same shape as the results API's ``/stats`` (``statistics``, ``n``, ``computed_at``,
 ``run_id``, ``parties`` with key ids, ...), so callers print either the same way. Used by ``mpcstats query``.
+
+:func:`verify_query_answer` applies the same checks to the coordinator's answer to ``POST /v1/queries``
+(the result the three parties signed, with their three signatures).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Deployment:
     results_url: str | None
     parties: tuple[PartySource, ...]
     ca_file: str | None = None
+    coordinator_url: str | None = None
 
 
 def load_deployment(path: str | Path) -> Deployment:
@@ -97,7 +101,8 @@ def load_deployment(path: str | Path) -> Deployment:
         parties.append(PartySource(pid, p["url"], p["public_key"]))
     results_url = data.get("results_url") if isinstance(data.get("results_url"), str) else None
     ca_file = data.get("ca_file") if isinstance(data.get("ca_file"), str) else None
-    return Deployment(results_url, tuple(parties), ca_file)
+    coordinator_url = data.get("coordinator_url") if isinstance(data.get("coordinator_url"), str) else None
+    return Deployment(results_url, tuple(parties), ca_file, coordinator_url)
 
 
 def fetch_latest(results_url: str, *, timeout: float = 10.0, verify: str | bool = True) -> dict[str, Any]:
@@ -114,14 +119,7 @@ def fetch_latest(results_url: str, *, timeout: float = 10.0, verify: str | bool 
 def fetch_verified(parties: Sequence[PartySource], *, timeout: float = 10.0, verify: str | bool = True,
                    results_path: str = RESULTS_PATH) -> dict[str, Any]:
     """Each party's signed latest result, checked and compared; the agreed result in ``/stats`` shape."""
-    if sorted(p.pid for p in parties) != [0, 1, 2]:
-        raise ConsumerError("bad_deployment", "need exactly three parties with ids 0, 1 and 2")
-    try:
-        keys = {p.pid: load_public_key(p.public_key) for p in parties}
-    except SignatureError as exc:
-        raise ConsumerError("bad_key", f"a party public key cannot be used: {exc.message}") from None
-    if len({public_key_hex(k) for k in keys.values()}) != 3:
-        raise ConsumerError("bad_deployment", "each party needs its own public key")
+    keys = _party_keys(parties)
     ordered = sorted(parties, key=lambda p: p.pid)
     with ThreadPoolExecutor(max_workers=3) as pool:
         fetched = list(pool.map(lambda p: _get_json(p.url.rstrip("/") + results_path, timeout, verify),
@@ -133,6 +131,47 @@ def fetch_verified(parties: Sequence[PartySource], *, timeout: float = 10.0, ver
         if status != 200:
             raise FetchError("bad_response", f"party {party.pid} ({party.url}) answered HTTP {status}")
         documents.append(body)
+    return _agreed(ordered, documents, keys)
+
+
+def verify_query_answer(answer: Any, parties: Sequence[PartySource]) -> dict[str, Any]:
+    """The coordinator's answer to a query — ``{...result, "signatures": [{"party", "key_id", "signature"},
+    ...]}`` — checked like :func:`fetch_verified` checks the parties' documents: each of the three parties
+    must have signed this very result with its own key. Returns it in ``/stats`` shape (``verified``)."""
+    keys = _party_keys(parties)
+    ordered = sorted(parties, key=lambda p: p.pid)
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("signatures"), list):
+        raise VerificationError("incomplete", "the coordinator's answer carries no signatures")
+    result = {k: v for k, v in answer.items() if k != "signatures"}
+    by_party: dict[int, Mapping[str, Any]] = {}
+    for entry in answer["signatures"]:
+        pid = entry.get("party") if isinstance(entry, Mapping) else None
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid in by_party:
+            raise VerificationError("malformed", "the coordinator's answer lists a malformed or repeated "
+                                    "signature")
+        by_party[pid] = entry
+    missing = [str(p.pid) for p in ordered if p.pid not in by_party]
+    if missing:
+        raise VerificationError("incomplete", f"party {', '.join(missing)} did not sign the answer")
+    documents = [{"result": result, "party": p.pid, "key_id": by_party[p.pid].get("key_id"),
+                  "signature": by_party[p.pid].get("signature")} for p in ordered]
+    return _agreed(ordered, documents, keys)
+
+
+def _party_keys(parties: Sequence[PartySource]) -> dict[int, Any]:
+    if sorted(p.pid for p in parties) != [0, 1, 2]:
+        raise ConsumerError("bad_deployment", "need exactly three parties with ids 0, 1 and 2")
+    try:
+        keys = {p.pid: load_public_key(p.public_key) for p in parties}
+    except SignatureError as exc:
+        raise ConsumerError("bad_key", f"a party public key cannot be used: {exc.message}") from None
+    if len({public_key_hex(k) for k in keys.values()}) != 3:
+        raise ConsumerError("bad_deployment", "each party needs its own public key")
+    return keys
+
+
+def _agreed(ordered: Sequence[PartySource], documents: Sequence[Any], keys: Mapping[int, Any]) -> dict[str, Any]:
+    """Every party's signed document checked against its own key, and all three the same result."""
     results = []
     for party, document in zip(ordered, documents):
         try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from servers.results.histogram_svg import HistogramError, parse_histogram, render_svg
 from servers.results.statistics_view import (HEADLINE, HEADLINE_DECIMALS, display_number, format_time,
-                                             label_for, rows)
+                                             label_for, notice, rows)
 
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -112,12 +112,22 @@ def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1) -> s
     statistics = entry.get("statistics")
     if not isinstance(statistics, Mapping):
         statistics = {}
-    sections = [_headline(n, statistics), _privacy(statistics), _histogram(statistics),
-                _table(statistics), _provenance(entry)]
+    query = entry.get("query")
+    sections = [_notice(statistics), _headline(n, statistics, query), _privacy(statistics),
+                _histogram(statistics), _table(statistics, query), _provenance(entry)]
     return _document("".join(s for s in sections if s), "MPCStats — pool statistics")
 
 
-def _headline(n: int, statistics: Mapping[str, Any]) -> str:
+def _notice(statistics: Mapping[str, Any]) -> str:
+    """Why the statistics are empty or withheld (e.g. a filter that matches no input), if they are."""
+    message = notice(statistics)
+    if message is None:
+        return ""
+    return (f'<section id="no-inputs"><h2>No statistics for this query</h2><p>{_e(message)}; the '
+            "statistics below are undefined (—).</p></section>")
+
+
+def _headline(n: int, statistics: Mapping[str, Any], query: Any = None) -> str:
     cards = []
     for name in HEADLINE:
         if name == "count":
@@ -126,7 +136,7 @@ def _headline(n: int, statistics: Mapping[str, Any]) -> str:
             value = statistics[name]
         else:
             continue
-        label, unit = label_for(name)
+        label, unit = label_for(name, query)
         cards.append(f'<div class="card"><div class="label">{_e(label)}</div><div class="value">'
                      f'{_value_span("headline." + name, value, display_number(value, HEADLINE_DECIMALS))}{_unit(unit)}'
                      "</div></div>")
@@ -165,10 +175,10 @@ def _histogram(statistics: Mapping[str, Any]) -> str:
             '“0.1 – 1” counts balances of at least 0.1 and less than 1 ETH.</p></section>')
 
 
-def _table(statistics: Mapping[str, Any]) -> str:
+def _table(statistics: Mapping[str, Any], query: Any = None) -> str:
     body = "".join(
         f'<tr><th scope="row">{_e(r.label)}</th><td class="num">{_value_span(r.key, r.value, r.display)}</td>'
-        f"<td>{_unit(r.unit)}</td></tr>" for r in rows(statistics))
+        f"<td>{_unit(r.unit)}</td></tr>" for r in rows(statistics, query))
     return (f'<section id="statistics"><h2>All statistics</h2><table><thead><tr><th>Statistic</th>'
             f'<th style="text-align:right">Value</th><th>Unit</th></tr></thead><tbody>{body}</tbody>'
             "</table><p class=\"meta\">Rounded to 8 decimals; hover a value for the exact published "
