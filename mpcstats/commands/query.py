@@ -49,14 +49,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from mpc_programs.query import QueryError, parse_query
-from servers.results.client import (MAX_BYTES, ConsumerError, Deployment, FetchError, NoResultYet,
-                                    PartySource, fetch_latest, fetch_verified, load_deployment,
-                                    verify_query_answer)
+from servers.results.client import (
+    ConsumerError,
+    Deployment,
+    FetchError,
+    NoResultYet,
+    PartySource,
+    fetch_latest,
+    fetch_verified,
+    load_deployment,
+    request_json,
+    verify_query_answer,
+)
 from servers.results.histogram_svg import HistogramError, parse_histogram
-from servers.results.statistics_view import column_unit, format_time, notice, own_column, rows
+from servers.results.statistics_view import (
+    column_unit,
+    format_time,
+    notice,
+    own_column,
+    rows,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_RESULT = 0, 1, 2, 3
 BAR_WIDTH = 40
@@ -193,12 +206,7 @@ def _spec_target(args: argparse.Namespace) -> tuple[str, tuple[PartySource, ...]
     parties: tuple[PartySource, ...] = ()
     coordinator_url, ca_file = args.coordinator_url, None
     if args.deployment:
-        if args.party or args.party_key:
-            raise _UsageError("give either --deployment or --party-key, not both")
-        try:
-            loaded = load_deployment(args.deployment)
-        except ConsumerError as exc:
-            raise _UsageError(exc.message) from None
+        loaded = _read_deployment(args)
         parties, ca_file = loaded.parties, loaded.ca_file
         coordinator_url = coordinator_url or loaded.coordinator_url
     elif args.party_key:
@@ -221,22 +229,7 @@ def post_query(coordinator_url: str, query: dict[str, Any], *, timeout: float,
                verify: str | bool) -> dict[str, Any]:
     """``POST /v1/queries``: the coordinator's answer, or a :class:`ConsumerError` saying why not."""
     url = coordinator_url.rstrip("/") + QUERIES_PATH
-    try:
-        with requests.post(url, json={"query": query}, timeout=timeout, verify=verify, stream=True,
-                           headers={"Accept": "application/json"}) as response:
-            chunks, size = [], 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise FetchError("too_large", f"{url} answered more than {MAX_BYTES} bytes")
-                chunks.append(chunk)
-            status = response.status_code
-    except requests.RequestException as exc:
-        raise FetchError("unreachable", f"cannot reach {url}: {type(exc).__name__}") from None
-    try:
-        body = json.loads(b"".join(chunks).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise FetchError("bad_response", f"{url} answered HTTP {status} with a body that is not JSON") from None
+    status, body = request_json("POST", url, timeout=timeout, verify=verify, body={"query": query})
     error = body.get("error") if isinstance(body, Mapping) else None
     code = error.get("code") if isinstance(error, Mapping) else None
     message = error.get("message") if isinstance(error, Mapping) else None
@@ -274,14 +267,19 @@ class _UsageError(Exception):
     pass
 
 
+def _read_deployment(args: argparse.Namespace) -> Deployment:
+    """The ``--deployment`` file (which excludes naming the parties one by one)."""
+    if args.party or args.party_key:
+        raise _UsageError("give either --deployment or --party/--party-key, not both")
+    try:
+        return load_deployment(args.deployment)
+    except ConsumerError as exc:
+        raise _UsageError(exc.message) from None
+
+
 def _deployment(args: argparse.Namespace) -> Deployment:
     if args.deployment:
-        if args.party or args.party_key:
-            raise _UsageError("give either --deployment or --party/--party-key, not both")
-        try:
-            loaded = load_deployment(args.deployment)
-        except ConsumerError as exc:
-            raise _UsageError(exc.message) from None
+        loaded = _read_deployment(args)
         return Deployment(args.results_url or loaded.results_url, loaded.parties, loaded.ca_file)
     if args.verify:
         if len(args.party) != 3 or len(args.party_key) != 3:

@@ -26,8 +26,13 @@ from typing import Any
 
 import requests
 
-from servers.common.signing import (SignatureError, canonical_json, load_public_key, public_key_hex,
-                                    verify_result)
+from servers.common.signing import (
+    SignatureError,
+    canonical_json,
+    load_public_key,
+    public_key_hex,
+    verify_result,
+)
 
 RESULTS_PATH = "/v1/results/latest"
 MAX_BYTES = 1 << 20
@@ -197,9 +202,16 @@ def _agreed(ordered: Sequence[PartySource], documents: Sequence[Any], keys: Mapp
 
 
 def _get_json(url: str, timeout: float, verify: str | bool) -> tuple[int, Any]:
+    return request_json("GET", url, timeout=timeout, verify=verify)
+
+
+def request_json(method: str, url: str, *, timeout: float, verify: str | bool,
+                 body: Any = None) -> tuple[int, Any]:
+    """(HTTP status, decoded JSON body), reading at most MAX_BYTES: a hostile server cannot make
+    a consumer buffer without end. Any failure is a :class:`FetchError`."""
     try:
-        with requests.get(url, timeout=timeout, verify=verify, stream=True,
-                          headers={"Accept": "application/json"}) as response:
+        with requests.request(method, url, json=body, timeout=timeout, verify=verify, stream=True,
+                              headers={"Accept": "application/json"}) as response:
             chunks, size = [], 0
             for chunk in response.iter_content(65536):
                 size += len(chunk)
