@@ -14,7 +14,8 @@ import signal
 import threading
 from pathlib import Path
 
-from mpcstats.local_deployment import DeploymentError, start_local_deployment
+from mpcstats.local_deployment import (SOURCE, TWO_COLUMN_SOURCE, DeploymentError,
+                                       start_local_deployment)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auto-query-seconds", type=float, default=5.0,
                         help="recompute the statistics after new inputs, at most this often")
     parser.add_argument("--min-inputs", type=int, default=1)
+    parser.add_argument("--source", choices=(SOURCE, TWO_COLUMN_SOURCE), default=SOURCE,
+                        help="what the pool counts: the ETH balance (default) or ETH and BTC balances")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         deployment = start_local_deployment(
             args.dir, accounts=args.accounts, seed=args.seed,
             auto_query_seconds=args.auto_query_seconds, min_inputs=args.min_inputs,
-            say=lambda text: print(f"  {text}", flush=True))
+            source=args.source, say=lambda text: print(f"  {text}", flush=True))
     except DeploymentError as exc:
         print(f"error: {exc}")
         return 1
