@@ -58,7 +58,8 @@ def ingest(stores: Sequence[Path], pending: Sequence[Mapping[str, str]], workdir
 
 def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
                input_ids: Sequence[str] | None = None, timeout: float = 300.0,
-               columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+               columns: Sequence[str] | None = None,
+               min_inputs: int | None = None) -> list[dict[str, Any]]:
     """Run a query over the stored shares; returns every party's outcome (all equal).
 
     ``columns``: the pool's columns, the primary first (default: the primary alone)."""
@@ -67,6 +68,8 @@ def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
         job: dict[str, Any] = {"task": "stats", "store": str(stores[i]), "query": query.to_json()}
         if columns is not None:
             job["columns"] = list(columns)
+        if min_inputs is not None:
+            job["min_inputs"] = min_inputs
         if input_ids is not None:
             job["input_ids"] = list(input_ids)
         jobs.append(job)

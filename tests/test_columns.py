@@ -135,3 +135,18 @@ def test_no_input_with_a_value_gives_no_inputs(tmp_path):
                                      tmp_path, columns=COLUMNS)
     assert outcomes[0]["statistics"] == {"count": 0, "mean": None,
                                          "no_inputs": results.NO_INPUTS}
+
+
+def test_too_few_values_in_a_column_publish_nothing_but_the_reason(pool):
+    workdir, stores, table = pool
+    with_btc = sum(1 for row in table if "btc" in row)
+    assert with_btc < 30 <= len(table)
+    spec = {"statistics": ["count", "mean"], "column": "btc"}
+    outcomes = local_pool.statistics(stores, parse_query(spec), workdir, columns=COLUMNS,
+                                     min_inputs=30)
+    assert outcomes[0]["statistics"] == {
+        "count": None, "mean": None, "no_inputs": "fewer than 30 inputs have a value in btc"}
+    # the primary column has a value everywhere: the same minimum lets it through
+    outcomes = local_pool.statistics(stores, parse_query({"statistics": ["count"]}), workdir,
+                                     columns=COLUMNS, min_inputs=30)
+    assert outcomes[0]["statistics"] == {"count": len(table)}
