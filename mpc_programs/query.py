@@ -259,8 +259,9 @@ def _parse_filter(spec: object, own: str | None) -> tuple[Filter | None, tuple[t
         text = _decimal_string(value, "a filter value")
         _units(text, "filter value")
         by_column.setdefault(column, []).append((op, text))
-    own_filter = Filter(tuple(by_column.pop(None))) if None in by_column else None
-    return own_filter, tuple((c, Filter(tuple(cl))) for c, cl in sorted(by_column.items()))
+    own_clauses = by_column.pop(None, None)
+    others = tuple((c, Filter(tuple(cl))) for c, cl in sorted(by_column.items()) if c is not None)
+    return (Filter(tuple(own_clauses)) if own_clauses else None), others
 
 
 def parse_query(spec: object, columns: Sequence[str] | None = None) -> Query:
@@ -347,7 +348,7 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
     epsilon = spec.get("epsilon")
     if not isinstance(epsilon, dict) or not epsilon:
         raise QueryError("'privacy.epsilon' must map 'sum' and/or 'histogram' to an epsilon")
-    needed = {DP_STATISTICS[s] for s in stats} - {None}
+    needed = {m for m in (DP_STATISTICS[s] for s in stats) if m is not None}
     unknown = set(epsilon) - {"sum", "histogram"}
     if unknown:
         raise QueryError(f"unknown DP mechanism {sorted(unknown)[0]!r}; known: sum, histogram")
