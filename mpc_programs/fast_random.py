@@ -6,6 +6,10 @@ values; MPyC draws each polynomial coefficient with ``secrets.randbelow`` (about
 coefficients come from one ``os.urandom`` call per batch, read as 256-bit integers
 and reduced modulo p: for a 192-bit p the statistical distance from uniform is
 below 2^-64, and the source is the same OS CSPRNG that ``secrets`` uses.
+
+The statistics' own N-element products now reshare through ``fast_mpc`` (which draws
+its coefficients the same way); this still speeds up MPyC's internal protocols
+(comparisons, secure-array products) that the statistics call.
 """
 
 from __future__ import annotations

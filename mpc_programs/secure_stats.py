@@ -25,6 +25,16 @@ Algorithms and their cost (N inputs, D = 15 hex digits, 3 parties, t = 1):
   prefixes that actually differ. Cost per path: D rounds, ≤ (D−2)·N products,
   15·D comparisons of (log2 N + 2)-bit numbers. No sorting network: O(N·D) work
   instead of O(N log² N) comparisons of 57-bit numbers.
+  Min and max need no comparisons: for rank 0, r' stays 0 and the opened bits
+  [c_0 + … + c_{d-1} > r'] are [cum ≠ 0]; for rank n − 1, r' = T − 1 (T the prefix's
+  count) and they are [T − cum = 0]. Each is a public zero test (one round, opens ρ·v
+  for a fresh secret random ρ: only [v = 0], ``fast_mpc.open_zero_flags``), so the
+  same bits are opened as with comparisons. While a min/max path's prefix is all
+  zeros (leading zeros of the answer) it first asks only "is this digit 0?" — the
+  first of those bits, from one count c_0 (one column, not 15) — and computes the
+  other counts only if not. N-element products and resharings use ``fast_mpc``
+  (MPyC's protocols on raw share arrays, about a quarter of MPyC's local work).
+  At N = 10,000 here: min ≈ 0.4 s, max ≈ 0.8 s, median ≈ 1.4 s (were 1.2, 1.1, 1.5).
 * histogram — #{x_i < e} for a public edge e is Σ_t Σ_{d < e_t} onehot_i[t, d] ·
   Π_{t' > t} onehot_i[t', e_t'] summed over i: the running products along the
   edge's digits (N products per digit, shared between edges with common leading
@@ -65,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs import fast_random
+from mpc_programs import fast_mpc, fast_random
 from mpc_programs.encoding import MAX_UNITS
 from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, VALUE_BITS, VALUE_INDEX
 from mpc_programs.query import Filter
@@ -102,13 +112,18 @@ async def _local(x: object) -> np.ndarray:
 
 
 async def _multiply(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Elementwise secure product of two shared arrays given by (reduced) local shares."""
-    return await _local(local_array(left, True) * local_array(right, True))
+    """Elementwise secure product of two shared arrays given by (reduced) local shares.
+
+    Local products, then one resharing (``fast_mpc.reshare``) per element.
+    """
+    return await fast_mpc.multiply(left, right)
 
 
 async def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Secure matrix product: local products, only the result is reshared."""
-    return await _local(local_array(left, True) @ local_array(right, True))
+    left = np.asarray(left, dtype=object)
+    right = np.asarray(right, dtype=object)
+    return await fast_mpc.reshare(left @ right)
 
 
 @dataclass
@@ -136,25 +151,29 @@ async def _reshare(values: np.ndarray) -> np.ndarray:
     This is the second half of a secure multiplication: one reshare per element,
     however many products each local value sums.
     """
-    values = np.asarray(values, dtype=object)
-    if values.size == 0:
-        return values
-    field_values = FIELD.array(values % PRIME, check=False)
-    return np.asarray((await mpc._reshare(field_values)).value, dtype=object)
+    return await fast_mpc.reshare(values)
 
 
-async def truncate(values: np.ndarray, f: int, l: int, signed: bool = False) -> np.ndarray:
+async def truncate(values: np.ndarray, f: int, l: int, signed: bool = False,
+                   product: bool = False) -> np.ndarray:
     """Shares of ⌊a / 2^f⌋ + c, c ∈ {0, 1, 2, 3}, for shared integers a (elementwise).
 
     Inputs: local shares of 0 <= a < 2^l (or -2^(l-1) <= a < 2^(l-1) if ``signed``),
-    l + κ + 2 < 192. Output: secret. Cost: one round, one opening per element, no
-    secure products: the mask r = r_low + 2^f·r_high comes from MPyC's pseudorandom
-    secret sharing (PRSS, no communication); r_low is the sum of three PRF outputs
-    uniform on [0, 2^f), so r_low is uniform modulo 2^f and c = a + r (opened) shows
+    l + κ + 2 < 192 — degree-t shares, or with ``product=True`` local degree-2t values
+    (sums of products of shares), which saves the resharing of a secure product. Output:
+    secret, degree-t shares. Cost: one round, one opening per element, no secure
+    products: the mask r = r_low + 2^f·r_high comes from MPyC's pseudorandom secret
+    sharing (PRSS, no communication); r_low is the sum of three PRF outputs uniform on
+    [0, 2^f), so r_low is uniform modulo 2^f and c = a + r (opened) shows
     (a + r_low) mod 2^f uniformly at random, while r_high (κ = 30 extra bits)
-    statistically hides the high part. The result is off by the carry
-    ⌊((a mod 2^f) + r_low) / 2^f⌋ ∈ {0..3} units of 2^-f — the fixed-point code that
-    uses it keeps 40 fractional bits, so this is below 2^-38 relative.
+    statistically hides the high part (both parts come from one PRF value per PRSS
+    subset, split at bit f: ``fast_mpc.prss_low_high``). A degree-2t c is opened with
+    a PRSS sharing of zero of degree 2t added, so the opened polynomial is uniformly
+    random given c and reveals only c, as the degree-t opening does. The output is
+    ⌊c / 2^f⌋ − r_high (a public value minus shares): ⌊(a + r_low) / 2^f⌋, off from
+    ⌊a / 2^f⌋ by the carry ⌊((a mod 2^f) + r_low) / 2^f⌋ ∈ {0..3} units of 2^-f — the
+    fixed-point code that uses it keeps 40 fractional bits, so this is below 2^-38
+    relative.
     """
     values = np.asarray(values, dtype=object)
     n = values.size
@@ -165,14 +184,16 @@ async def truncate(values: np.ndarray, f: int, l: int, signed: bool = False) -> 
         raise ValueError("truncation operand too long for the field")
     require_prss()
     offset = 1 << (l - 1) if signed else 0
-    r_low = np.asarray(mpc._np_randoms(FIELD, n, 3 << f).value, dtype=object)
-    r_high = np.asarray(mpc._np_randoms(FIELD, n, 3 << (l + k - f)).value, dtype=object)
-    flat = values.reshape(-1)
-    masked = (flat + offset + r_low) % PRIME
-    opened = await mpc.output(local_array((masked + (r_high << f)) % PRIME, True))
-    low = np.array([int(c) % (1 << f) for c in np.asarray(opened).reshape(-1)], dtype=object)
-    inverse = pow(1 << f, -1, PRIME)
-    out = ((masked - low) * inverse - (offset >> f)) % PRIME
+    r_low, r_high = fast_mpc.prss_low_high(FIELD, n, f, l + k)
+    masked = values.reshape(-1) + (offset + r_low + (r_high << f))
+    if product:
+        masked = masked + fast_mpc.prss_zero_2t(FIELD, n)
+        opened = await mpc.output(FIELD.array(masked % PRIME, check=False),
+                                  threshold=2 * mpc.threshold)
+        opened = np.asarray(opened.value, dtype=object)
+    else:
+        opened = np.asarray(await mpc.output(local_array(masked % PRIME, True)), dtype=object)
+    out = ((opened.reshape(-1) >> f) - r_high - (offset >> f)) % PRIME
     return out.reshape(values.shape)
 
 
@@ -307,6 +328,59 @@ async def _extend_prefixes(active: dict, extensions: dict, n: int) -> dict:
     return new_active
 
 
+async def _below_flags(ranks: list[int], n: int, remaining: np.ndarray,
+                       cumulative: np.ndarray, cmp_bits: int) -> np.ndarray:
+    """Opened bits [cum_k,d > r'_k] per path k and d = 1..15 (equivalently: the digit).
+
+    Paths for rank 0 (min) keep r' = 0, so the bit is [cum ≠ 0]; paths for rank n − 1
+    (max) keep r' = T − 1 with T the prefix's count, so the bit is [r' + 1 − cum = 0].
+    Both are public zero tests (``fast_mpc.open_zero_flags``: one round, reveal only
+    the bit). Other ranks use MPyC's secure comparison; every path opens the same bits.
+    """
+    zero_rows = [k for k, r in enumerate(ranks) if r == 0 or r == n - 1]
+    cmp_rows = [k for k in range(len(ranks)) if k not in zero_rows]
+    below = np.zeros(cumulative.shape, dtype=bool)
+    tasks = []
+    if cmp_rows:
+        difference = (remaining[cmp_rows, None] - cumulative[cmp_rows]) % PRIME
+        tasks.append(mpc.output(mpc.np_sgn(local_array(difference), l=cmp_bits, LT=True)))
+    if zero_rows:
+        tested = np.stack([cumulative[k] if ranks[k] == 0
+                           else (remaining[k] + 1 - cumulative[k]) % PRIME
+                           for k in zero_rows])
+        tasks.append(fast_mpc.open_zero_flags(tested, FIELD))
+    results = [await task for task in tasks]
+    if cmp_rows:
+        below[cmp_rows] = np.asarray([[int(b) for b in row] for row in results[0]]) != 0
+    if zero_rows:
+        flags = fast_mpc.zero_flags(results[-1], tested.shape)
+        for row, k in enumerate(zero_rows):
+            # min: [cum > 0] = [cum ≠ 0]; max: [cum > T − 1] = [T − cum = 0]
+            below[k] = ~flags[row] if ranks[k] == 0 else flags[row]
+    return below
+
+
+async def _zero_digit_round(ranks: list[int], n: int, prefixes: list[tuple[int, ...]],
+                            remaining: np.ndarray, active: dict,
+                            onehot: np.ndarray) -> list[int | None]:
+    """For min/max paths: is this digit 0? Opens [c_0 ≠ 0] (min) or [c_0 = T] (max).
+
+    That bit is the first of the bits [cum_d > r'] the full round opens (d = 1: cum_1 =
+    c_0), and a function of the digit: the digit is 0 iff it is set. One inner product
+    per prefix (a single column instead of 15) and one zero test; paths whose digit is
+    not 0 get ``None`` and go through the full round (which opens the other bits).
+    """
+    distinct = list(dict.fromkeys(prefixes))
+    c0 = await _matmul(np.stack([active[u] for u in distinct]), onehot[:, :1])
+    c0 = {u: row[0] for u, row in zip(distinct, c0)}
+    tested = np.array([c0[u] if r == 0 else (remaining[k] + 1 - c0[u]) % PRIME
+                       for k, (u, r) in enumerate(zip(prefixes, ranks))], dtype=object)
+    flags = fast_mpc.zero_flags(await fast_mpc.open_zero_flags(tested, FIELD), tested.shape)
+    # min: digit 0 iff c_0 ≠ 0; max: digit 0 iff T − c_0 = 0
+    return [0 if (not flags[k] if r == 0 else flags[k]) else None
+            for k, r in enumerate(ranks)]
+
+
 async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
                                 mask: np.ndarray | None = None,
                                 count: int | None = None) -> dict[int, int]:
@@ -327,26 +401,34 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
     remaining = np.array(ranks, dtype=object)
     # a_i for each distinct prefix; None means "all inputs" (the empty prefix).
     active: dict[tuple[int, ...], np.ndarray | None] = {(): mask}
+    extremes = all(r == 0 or r == n - 1 for r in ranks)
     for t in reversed(range(DIGITS)):
         onehot = inputs.digit(t)
-        distinct = list(dict.fromkeys(prefixes))
-        # counts c_0 .. c_14 per distinct prefix (c_15 is never needed)
-        counts: dict[tuple[int, ...], np.ndarray] = {}
-        shared = [u for u in distinct if active[u] is not None]
-        if shared:
-            products = await _matmul(np.stack([active[u] for u in shared]), onehot[:, :-1])
-            counts.update(zip(shared, products))
-        for u in distinct:
-            if active[u] is None:
-                counts[u] = np.sum(onehot[:, :-1], axis=0) % PRIME
-        # cumulative counts c_0 + ... + c_{d-1} for d = 1..15, one row per path
-        cumulative = np.stack([np.cumsum(counts[u]) for u in prefixes]) % PRIME
-        difference = (remaining[:, None] - cumulative) % PRIME
-        below = await mpc.output(mpc.np_sgn(local_array(difference), l=cmp_bits, LT=True))
-        digits = [int(DIGIT_BASE - 1 - sum(int(b) for b in row)) for row in below]
-        for k, d in enumerate(digits):
-            if d:
-                remaining[k] = (remaining[k] - cumulative[k, d - 1]) % PRIME
+        digits: list[int | None] = [None] * len(ranks)
+        if extremes and all(not any(u) and active[u] is not None for u in prefixes):
+            # min/max with only leading zeros so far: first ask whether this digit is 0
+            digits = await _zero_digit_round(ranks, n, prefixes, remaining, active, onehot)
+        open_paths = [k for k, d in enumerate(digits) if d is None]
+        if open_paths:
+            distinct = list(dict.fromkeys(prefixes[k] for k in open_paths))
+            # counts c_0 .. c_14 per distinct prefix (c_15 is never needed)
+            counts: dict[tuple[int, ...], np.ndarray] = {}
+            shared = [u for u in distinct if active[u] is not None]
+            if shared:
+                products = await _matmul(np.stack([active[u] for u in shared]), onehot[:, :-1])
+                counts.update(zip(shared, products))
+            for u in distinct:
+                if active[u] is None:
+                    counts[u] = np.sum(onehot[:, :-1], axis=0) % PRIME
+            # cumulative counts c_0 + ... + c_{d-1} for d = 1..15, one row per path
+            cumulative = np.stack([np.cumsum(counts[prefixes[k]]) for k in open_paths]) % PRIME
+            below = await _below_flags([ranks[k] for k in open_paths], n,
+                                       remaining[open_paths], cumulative, cmp_bits)
+            for row, k in enumerate(open_paths):
+                d = int(DIGIT_BASE - 1 - sum(int(b) for b in below[row]))
+                digits[k] = d
+                if d:
+                    remaining[k] = (remaining[k] - cumulative[row, d - 1]) % PRIME
         new_prefixes = [u + (d,) for u, d in zip(prefixes, digits)]
         if t > 0:
             extensions = {u + (d,): (u, onehot[:, d]) for u, d in zip(prefixes, digits)}
