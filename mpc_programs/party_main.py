@@ -78,15 +78,18 @@ def _load_columns(job: dict[str, Any], query: Any) -> tuple[list[str], list[str]
         raise JobError("'columns' must list the pool's column names")
     query.check_columns(pool_columns)
     primary = pool_columns[0]
+    used = query.used_columns(primary)
     with ShareStore(job["store"], mpc.pid, create=False) as store:
-        ids, _ = store.load(job.get("input_ids"))  # checks every stored row's digest
-        loaded = {c: store.load(ids, None if c == primary else c)
-                  for c in query.used_columns(primary)}
+        ids, by_key = store.load_columns(job.get("input_ids"),
+                                         [None if c == primary else c for c in used])
+    loaded = {c: by_key[None if c == primary else c] for c in used}
     complete = set(ids).intersection(*(set(c_ids) for c_ids, _ in loaded.values()))
     rows = {}
     for name, (c_ids, c_rows) in loaded.items():
-        keep = [k for k, input_id in enumerate(c_ids) if input_id in complete]
-        rows[name] = c_rows[keep]
+        if len(c_ids) == len(complete):
+            rows[name] = c_rows  # every input has a value here (c_ids ⊇ complete)
+        else:
+            rows[name] = c_rows[[k for k, i in enumerate(c_ids) if i in complete]]
     return ids, sorted(complete), rows
 
 
@@ -355,11 +358,27 @@ async def main_async(job: dict[str, Any]) -> int:
             outcome = await run_verify(job)
         else:
             outcome = await run_ingest(job)
-        outcome["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        outcome["peak_rss_mib"] = peak_rss_mib()
         write_json_atomic(job["result"], outcome)
     finally:
         await mpc.shutdown()
     return 0
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory.
+
+    Linux's ``ru_maxrss`` survives ``exec``: a child spawned by a big parent reports the
+    parent's size. ``VmHWM`` in /proc/self/status belongs to this program's memory map only.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _die_with_parent() -> None:

@@ -291,30 +291,41 @@ class ShareStore:
         ``column``: an extra column's name — then only the inputs that have a value in it
         are returned (the others' value is missing); ``None`` is the primary column.
         """
+        _, loaded = self.load_columns(input_ids, [column])
+        return loaded[column]
+
+    def load_columns(self, input_ids: Sequence[str] | None, columns: Sequence[str | None]
+                     ) -> tuple[list[str], dict[str | None, tuple[list[str], np.ndarray]]]:
+        """(the input ids, sorted; per requested column — None: the primary — the ids that
+        have a value in it and their share rows). One read of the file, every requested
+        input's digest checked, only the requested columns decoded."""
         with self._lock:
             docs = {doc["id"]: doc for doc in self._inputs.all()}
         ids = sorted(docs) if input_ids is None else sorted(input_ids)
         missing = [i for i in ids if i not in docs]
         if missing:
             raise StoreError(f"{len(missing)} requested input(s) not in the store, e.g. {missing[0]}")
-        texts = []
-        present = []
+        texts: dict[str | None, list[str]] = {c: [] for c in columns}
+        present: dict[str | None, list[str]] = {c: [] for c in columns}
         for input_id in ids:
-            doc = docs[input_id]
+            doc = docs.pop(input_id)
             encoded = doc.get("shares")
-            columns = doc.get("columns")
+            extra = doc.get("columns")
             if (not isinstance(encoded, str)
-                    or not isinstance(columns, (dict, type(None)))
-                    or not all(isinstance(v, str) for v in (columns or {}).values())
-                    or doc.get("digest") != _digest(self.party, input_id, encoded, columns)):
+                    or not isinstance(extra, (dict, type(None)))
+                    or not all(isinstance(v, str) for v in (extra or {}).values())
+                    or doc.get("digest") != _digest(self.party, input_id, encoded, extra)):
                 raise StoreError(f"stored shares of input {input_id} are corrupted")
-            if column is None:
-                texts.append(encoded)
-                present.append(input_id)
-            elif columns and column in columns:
-                texts.append(columns[column])
-                present.append(input_id)
+            for column in columns:
+                text = encoded if column is None else (extra or {}).get(column)
+                if text is not None:
+                    texts[column].append(text)
+                    present[column].append(input_id)
+        del docs
+        out = {}
         try:
-            return present, decode_rows(texts)
+            for column in columns:
+                out[column] = (present[column], decode_rows(texts.pop(column)))
         except StoreError as exc:
             raise StoreError(f"stored shares are corrupted: {exc}") from exc
+        return ids, out
