@@ -167,8 +167,9 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
             outcome.pop("matched", None)
             outcome.update(statistics=statistics, seconds=timings)
             return outcome
-    statistics = {}
-    if len(query.bivariate) < len(query.statistics):
+    statistics: dict[str, Any] = {}
+    if any(s not in query.bivariate and s != "count" for s in query.statistics) \
+            or not query.bivariate:
         statistics = await _one_column_statistics(query, _need_inputs(inputs), mask, m, timings)
     if query.bivariate:
         from mpc_programs import secure_bivariate

@@ -150,3 +150,14 @@ def test_too_few_values_in_a_column_publish_nothing_but_the_reason(pool):
     outcomes = local_pool.statistics(stores, parse_query({"statistics": ["count"]}), workdir,
                                      columns=COLUMNS, min_inputs=30)
     assert outcomes[0]["statistics"] == {"count": len(table)}
+
+
+def test_two_column_statistics_of_other_columns_than_the_primary(pool):
+    # count + covariance of (btc, btc): the primary column is not loaded at all
+    table = pool[2]
+    spec = {"statistics": ["count", "covariance"], "columns": ["btc", "btc"]}
+    stats = run(pool, spec)
+    present = [Fraction(row["btc"], SCALE) for row in table if "btc" in row]
+    assert stats["count"] == len(present)
+    want = pystats.variance(present)  # covariance of a column with itself, to 50 digits
+    assert abs(Fraction(Decimal(stats["covariance"])) - want) / want < Fraction(1, 10**45)
