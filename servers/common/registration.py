@@ -2,9 +2,9 @@
 
 A registration names one notarized server→client record and where the uid and the
 value fields (the source's columns: the balance, and e.g. a BTC balance) sit in its
-plaintext. An optional column the response lacks is left out: a missing value. The coordinator *and* each computation party run
-:func:`check_registration` on their own — a party trusts no other server's word
-(DESIGN.md, "Parties"). The result is the public half of the MPC input: the
+plaintext; an optional column the response lacks is left out (a missing value). The
+coordinator *and* each computation party run :func:`check_registration` on their own —
+a party trusts no other server's word (DESIGN.md, "Parties"). The result is the public half of the MPC input: the
 record's nonce, AAD, ciphertext and tag, rebuilt from the attested bytes (only the
 IV comes from the provider; a wrong IV makes the tag check fail inside MPC), and
 the template bytes, taken from the source spec — never from the provider.

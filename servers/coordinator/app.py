@@ -76,7 +76,8 @@ _REGISTRATION_BODY = {"required": True, "content": {"application/json": {"schema
                                   "header": {"type": "string", "description": "hex"},
                                   "payload": {"type": "string", "description": "hex"},
                                   "iv": {"type": "string", "description": "hex"}}},
-        "fields": {"type": "object", "description": "uid and each value column present (balance, ...): {offset, length}"},
+        "fields": {"type": "object",
+                   "description": "uid and each value column present (balance, ...): {offset, length}"},
         "uid": {"type": "string"}}}}}}
 _TOKEN = [{"name": "Authorization", "in": "header", "required": True,
            "schema": {"type": "string"}, "description": "Bearer <registration token>"}]
