@@ -18,13 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=32, help="providers per batch")
     parser.add_argument("--repeat", type=int, default=5, help="batches to time (median)")
     parser.add_argument("--key-bits", type=int, choices=(128, 256), default=128)
+    parser.add_argument("--columns", type=int, choices=(1, 2), default=1,
+                        help="value fields verified per provider (2: ETH and BTC balance)")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--timeout", type=float, default=300.0)
 
 
 def run(args: argparse.Namespace) -> int:
     results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--batch", str(args.batch),
-                           "--repeat", str(args.repeat), "--key-bits", str(args.key_bits)],
+                           "--repeat", str(args.repeat), "--key-bits", str(args.key_bits),
+                           "--columns", str(args.columns)],
                           timeout=args.timeout)
     reports = []
     for r in results:
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     out = {"batch": args.batch, "seconds": round(seconds, 4),
            "seconds_per_provider": round(seconds / args.batch, 5),
            "bytes_per_party": int(statistics.mean(rep["bytes_per_party"] for rep in reports)),
-           "key_bits": args.key_bits, "repeat": args.repeat,
+           "key_bits": args.key_bits, "repeat": args.repeat, "columns": args.columns,
            "accepted": reports[0]["accepted"]}
     if not args.json:
         print(f"verify: batch {args.batch}, AES-{args.key_bits}: {seconds:.3f} s per batch, "

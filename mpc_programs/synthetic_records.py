@@ -77,20 +77,29 @@ def make_record(rng: random.Random, uid: int, balances: dict[bytes, bytes], asse
                            asset, balances[asset])
 
 
-def provider_input(rec: SyntheticRecord, key_share: Sequence[int], **changes: Any) -> ProviderInput:
+def provider_input(rec: SyntheticRecord, key_share: Sequence[int],
+                   extra_assets: Sequence[bytes] = (), **changes: Any) -> ProviderInput:
     """The public claim an honest provider makes for ``rec``, with this party's key share.
 
-    ``changes`` overrides fields (tests use it to build dishonest claims).
+    ``extra_assets``: further balances of the record to claim as extra columns (e.g.
+    ``[b"BTC"]``). ``changes`` overrides fields (tests use it to build dishonest claims).
     """
     off = rec.balance_offset()
     uid_off = rec.uid_offset()
+    templates = [(0, FIRST_BLOCK),
+                 (off - len(ASSET_PREFIX % rec.asset), ASSET_PREFIX % rec.asset),
+                 (off + len(rec.balance), BALANCE_SUFFIX),
+                 (uid_off - len(UID_PREFIX), UID_PREFIX),
+                 (uid_off + len(rec.uid), UID_SUFFIX)]
+    extra = []
+    for asset in extra_assets:
+        start = rec.balance_offset(asset)
+        length = rec.plaintext.index(BALANCE_SUFFIX, start) - start
+        templates += [(start - len(ASSET_PREFIX % asset), ASSET_PREFIX % asset),
+                      (start + length, BALANCE_SUFFIX)]
+        extra.append((start, length))
     claim = ProviderInput(
         key_share=list(key_share), ciphertext=rec.ciphertext, tag=rec.tag, nonce=rec.nonce,
-        aad=rec.aad,
-        templates=((0, FIRST_BLOCK),
-                   (off - len(ASSET_PREFIX % rec.asset), ASSET_PREFIX % rec.asset),
-                   (off + len(rec.balance), BALANCE_SUFFIX),
-                   (uid_off - len(UID_PREFIX), UID_PREFIX),
-                   (uid_off + len(rec.uid), UID_SUFFIX)),
-        uid=(uid_off, rec.uid), balance=(off, len(rec.balance)))
+        aad=rec.aad, templates=tuple(templates), uid=(uid_off, rec.uid),
+        balance=(off, len(rec.balance)), extra_values=tuple(extra))
     return replace(claim, **changes) if changes else claim

@@ -6,7 +6,7 @@ Run with 3 local parties::
 
 Every party derives the same B synthetic Binance-like AES-GCM records and the same provider-side
 key shares from ``--seed`` (a stand-in for the shares that providers upload), takes its own row,
-and runs :func:`mpc_programs.aes_gcm_mpc.verify_batch` ``--repeat`` times. It prints the seconds
+and runs :func:`mpc_programs.aes_gcm_mpc.verify_batch_values` ``--repeat`` times. It prints the seconds
 per batch; with ``--json`` one JSON line per party with the median, the bytes this party sent per
 batch and the number accepted. ``--check`` opens the balances (demo only!) and compares them.
 """
@@ -23,13 +23,14 @@ import time
 import numpy as np
 from mpyc.runtime import mpc
 
-from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes, verify_batch
+from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes, verify_batch_values
 from mpc_programs.synthetic_records import SyntheticRecord, make_record, provider_input
 
 
-def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int
+def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, columns: int = 1
                     ) -> tuple[list[SyntheticRecord], list[ProviderInput]]:
-    """B honest providers' records and this party's view of their inputs."""
+    """B honest providers' records and this party's view of their inputs (``columns`` = 2:
+    the BTC balance is claimed too, as a second column)."""
     rng = random.Random(seed)
     share_rng = np.random.default_rng(seed)
     records, inputs = [], []
@@ -39,7 +40,7 @@ def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int
                           balances={b"BTC": b"0.10000000", b"ETH": eth})
         rows = share_key_bytes(rec.key, m=m, t=(m - 1) // 2, rng=share_rng)
         records.append(rec)
-        inputs.append(provider_input(rec, rows[pid]))
+        inputs.append(provider_input(rec, rows[pid], [b"BTC"] if columns == 2 else []))
     return records, inputs
 
 
@@ -53,19 +54,22 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--key-bits", type=int, choices=(128, 256), default=128)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--columns", type=int, choices=(1, 2), default=1,
+                        help="2: verify the BTC balance as a second column too")
     parser.add_argument("--check", action="store_true", help="open balances and compare (demo)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     await mpc.start()
     records, inputs = synthetic_batch(args.batch, args.seed, args.key_bits, mpc.pid,
-                                      len(mpc.parties))
+                                      len(mpc.parties), args.columns)
     secint = mpc.SecInt(160)
     times, sent, accepted, ok = [], [], 0, True
     for _ in range(args.repeat):
         before = _bytes_sent()
         start = time.perf_counter()
-        verdicts, balances = await verify_batch(inputs, secint)
+        verdicts, values = await verify_batch_values(inputs, secint)
+        balances = values[:, 0]
         await mpc.gather(balances)
         times.append(time.perf_counter() - start)
         sent.append(_bytes_sent() - before)
@@ -75,6 +79,8 @@ async def main(argv: list[str] | None = None) -> int:
         if args.check:
             opened = await mpc.output(balances)
             ok &= [int(v) for v in opened] == [r.units for r in records]
+            if args.columns == 2:  # every synthetic record holds 0.1 BTC
+                ok &= all(int(v) == 10**7 for v in await mpc.output(values[:, 1]))
     if args.check and not args.json:
         print("balances", "match" if ok else "MISMATCH")
     if args.json:

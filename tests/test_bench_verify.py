@@ -1,0 +1,17 @@
+"""``mpcstats bench verify``'s party program on synthetic records, with the values opened
+and compared (--check): one column and two (ETH and BTC balances verified per provider)."""
+
+import json
+
+import pytest
+
+from mpc_programs.local_parties import run_parties
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_the_verify_benchmark_accepts_and_recovers_every_value(columns):
+    results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--check", "--batch", "3",
+                           "--repeat", "1", "--columns", str(columns)], timeout=120)
+    reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
+               for r in results]
+    assert all(r["accepted"] == 3 and r["balances_ok"] is True for r in reports), reports
