@@ -161,3 +161,18 @@ def test_two_column_statistics_of_other_columns_than_the_primary(pool):
     assert stats["count"] == len(present)
     want = pystats.variance(present)  # covariance of a column with itself, to 50 digits
     assert abs(Fraction(Decimal(stats["covariance"])) - want) / want < Fraction(1, 10**45)
+
+
+def test_a_differentially_private_sum_of_the_second_column(pool):
+    table = pool[2]
+    spec = {"statistics": ["count", "sum"], "column": "btc",
+            "privacy": {"epsilon": {"sum": "10"}, "clip": "1000000000"}}
+    stats = run(pool, spec)
+    present = [row["btc"] for row in table if "btc" in row]
+    assert stats["count"] == len(present)
+    noisy = Fraction(Decimal(stats["sum"]))
+    clip = 10**9 * SCALE
+    truth = Fraction(sum(min(x, clip) for x in present), SCALE)  # values are clipped
+    # three discrete Laplace noises of scale clip/ε = 1e8 ETH: each beyond 2e9 ETH with
+    # probability e^-20
+    assert abs(noisy - truth) < 6 * 10**9 and stats["privacy"]["epsilon_total"] == "10"
