@@ -112,6 +112,40 @@ def _start_flat(values: np.ndarray):
     return finish()
 
 
+async def share_sum(values: np.ndarray, senders: tuple[int, ...]) -> np.ndarray:
+    """Degree-t shares of Σ_{i ∈ senders} values_i: each sender Shamir-shares its own local
+    array (any shape) with fresh random polynomials; the others send nothing. One round.
+
+    The building block of a shuffle step (``secure_sort``): two parties holding additive
+    pieces of the rows hand the whole set a fresh sharing of their sum. Every message is
+    one point of a degree-t polynomial with uniformly random non-constant coefficients.
+    """
+    values = np.asarray(values, dtype=object)
+    m, t, pid, p = len(mpc.parties), mpc.threshold, mpc.pid, PRIME
+    mpc._program_counter[0] += 1
+    pc = mpc._program_counter[0]
+    flat = values.reshape(-1)
+    total = np.zeros(flat.size, dtype=object)
+    if pid in senders:
+        coefficients = [_randoms(flat.size) for _ in range(t)]
+        for j in range(m):
+            x = j + 1
+            y = coefficients[-1]
+            for c in coefficients[-2::-1]:
+                y = y * x + c
+            y = (y * x + flat) % p
+            if j == pid:
+                total = y
+            else:
+                mpc.parties[j].protocol.send(pc, pickle.dumps(y, protocol=5))
+    for j in senders:
+        if j != pid:
+            item = mpc.parties[j].protocol.receive(pc)
+            data = await item if isinstance(item, Future) else item
+            total = total + pickle.loads(data)
+    return (total % p).reshape(values.shape)
+
+
 def start_reshare(values: np.ndarray):
     """Start :func:`reshare` now and return an awaitable for the result, so local work
     (or other rounds) can overlap the messages."""

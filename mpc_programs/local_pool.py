@@ -59,7 +59,8 @@ def ingest(stores: Sequence[Path], pending: Sequence[Mapping[str, str]], workdir
 def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
                input_ids: Sequence[str] | None = None, timeout: float = 300.0,
                columns: Sequence[str] | None = None,
-               min_inputs: int | None = None) -> list[dict[str, Any]]:
+               min_inputs: int | None = None,
+               gini_max_inputs: int | None = None) -> list[dict[str, Any]]:
     """Run a query over the stored shares; returns every party's outcome (all equal).
 
     ``columns``: the pool's columns, the primary first (default: the primary alone)."""
@@ -70,6 +71,8 @@ def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
             job["columns"] = list(columns)
         if min_inputs is not None:
             job["min_inputs"] = min_inputs
+        if gini_max_inputs is not None:
+            job["gini_max_inputs"] = gini_max_inputs
         if input_ids is not None:
             job["input_ids"] = list(input_ids)
         jobs.append(job)

@@ -149,13 +149,30 @@ def test_one_and_two_inputs(tmp_path, values):
 
 def test_gini_refuses_a_pool_above_its_limit_before_any_mpc(tmp_path):
     stores = local_pool.store_paths(tmp_path)
-    units = {f"g{i:05d}": i * 1000 for i in range(results.GINI_MAX_INPUTS + 1)}
+    limit = 5  # the job's own limit (default results.GINI_MAX_INPUTS)
+    units = {f"g{i:05d}": i * 1000 for i in range(limit + 1)}
     local_pool.ingest(stores, local_pool.share_pool(units), tmp_path)
-    with pytest.raises(MPCRunError, match=f"limited to {results.GINI_MAX_INPUTS} inputs"):
+    with pytest.raises(MPCRunError, match=f"limited to {limit} inputs"):
         local_pool.statistics(stores, parse_query({"statistics": ["mean", "gini"]}), tmp_path,
-                              timeout=120)
+                              timeout=120, gini_max_inputs=limit)
     # a subset within the limit is fine, and the other functions have no such limit
     subset = sorted(units)[:3]
     stats = local_pool.statistics(stores, parse_query({"statistics": ["gini"]}), tmp_path,
-                                  input_ids=subset)[0]["statistics"]
+                                  input_ids=subset, gini_max_inputs=limit)[0]["statistics"]
     assert abs(float(Decimal(stats["gini"])) - gini_numpy([0, 1000, 2000])) < 1e-12
+
+
+def test_gini_by_oblivious_radix_sort_over_hundreds_of_inputs(tmp_path):
+    rng = random.Random(77)
+    # heavy ties (a few distinct values), zeros, and the largest encodable balance
+    values = [rng.choice([0, 1, 10**8, 10**8 + 1, 3 * 10**12, MAX_UNITS]) for _ in range(250)]
+    values += [rng.randrange(MAX_UNITS) for _ in range(50)]
+    units = {f"r{i:04d}": v for i, v in enumerate(values)}
+    stores = local_pool.store_paths(tmp_path)
+    local_pool.ingest(stores, local_pool.share_pool(units), tmp_path)
+    for spec in ({"statistics": ["gini"]},
+                 {"statistics": ["count", "gini"], "filter": [[">", "0.5"]]}):
+        got = local_pool.statistics(stores, parse_query(spec), tmp_path)[0]["statistics"]
+        assert got == plaintext.statistics(parse_query(spec), values), spec
+        kept = [v for v in values if v > 5 * 10**7] if "filter" in spec else values
+        assert abs(float(Decimal(got["gini"])) - gini_numpy(kept)) < 1e-12
