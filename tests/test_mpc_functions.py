@@ -176,3 +176,17 @@ def test_gini_by_oblivious_radix_sort_over_hundreds_of_inputs(tmp_path):
         assert got == plaintext.statistics(parse_query(spec), values), spec
         kept = [v for v in values if v > 5 * 10**7] if "filter" in spec else values
         assert abs(float(Decimal(got["gini"])) - gini_numpy(kept)) < 1e-12
+
+
+def test_base4_digits_of_hex_one_hots_are_local_sums():
+    from mpc_programs.secure_sort import quaternary_digits
+
+    eye = np.eye(16, dtype=object)
+    low, high = quaternary_digits([eye, eye[:, :]], top_max=15)[:2]
+    for d in range(16):
+        assert list(low[d]) == [int(e == d % 4) for e in range(4)]
+        assert list(high[d]) == [int(e == d // 4) for e in range(4)]
+    # the top hex digit (0 or 1 in the layout) gives one pass of two columns
+    top = np.eye(16, dtype=object)[:2]
+    out = quaternary_digits([eye, top], top_max=1)
+    assert len(out) == 3 and out[-1].shape == (2, 2)
