@@ -12,9 +12,9 @@ from mpc_programs import plaintext
 from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
 from mpcstats.local_deployment import start_local_deployment
-from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
-from tlsn import Credentials
+
+from deployment_helpers import client, creds, party_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -24,18 +24,6 @@ def deployment(tmp_path_factory):
     d = start_local_deployment(tmp_path_factory.mktemp("deployment"), accounts=16, seed=7)
     yield d
     d.stop()
-
-
-def client(deployment) -> ProviderClient:
-    return ProviderClient(DeploymentConfig.from_dict(deployment.provider_config()))
-
-
-def creds(account) -> Credentials:
-    return Credentials(account.api_key, account.secret)
-
-
-def party_inputs(deployment) -> list[int]:
-    return [requests.get(u + "/health", timeout=5).json()["inputs"] for u in deployment.party_urls]
 
 
 def query(deployment) -> dict:

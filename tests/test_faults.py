@@ -13,9 +13,9 @@ import requests
 from mpc_programs import local_pool
 from mpc_programs.runner import MPCRunError, free_ports, start_party, supervise
 from mpcstats.local_deployment import start_local_deployment
-from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
-from tlsn import Credentials
+
+from deployment_helpers import client, contribute, creds, party_inputs
 
 pytestmark = pytest.mark.slow
 MPC_TIMEOUT = 6.0
@@ -27,22 +27,6 @@ def deployment(tmp_path_factory):
                                mpc_timeout_seconds=MPC_TIMEOUT)
     yield d
     d.stop()
-
-
-def client(d) -> ProviderClient:
-    return ProviderClient(DeploymentConfig.from_dict(d.provider_config()))
-
-
-def contribute(d, i) -> str:
-    a = d.accounts[i]
-    try:
-        return client(d).contribute(Credentials(a.api_key, a.secret), timeout=120).status
-    except ContributionError as exc:
-        return f"{exc.code}: {exc.detail}"
-
-
-def stored(d) -> list[int]:
-    return [requests.get(u + "/health", timeout=5).json()["inputs"] for u in d.party_urls]
 
 
 def query(d) -> requests.Response:
@@ -60,11 +44,11 @@ def wait_for(predicate, timeout=30.0):
 
 def test_a_party_killed_during_a_verification_batch(deployment):
     assert contribute(deployment, 0) == "accepted"
-    before = stored(deployment)
+    before = party_inputs(deployment)
     party1 = deployment.servers["party1"]
     c = client(deployment)
     a = deployment.accounts[1]
-    notarized = c.notarize(Credentials(a.api_key, a.secret))
+    notarized = c.notarize(creds(a))
     registration = c.register(notarized)
     os.kill(party1.process.pid, signal.SIGSTOP)  # party 1 hangs before the batch starts
     try:
@@ -76,29 +60,29 @@ def test_a_party_killed_during_a_verification_batch(deployment):
     party1.kill()  # SIGKILL while stopped: the batch is in flight without it
     deployment.start_server("party1")
     # the registration never got all its shares: it expires or is rejected, never counted
-    assert stored(deployment) == before
+    assert party_inputs(deployment) == before
     # a batch that loses a party mid-run: start a run, then kill party 1 during it
     a = deployment.accounts[2]
-    notarized = c.notarize(Credentials(a.api_key, a.secret))
+    notarized = c.notarize(creds(a))
     registration = c.register(notarized)
     c.share(notarized, registration)  # all three hold shares now; the coordinator batches
     os.kill(deployment.servers["party1"].process.pid, signal.SIGKILL)
     final = c.wait(registration, timeout=4 * MPC_TIMEOUT + 60)
     assert final["status"] in ("rejected", "accepted")
     deployment.start_server("party1")
-    counts = stored(deployment)
+    counts = party_inputs(deployment)
     assert counts[0] == counts[1] == counts[2], counts  # in all three or in none
     if final["status"] == "rejected":
         assert "verification could not run" in final["reason"] or "lost" in final["reason"]
         assert counts == before
     # the restarted party serves again: a new provider is counted everywhere
     assert contribute(deployment, 3) == "accepted"
-    assert stored(deployment) == [counts[0] + 1] * 3
+    assert party_inputs(deployment) == [counts[0] + 1] * 3
 
 
 def test_a_party_stopped_during_a_query_fails_the_query_cleanly(deployment):
     assert contribute(deployment, 4) == "accepted"
-    n = stored(deployment)[0]
+    n = party_inputs(deployment)[0]
     party2 = deployment.servers["party2"]
     os.kill(party2.process.pid, signal.SIGSTOP)
     result: dict = {}
@@ -111,7 +95,7 @@ def test_a_party_stopped_during_a_query_fails_the_query_cleanly(deployment):
     assert response.status_code == 503
     assert response.json()["error"]["code"] in ("mpc_failed", "party_unreachable")
     deployment.start_server("party2")
-    assert stored(deployment) == [n, n, n]  # the restarted party has every accepted share
+    assert party_inputs(deployment) == [n, n, n]  # the restarted party has every accepted share
     again = query(deployment)
     assert again.status_code == 200 and again.json()["n"] == n
 

@@ -15,9 +15,10 @@ from mpc_programs.query import parse_query
 from mpc_programs.sharing import share_units
 from mpc_programs.store import encode_row
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, start_local_deployment
-from provider_app.client import DeploymentConfig, ProviderClient
+from provider_app.client import ProviderClient
 from provider_app.errors import ContributionError
-from tlsn import Credentials
+
+from deployment_helpers import client, creds, party_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +29,6 @@ def deployment(tmp_path_factory):
                                source=TWO_COLUMN_SOURCE)
     yield d
     d.stop()
-
-
-def client(deployment, cls=ProviderClient) -> ProviderClient:
-    return cls(DeploymentConfig.from_dict(deployment.provider_config()))
-
-
-def creds(account) -> Credentials:
-    return Credentials(account.api_key, account.secret)
 
 
 def spares(deployment) -> list:
@@ -92,9 +85,7 @@ def test_a_false_btc_value_is_rejected_inside_mpc(deployment, counted):
     with pytest.raises(ContributionError) as info:
         client(deployment, LyingAboutBtc).contribute(creds(liar))
     assert info.value.code == "rejected" and "not a valid encoding" in info.value.detail
-    health = [requests.get(u + "/health", timeout=5).json()["inputs"]
-              for u in deployment.party_urls]
-    assert health == [10, 10, 10]
+    assert party_inputs(deployment) == [10, 10, 10]
 
 
 def test_statistics_of_each_column_and_of_both(deployment, counted):

@@ -11,8 +11,8 @@ import requests
 
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.client import DeploymentConfig, ProviderClient
-from provider_app.errors import ContributionError
-from tlsn import Credentials
+
+from deployment_helpers import contribute, creds, party_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -23,39 +23,26 @@ def _immutable(path, on: bool) -> bool:
     return result.returncode == 0
 
 
-def contribute(d, i) -> str:
-    a = d.accounts[i]
-    client = ProviderClient(DeploymentConfig.from_dict(d.provider_config()))
-    try:
-        return client.contribute(Credentials(a.api_key, a.secret), timeout=180).status
-    except ContributionError as exc:
-        return f"{exc.code}: {exc.detail}"
-
-
-def stored(d) -> list[int]:
-    return [requests.get(u + "/health", timeout=5).json()["inputs"] for u in d.party_urls]
-
-
 def test_an_unwritable_party_store_rejects_cleanly_and_keeps_the_stores_consistent(tmp_path):
     deployment = start_local_deployment(tmp_path / "dep", accounts=3, seed=9,
                                         mpc_timeout_seconds=20)
     data_dir = deployment.root / "party2"
     try:
-        assert contribute(deployment, 0) == "accepted"
+        assert contribute(deployment, 0, timeout=180) == "accepted"
         if not _immutable(data_dir, True):
             pytest.skip("chattr is not supported on this file system")
         try:
-            outcome = contribute(deployment, 1)
+            outcome = contribute(deployment, 1, timeout=180)
             assert outcome.startswith("rejected"), outcome
             assert "could not run" in outcome
-            assert stored(deployment) == [1, 1, 1]  # in none of the three
+            assert party_inputs(deployment) == [1, 1, 1]  # in none of the three
             log = (deployment.root / "logs" / "party2.log").read_text()
             assert "mpc_failed" in log or "Permission" in log or "not permitted" in log
         finally:
             _immutable(data_dir, False)
         # once the disk is writable again the same account is counted, everywhere
-        assert contribute(deployment, 1) == "accepted"
-        assert stored(deployment) == [2, 2, 2]
+        assert contribute(deployment, 1, timeout=180) == "accepted"
+        assert party_inputs(deployment) == [2, 2, 2]
     finally:
         _immutable(data_dir, False)
         deployment.stop()
@@ -122,15 +109,13 @@ def test_a_commit_that_fails_at_one_party_is_retried_until_all_three_hold_the_in
         outcome: list[str] = []
 
         def contribute_through_proxy() -> None:
-            client = ProviderClient(config)
-            outcome.append(client.contribute(Credentials(account.api_key, account.secret),
-                                              timeout=180).status)
+            outcome.append(ProviderClient(config).contribute(creds(account), timeout=180).status)
 
         worker = threading.Thread(target=contribute_through_proxy)
         worker.start()
         deadline = time.monotonic() + 120
-        while stored(deployment) != [1, 1, 0]:  # parties 0 and 1 committed, party 2 failed
-            assert time.monotonic() < deadline, stored(deployment)
+        while party_inputs(deployment) != [1, 1, 0]:  # parties 0 and 1 committed, party 2 failed
+            assert time.monotonic() < deadline, party_inputs(deployment)
             if frozen.is_set() is False and not worker.is_alive():
                 pytest.skip("chattr is not supported on this file system")
             time.sleep(0.2)
@@ -140,11 +125,11 @@ def test_a_commit_that_fails_at_one_party_is_retried_until_all_three_hold_the_in
                               timeout=120)
         assert query.status_code in (409, 503), query.text
         time.sleep(2)  # the coordinator keeps retrying the commit meanwhile
-        assert stored(deployment) == [1, 1, 0]
+        assert party_inputs(deployment) == [1, 1, 0]
         _immutable(data_dir, False)
         worker.join(timeout=120)
         assert outcome == ["accepted"]
-        assert stored(deployment) == [1, 1, 1]
+        assert party_inputs(deployment) == [1, 1, 1]
         query = requests.post(deployment.coordinator_url + "/v1/queries", json={"query": None},
                               timeout=120)
         assert query.status_code == 200 and query.json()["n"] == 1, query.text
