@@ -54,20 +54,11 @@ from mpyc.runtime import mpc
 from mpc_programs import fast_mpc
 from mpc_programs.field import PRIME
 from mpc_programs.secure_stats import FIELD, local_array
+from mpc_programs.sharing import lagrange_at_zero
 
 #: The pairs of parties whose PRSS keys draw the shuffle's permutations, in order.
 _PAIRS = ((0, 1), (0, 2), (1, 2))
 _PERMUTATION_BOUND = 1 << 64
-
-
-def _lagrange(points: Sequence[int], at: int) -> int:
-    """The Lagrange coefficient of point ``at`` for interpolation at 0 over ``points``."""
-    num, den = 1, 1
-    for x in points:
-        if x != at:
-            num = num * x % PRIME
-            den = den * (x - at) % PRIME
-    return num * pow(den, -1, PRIME) % PRIME
 
 
 def _pair_permutations(n: int) -> list[np.ndarray | None]:
@@ -98,7 +89,7 @@ async def _pair_step(rows: np.ndarray, pair: tuple[int, int], perm: np.ndarray |
     """
     local = rows
     if perm is not None:
-        scale = _lagrange([p + 1 for p in pair], mpc.pid + 1)
+        scale = lagrange_at_zero([p + 1 for p in pair], PRIME)[pair.index(mpc.pid)]
         scaled = np.asarray(rows, dtype=object) * scale % PRIME
         if inverse:
             local = np.empty_like(scaled)

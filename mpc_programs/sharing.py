@@ -38,7 +38,8 @@ def split(secrets_: Sequence[int], parties: int = PARTIES, threshold: int = THRE
     return rows
 
 
-def _lagrange_at_zero(xs: Sequence[int], prime: int) -> list[int]:
+def lagrange_at_zero(xs: Sequence[int], prime: int) -> list[int]:
+    """Recombination weights at 0 for shares at the points ``xs`` (mod ``prime``)."""
     weights = []
     for i, x_i in enumerate(xs):
         num, den = 1, 1
@@ -63,12 +64,12 @@ def reconstruct(rows: dict[int, Sequence[int]], prime: int = PRIME,
     if len(lengths) != 1:
         raise SharingError("share rows differ in length")
     first = pids[: threshold + 1]
-    weights = _lagrange_at_zero([i + 1 for i in first], prime)
+    weights = lagrange_at_zero([i + 1 for i in first], prime)
     values = [sum(w * rows[i][h] for w, i in zip(weights, first)) % prime
               for h in range(lengths.pop())]
     if len(pids) > threshold + 1:  # every other subset must agree
         rest = pids[1: threshold + 2]
-        weights2 = _lagrange_at_zero([i + 1 for i in rest], prime)
+        weights2 = lagrange_at_zero([i + 1 for i in rest], prime)
         for h, v in enumerate(values):
             if sum(w * rows[i][h] for w, i in zip(weights2, rest)) % prime != v:
                 raise SharingError(f"share {h} is not a consistent degree-{threshold} sharing")
