@@ -71,45 +71,57 @@ def _lagrange_at_zero(m: int) -> list[int]:
     return out
 
 
-def _start_flat(values: np.ndarray):
-    """Send this party's points of the resharing of flat ``values``; return a coroutine
-    that receives the others' points and returns the new shares.
-
-    Everything local (the products' scaling, the random polynomials, the sends) happens
-    now, so the caller can do local work while the messages travel. The messages carry
-    a fresh program-counter label (the counter is advanced exactly once per call, in
-    program order, at every party).
-    """
-    m = len(mpc.parties)
-    t = mpc.threshold
-    p = PRIME
-    pid = mpc.pid
+def _next_label() -> int:
+    """A fresh message label: MPyC's program counter, advanced once per protocol step at
+    every party, in program order."""
     mpc._program_counter[0] += 1
-    pc = mpc._program_counter[0]
-    lam = _lagrange_at_zero(m)[pid]
-    n = values.size
-    w = values * lam % p
-    coefficients = [_randoms(n) for _ in range(t)]
-    own = None
-    for j in range(m):
+    return mpc._program_counter[0]
+
+
+def _deal(values: np.ndarray, pc: int) -> np.ndarray:
+    """Shamir-share the flat ``values`` with fresh random degree-t polynomials: send every
+    other party its point now, return this party's own point (not yet reduced)."""
+    pid = mpc.pid
+    coefficients = [_randoms(values.size) for _ in range(mpc.threshold)]
+    own = values
+    for j in range(len(mpc.parties)):
         x = j + 1
         y = coefficients[-1]
         for c in coefficients[-2::-1]:
             y = y * x + c
-        y = y * x + w
+        y = y * x + values
         if j == pid:
-            own = y  # reduced with the sum below
+            own = y
         else:
-            mpc.parties[j].protocol.send(pc, pickle.dumps(y % p, protocol=5))
-    pending = [mpc.parties[j].protocol.receive(pc) for j in range(m) if j != pid]
+            mpc.parties[j].protocol.send(pc, pickle.dumps(y % PRIME, protocol=5))
+    return own
+
+
+def _sum_points(pc: int, senders, own: np.ndarray):
+    """Register now for the points the other ``senders`` send under ``pc``; the returned
+    coroutine adds them to ``own`` (reduced mod p)."""
+    pending = [mpc.parties[j].protocol.receive(pc) for j in senders if j != mpc.pid]
 
     async def finish() -> np.ndarray:
         total = own
         for item in pending:
             data = await item if isinstance(item, Future) else item
             total = total + pickle.loads(data)
-        return total % p
+        return total % PRIME
     return finish()
+
+
+def _start_flat(values: np.ndarray):
+    """Send this party's points of the resharing of flat ``values``; return a coroutine
+    that receives the others' points and returns the new shares.
+
+    Everything local (the products' scaling, the random polynomials, the sends) happens
+    now, so the caller can do local work while the messages travel.
+    """
+    pc = _next_label()
+    m = len(mpc.parties)
+    own = _deal(values * _lagrange_at_zero(m)[mpc.pid] % PRIME, pc)
+    return _sum_points(pc, range(m), own)
 
 
 async def share_sum(values: np.ndarray, senders: tuple[int, ...]) -> np.ndarray:
@@ -121,29 +133,10 @@ async def share_sum(values: np.ndarray, senders: tuple[int, ...]) -> np.ndarray:
     one point of a degree-t polynomial with uniformly random non-constant coefficients.
     """
     values = np.asarray(values, dtype=object)
-    m, t, pid, p = len(mpc.parties), mpc.threshold, mpc.pid, PRIME
-    mpc._program_counter[0] += 1
-    pc = mpc._program_counter[0]
+    pc = _next_label()
     flat = values.reshape(-1)
-    total = np.zeros(flat.size, dtype=object)
-    if pid in senders:
-        coefficients = [_randoms(flat.size) for _ in range(t)]
-        for j in range(m):
-            x = j + 1
-            y = coefficients[-1]
-            for c in coefficients[-2::-1]:
-                y = y * x + c
-            y = (y * x + flat) % p
-            if j == pid:
-                total = y
-            else:
-                mpc.parties[j].protocol.send(pc, pickle.dumps(y, protocol=5))
-    for j in senders:
-        if j != pid:
-            item = mpc.parties[j].protocol.receive(pc)
-            data = await item if isinstance(item, Future) else item
-            total = total + pickle.loads(data)
-    return (total % p).reshape(values.shape)
+    own = _deal(flat, pc) if mpc.pid in senders else np.zeros(flat.size, dtype=object)
+    return (await _sum_points(pc, senders, own)).reshape(values.shape)
 
 
 def start_reshare(values: np.ndarray):
