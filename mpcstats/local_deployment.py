@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from mpc_programs.encoding import to_units
 from servers.common import signing
 from servers.common.mpc_pki import generate_deployment
 from servers.exchange_sim.accounts import SimAccount, load_accounts
@@ -186,6 +187,16 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "mpcstats.cli", *args]
+
+
+def pool_row(account: SimAccount) -> dict[str, int]:
+    """The plaintext row a simulated account contributes to the two-column pool, in 1e-8
+    units — without "btc" when the account holds none (a missing value). The truth the
+    demo and the tests compare the published statistics with."""
+    row = {"balance": to_units(account.eth)}
+    if account.btc is not None:
+        row["btc"] = to_units(account.btc)
+    return row
 
 
 def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 0,

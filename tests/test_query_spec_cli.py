@@ -22,11 +22,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mpc_programs import plaintext
-from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
 from mpcstats.cli import main
+from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from servers.common.serve import free_port, serve_in_thread
 from servers.common.signing import generate_key, key_id, public_key_hex, sign_result
+
+from deployment_helpers import client, creds
 
 SPEC_TOML = """\
 # the correlation of ETH and BTC balances, over accounts with more than 0.01 BTC
@@ -246,7 +248,6 @@ def test_unreachable_coordinator_exits_1(capsys: pytest.CaptureFixture[str], tmp
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from mpcstats.local_deployment import TWO_COLUMN_SOURCE, start_local_deployment
     d = start_local_deployment(tmp_path_factory.mktemp("spec-cli"), accounts=8, seed=5,
                                source=TWO_COLUMN_SOURCE)
     yield d
@@ -255,14 +256,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def counted(deployment: Any) -> list[Any]:
-    from provider_app.client import DeploymentConfig, ProviderClient
-    from tlsn import Credentials
     accounts = [a for a in deployment.accounts if a.btc is not None][:4]
     assert len(accounts) == 4
 
     def contribute(account: Any) -> str:
-        client = ProviderClient(DeploymentConfig.from_dict(deployment.provider_config()))
-        return client.contribute(Credentials(account.api_key, account.secret)).status
+        return client(deployment).contribute(creds(account)).status
 
     with ThreadPoolExecutor(2) as pool:
         assert list(pool.map(contribute, accounts)) == ["accepted"] * 4
@@ -272,7 +270,7 @@ def counted(deployment: Any) -> list[Any]:
 @pytest.mark.slow
 def test_specs_run_end_to_end_on_a_real_deployment(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                    deployment: Any, counted: list[Any]) -> None:
-    table = [{"balance": to_units(a.eth), "btc": to_units(a.btc)} for a in counted]
+    table = [pool_row(a) for a in counted]
     dep_file = str(deployment.root / "deployment.json")
     toml_spec = write(tmp_path, "q.toml", SPEC_TOML)
     code, out, err = run(capsys, "--spec", toml_spec, "--deployment", dep_file, "--json")

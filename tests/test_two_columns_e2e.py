@@ -10,11 +10,10 @@ import pytest
 import requests
 
 from mpc_programs import plaintext
-from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
 from mpc_programs.sharing import share_units
 from mpc_programs.store import encode_row
-from mpcstats.local_deployment import TWO_COLUMN_SOURCE, start_local_deployment
+from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from provider_app.client import ProviderClient
 from provider_app.errors import ContributionError
 
@@ -37,8 +36,7 @@ def spares(deployment) -> list:
 
 
 def table(accounts) -> list[dict[str, int]]:
-    return [{"balance": to_units(a.eth)} | ({"btc": to_units(a.btc)} if a.btc else {})
-            for a in accounts]
+    return [pool_row(a) for a in accounts]
 
 
 def ask(deployment, spec: dict) -> requests.Response:

@@ -33,7 +33,7 @@ from mpc_programs import plaintext
 from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
 from mpcstats.local_deployment import (SOURCE, TWO_COLUMN_SOURCE, DeploymentError,
-                                       start_local_deployment)
+                                       pool_row, start_local_deployment)
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
 from tlsn import Credentials
@@ -169,8 +169,7 @@ def _two_columns(deployment: Any, accounts: list[Any], step: Any) -> bool:
         print(f"error: query failed: {response.text}", file=sys.stderr)
         return False
     got = response.json()["statistics"]
-    table = [{"balance": to_units(a.eth)} | ({"btc": to_units(a.btc)} if a.btc else {})
-             for a in accounts]
+    table = [pool_row(a) for a in accounts]
     truth = plaintext.table_statistics(query, table)
     flat_got, flat_truth = _flatten(got), _flatten(truth)
     print()
