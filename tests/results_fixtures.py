@@ -11,6 +11,7 @@ party_keys  # noqa: F401``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,21 @@ from servers.results.sample import StandInParty
 FakeParty = StandInParty
 
 
-def make_result(run_id: str, mean: float = 1.5, n: int = 3) -> dict[str, Any]:
-    """A minimal result (two float statistics): enough for the API's agreement and signature logic."""
-    return {"query": {"statistics": ["mean", "median"]}, "n": n, "input_digest": "ab" * 32,
-            "statistics": {"mean": mean, "median": 1.25}, "computed_at": "2026-11-25T15:00:00Z",
-            "run_id": run_id}
+#: 2026-11-25 15:00:00 UTC: the computed_at of the first result :func:`make_result` makes.
+FIRST_COMPUTED_AT = 1_795_618_800
+_later = itertools.count(FIRST_COMPUTED_AT)
+
+
+def make_result(run_id: str, mean: float = 1.5, n: int = 3, *, computed_at: int | None = None,
+                input_digest: str = "ab" * 32) -> dict[str, Any]:
+    """A minimal result (two float statistics): enough for the API's agreement and signature logic.
+
+    Without ``computed_at``, each call is one second later than the one before: the results API serves
+    a result only if its run is newer than the served one, so results made one after the other must be.
+    """
+    return {"query": {"statistics": ["mean", "median"]}, "n": n, "input_digest": input_digest,
+            "statistics": {"mean": mean, "median": 1.25},
+            "computed_at": next(_later) if computed_at is None else computed_at, "run_id": run_id}
 
 
 @pytest.fixture(scope="module")

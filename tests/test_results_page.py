@@ -109,7 +109,7 @@ def test_everything_a_party_publishes_is_escaped(api: BackgroundServer, parties:
     result = sample_result("run-<b>evil</b>", n=5)
     result["statistics"] = {**result["statistics"], evil: evil, "mean": evil,
                             "quantiles": {evil: "1"}, "histogram": {"edges": [evil], "counts": [1, 2]}}
-    result["computed_at"] = evil
+    # computed_at cannot carry markup: a result whose computed_at is not Unix seconds is refused (malformed)
     result["input_digest"] = '"><img src=x onerror=alert(1)>'
     publish(parties, party_keys, result)
     assert poll(api) is Outcome.ACCEPTED

@@ -1,7 +1,8 @@
 """HTTP routes of the results API. Read-only: no route can start an MPC run or reach a party.
 
 ``GET /``               the results page (HTML: statistics, histogram, who signed; see ``page.py``)
-``GET /stats``          latest agreed statistics (404 ``no_result_yet`` before the first)
+``GET /stats``          latest agreed statistics (404 ``no_result_yet`` before the first); never rolled
+                        back to an older or narrower run (see ``watermark.py``)
 ``GET /stats/history``  accepted results, newest first, ``?limit=`` (1..history_limit, default 20)
 ``GET /health``         liveness plus the poller's counters (disagreements, bad signatures, ...)
 ``GET /openapi.json``   the OpenAPI 3.1 document of these routes
@@ -44,7 +45,8 @@ ENTRY_SCHEMA: dict[str, Any] = {
                        "strings in ETH (count as an integer; quantiles and histogram as objects)",
                        "additionalProperties": True},
         "n": {"type": "integer", "description": "number of inputs (providers) in the computation"},
-        "computed_at": {"description": "when the parties computed it (Unix seconds)"},
+        "computed_at": {"type": "integer", "description": "when the parties computed it (Unix seconds); "
+                        "never earlier than a result served before (results are not rolled back)"},
         "run_id": {"type": "string"},
         "query": {"type": ["object", "null"]},
         "input_digest": {"type": ["string", "null"], "description": "digest of the inputs' ids"},
@@ -75,7 +77,8 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
     cache = ResultCache(config.data_dir, config.history_limit)
     poller = Poller(config.parties, cache, timeout=config.request_timeout,
                     results_path=config.results_path, max_bytes=config.max_result_bytes,
-                    ca_file=str(config.party_ca_file) if config.party_ca_file else None)
+                    ca_file=str(config.party_ca_file) if config.party_ca_file else None,
+                    future_tolerance=config.future_tolerance_seconds)
 
     @operation("Results page", description="HTML page with the statistics, a histogram and who signed them; "
                "'Not enough providers yet' before the first result.",

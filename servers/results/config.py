@@ -67,6 +67,9 @@ class ResultsConfig:
     # The page says "not enough providers yet" while the latest result covers fewer inputs than this.
     # The coordinator's min_inputs is what stops small pools from being computed at all; set both alike.
     min_providers: int = 1
+    # How far a signed result's computed_at may lie ahead of this server's clock; a later one is refused:
+    # served, it would hold back every honest release until that time (results are never rolled back).
+    future_tolerance_seconds: float = 600.0
 
     def validate(self) -> None:
         if len(self.parties) != 3:
@@ -84,6 +87,8 @@ class ResultsConfig:
             raise ValueError("history_limit must be in [1, 1000000]")
         if self.party_ca_file is not None and not self.party_ca_file.is_file():
             raise ValueError(f"party_ca_file {self.party_ca_file} does not exist")
+        if not 0 <= self.future_tolerance_seconds <= 86_400:
+            raise ValueError("future_tolerance_seconds must be in [0, 86400]")
         if self.min_providers < 1:
             raise ValueError("min_providers must be at least 1")
         if not 0 <= self.port < 65_536:

@@ -4,6 +4,10 @@ Why all three: each party signs what *it* opened. One party that is broken, out 
 get a number published — it can only stop publication (which is logged and counted, and visible in
 ``/health``). A document counts only if it is signed by the key configured for the party it came from.
 
+Agreement is not enough to be served: an old triple is still validly signed. The cache serves a result
+only if its run is newer than the served one (``watermark.py``); an older or narrower triple is refused,
+reported as ``rollback`` (logged, counted, in ``/health``) and the newer result stays served.
+
 The poller runs in its own thread with a blocking HTTP client: a slow party delays the next poll, never a
 request handler.
 """
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from servers.common.signing import SignatureError, canonical_json, key_id, verify_result
 from servers.results.cache import ResultCache
 from servers.results.config import PartyEndpoint
+from servers.results.watermark import DEFAULT_FUTURE_TOLERANCE_SECONDS, MarkError, RunMark, Verdict
 
 log = logging.getLogger("mpcstats.results.poller")
 
@@ -40,6 +45,7 @@ class Outcome(str, Enum):
     BAD_SIGNATURE = "bad_signature"  # a document failed signature/key checks
     MALFORMED = "malformed"          # signed, but the result lacks required fields
     DISAGREEMENT = "disagreement"    # valid signatures over different results
+    ROLLBACK = "rollback"            # all three agree on a run not newer than the served one: refused
 
 
 @dataclass
@@ -59,6 +65,7 @@ class Poller:
     def __init__(self, parties: list[PartyEndpoint], cache: ResultCache, *, timeout: float = 5.0,
                  results_path: str = "/v1/results/latest", max_bytes: int = 1 << 20,
                  ca_file: str | None = None,
+                 future_tolerance: float = DEFAULT_FUTURE_TOLERANCE_SECONDS,
                  session_factory: Callable[[], requests.Session] = requests.Session) -> None:
         self.parties = sorted(parties, key=lambda p: p.pid)
         self.keys: dict[int, Ed25519PublicKey] = {p.pid: p.key() for p in self.parties}
@@ -67,6 +74,7 @@ class Poller:
         self.results_path = results_path
         self.max_bytes = max_bytes
         self.verify: str | bool = ca_file or True
+        self.future_tolerance = future_tolerance
         self._session_factory = session_factory
         self._lock = threading.Lock()
         self.counters: Counter[str] = Counter()
@@ -122,6 +130,10 @@ class Poller:
         missing = [f for f in REQUIRED_RESULT_FIELDS if f not in result]
         if missing:
             return _PartyFailure(Outcome.MALFORMED, f"result lacks {', '.join(missing)}")
+        try:
+            RunMark.of(result)  # a result that cannot be ordered against the served one is never served
+        except MarkError as exc:
+            return _PartyFailure(Outcome.MALFORMED, str(exc))
         return result
 
     def _read_capped(self, response: requests.Response) -> bytes:
@@ -157,9 +169,13 @@ class Poller:
             return PollReport(Outcome.DISAGREEMENT, f"parties signed different results (run ids {run_ids})",
                               per_party)
         key_ids = {pid: key_id(key) for pid, key in self.keys.items()}
-        if self.cache.add(results[0], key_ids):
-            return PollReport(Outcome.ACCEPTED, str(results[0].get("run_id")), per_party)
-        return PollReport(Outcome.UNCHANGED, str(results[0].get("run_id")), per_party)
+        judgement = self.cache.add(results[0], key_ids, future_tolerance=self.future_tolerance)
+        run_id = str(results[0].get("run_id"))
+        if judgement.verdict is Verdict.NEWER:
+            return PollReport(Outcome.ACCEPTED, run_id, per_party)
+        if judgement.verdict is Verdict.SAME:
+            return PollReport(Outcome.UNCHANGED, run_id, per_party)
+        return PollReport(Outcome.ROLLBACK, f"refused: {judgement.reason}", per_party)
 
 
 class PollerThread:
