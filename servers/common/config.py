@@ -10,7 +10,8 @@ Supported field types: ``str``, ``int``, ``float``, ``bool``, ``pathlib.Path``, 
 ``list[X]``, ``dict[str, X]``, and nested dataclasses (TOML tables / arrays of tables). Environment values
 are parsed by the field's type; lists, dicts and dataclasses take JSON. Relative paths are resolved
 against the config file's directory. A dataclass may define ``validate(self) -> None`` that raises
-``ValueError``; it becomes a :class:`ConfigError`.
+``ValueError``; it becomes a :class:`ConfigError`, and a ``RETIRED`` mapping of replaced setting names to
+what to write instead (file or environment, the old name is refused with that text).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 ENV_PREFIX = "MPCSTATS"
+#: Shortest accepted bearer token between servers: 32 characters of ``secrets.token_urlsafe`` carry
+#: 192 bits, beyond guessing through any rate limit.
+MIN_TOKEN_CHARS = 32
 
 
 class ConfigError(Exception):
@@ -65,6 +69,7 @@ def load_config(cls: type[T], section: str, path: str | Path | None = None, *,
         if not name.startswith(prefix):
             continue
         key = name[len(prefix):].lower()
+        _refuse_retired(cls, key, name)
         if key not in fields:
             raise ConfigError(name, f"unknown setting (known: {', '.join(sorted(fields))})")
         data[key] = _parse_env(f"{section}.{key}", value, hints[key])
@@ -81,6 +86,8 @@ def _build(cls: type[T], data: dict[str, Any], where: str, base_dir: Path) -> T:
         raise TypeError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in sorted(data):
+        _refuse_retired(cls, name, _join(where, name))
     unknown = set(data) - set(fields)
     if unknown:
         raise ConfigError(_join(where, min(unknown)),
@@ -102,6 +109,18 @@ def _build(cls: type[T], data: dict[str, Any], where: str, base_dir: Path) -> T:
     except (ValueError, TypeError) as exc:
         raise ConfigError(where, str(exc)) from None
     return obj
+
+
+def _refuse_retired(cls: type, name: str, key: str) -> None:
+    """A setting that was replaced fails with what to write instead, never with a silent fallback.
+
+    A dataclass lists them as ``RETIRED: ClassVar[dict[str, str]]`` (old name → instruction); "unknown
+    setting" alone would leave an operator guessing, and reading the old value would keep in force what
+    the replacement exists to end (e.g. one token shared by the three parties).
+    """
+    retired: Mapping[str, str] = getattr(cls, "RETIRED", {})
+    if name in retired:
+        raise ConfigError(key, f"is no longer supported: {retired[name]}")
 
 
 def _join(where: str, name: str) -> str:
