@@ -175,12 +175,14 @@ def _toml_value(value: object) -> str:
 
 def _write_toml(path: Path, section: str, values: dict[str, object],
                 extra: str = "") -> None:
+    """Owner-only (0600): party and coordinator files carry the parties' control tokens."""
     lines = [f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n" + extra)
+    _write_private(path, ("\n".join(lines) + "\n" + extra).encode())
 
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when an earlier run left the file readable by others
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
@@ -242,7 +244,9 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     if not (pki_dir / "ca").exists():
         generate_deployment(pki_dir, 3)
     party_dirs = [pki_dir / f"party_{i}" for i in range(3)]
-    coordinator_token = secrets.token_urlsafe(32)
+    # one credential per party, as each operator would receive its own: party i accepts only
+    # party_tokens[i], so one party's token is useless at the other two
+    party_tokens = [secrets.token_urlsafe(32) for _ in range(3)]
     for i in range(3):
         data_dir = root / f"party{i}"
         data_dir.mkdir(exist_ok=True)
@@ -279,7 +283,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     for i in range(3):
         _write_toml(root / f"party{i}.toml", "party", {
             "index": i, "data_dir": str(root / f"party{i}"), "mpc_peers": mpc_peers,
-            "coordinator_token": coordinator_token, "notary_keys": [notary_public],
+            "control_token": party_tokens[i], "notary_keys": [notary_public],
             "host": HOST, "port": party_ports[i], "server_names": {d.source: EXCHANGE_NAME},
             "sources": [d.source], "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
             "min_inputs": min_inputs, "client_rate": client_rate, "client_burst": 4 * client_rate})
@@ -296,7 +300,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     # -- coordinator ---------------------------------------------------------------------------
     _write_toml(root / "coordinator.toml", "coordinator", {
         "data_dir": str(root / "coordinator"), "parties": d.party_urls,
-        "party_token": coordinator_token, "notary_keys": [notary_public], "host": HOST,
+        "party_tokens": party_tokens, "notary_keys": [notary_public], "host": HOST,
         "port": coordinator_port, "server_names": {d.source: EXCHANGE_NAME},
         "sources": [d.source],
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,

@@ -20,7 +20,7 @@ from tlsn import NotaryKey, public_key_b64
 def party_config(tmp_path) -> PartyConfig:
     notary = public_key_b64(NotaryKey.generate().public_key)
     return PartyConfig(index=0, data_dir=tmp_path, mpc_peers=["127.0.0.1:1"] * 3,
-                       coordinator_token="t" * 32, notary_keys=[notary],
+                       control_token="t" * 32, notary_keys=[notary],
                        client_rate=0.5, client_burst=2)
 
 

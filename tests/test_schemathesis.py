@@ -51,7 +51,8 @@ def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background
     config = CoordinatorConfig(
         data_dir=tmp_path_factory.mktemp("schemathesis-coordinator"),
         parties=["http://127.0.0.1:9/p0", "http://127.0.0.1:9/p1", "http://127.0.0.1:9/p2"],
-        party_token=secrets.token_urlsafe(24), notary_keys=[public_key_b64(NotaryKey.generate().public_key)],
+        party_tokens=[secrets.token_urlsafe(32) for _ in range(3)],
+        notary_keys=[public_key_b64(NotaryKey.generate().public_key)],
         server_names={"binance_eth": "api.binance.test"}, party_timeout_seconds=2.0,
         client_rate=10_000.0, client_burst=10_000.0, global_rate=10_000.0, global_burst=10_000.0)
     server = serve_in_thread(create_coordinator(config))

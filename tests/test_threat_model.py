@@ -48,6 +48,11 @@ def test_every_test_the_threat_model_names_exists() -> None:
     assert not missing, missing
 
 
+def _control_token(deployment, party: int) -> str:
+    """The token the coordinator presents to ``party`` (that party's own; the others refuse it)."""
+    return tomllib.loads((deployment.root / f"party{party}.toml").read_text())["party"]["control_token"]
+
+
 def _account(uid: int, eth: str) -> SimAccount:
     return SimAccount(uid, f"k{uid}".ljust(64, "k"), f"s{uid}".ljust(64, "s"), {"BTC": "1.00000000", "ETH": eth, "USDT": "5.00000000"})
 
@@ -162,34 +167,33 @@ def test_a_filtered_count_is_withheld_below_min_inputs(deployment, two_results) 
 @pytest.mark.slow
 def test_a_party_refuses_a_forged_registration_even_from_the_coordinator(deployment, two_results) -> None:
     """Parties trust no other server's word: each checks the attestation itself."""
-    token = tomllib.loads((deployment.root / "party0.toml").read_text())["party"]["coordinator_token"]
     client = ProviderClient(DeploymentConfig.from_dict(deployment.provider_config()))
     account = deployment.accounts[1]
     document = client.registration_document(client.notarize(Credentials(account.api_key, account.secret)))
     document["attestation"]["attestation"]["server_name"] = "evil.example"  # breaks the signature
-    for url in deployment.party_urls:
+    for i, url in enumerate(deployment.party_urls):
         response = requests.post(url + "/v1/sessions", json={
             "session_id": secrets.token_hex(16), "token_sha256": "0" * 64, "registration": document},
-            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            headers={"Authorization": f"Bearer {_control_token(deployment, i)}"}, timeout=10)
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "attestation_bad_signature"
 
 
 @pytest.mark.slow
 def test_parties_refuse_a_query_narrowed_to_one_input(deployment, two_results) -> None:
-    """A coordinator (or whoever holds its party token) asks the parties for statistics over one input."""
-    token = tomllib.loads((deployment.root / "party0.toml").read_text())["party"]["coordinator_token"]
+    """A coordinator (or whoever holds its party tokens) asks the parties for statistics over one input."""
     target = deployment.accounts[0]
     body = {"run_id": "narrow-" + secrets.token_hex(6), "query": None,
             "input_ids": [input_id_for(SOURCE, str(target.uid))], "min_inputs": 1,
             "computed_at": int(time.time())}
 
-    def ask(url: str) -> requests.Response:
-        return requests.post(url + "/v1/query", json=body, headers={"Authorization": f"Bearer {token}"},
+    def ask(i: int) -> requests.Response:
+        return requests.post(deployment.party_urls[i] + "/v1/query", json=body,
+                             headers={"Authorization": f"Bearer {_control_token(deployment, i)}"},
                              timeout=120)
 
     with ThreadPoolExecutor(3) as pool:  # all three at once, as the coordinator does
-        answers = list(pool.map(ask, deployment.party_urls))
+        answers = list(pool.map(ask, range(3)))
     computed = [a for a in answers if a.status_code == 200]
     if len(computed) == 3:
         mean = Decimal(json.loads(computed[0].text)["result"]["statistics"]["mean"])

@@ -43,7 +43,7 @@ def coordinator_app(tmp: Path) -> tuple[Starlette, Callable[[], None]]:
     config = from_dict(CoordinatorConfig, {
         "data_dir": str(tmp / "coordinator"),
         "parties": [f"http://127.0.0.1:{9100 + i}" for i in range(3)],
-        "party_token": "x" * 32,
+        "party_tokens": [str(i) * 32 for i in range(3)],
         "notary_keys": [public_key_b64(NotaryKey.generate().public_key)]}, "coordinator")
     app = create_app(config)
     return app, app.state.coordinator.state.close

@@ -47,7 +47,7 @@ class Coordinator:
     def __init__(self, config: CoordinatorConfig) -> None:
         self.config = config
         self.state = CoordinatorState(config.data_dir)
-        self.parties = Parties(config.parties, config.party_token, config.party_timeout_seconds)
+        self.parties = Parties(config.parties, config.party_tokens, config.party_timeout_seconds)
         self.scheduler = Scheduler(config, self.state, self.parties)
         self.sources = load_sources(config.sources)
         self.server_names = {n: config.server_names.get(n, s.host) for n, s in self.sources.items()}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
+
+from servers.common.config import MIN_TOKEN_CHARS
 
 
 @dataclass
@@ -11,8 +14,9 @@ class CoordinatorConfig:
     data_dir: Path
     #: Base URLs of the three computation parties' HTTP APIs, in party order.
     parties: list[str]
-    #: Bearer token the parties expect from the coordinator.
-    party_token: str
+    #: One bearer token per party, in party order: party i accepts only ``party_tokens[i]``
+    #: (its ``control_token``), so the token one party's operator holds is useless at the others.
+    party_tokens: list[str]
     #: Trusted notary public keys (base64 raw Ed25519).
     notary_keys: list[str]
     host: str = "127.0.0.1"
@@ -41,13 +45,19 @@ class CoordinatorConfig:
     global_burst: float = 400.0
     max_body_bytes: int = 128 * 1024
 
+    RETIRED: ClassVar[dict[str, str]] = {"party_token": (
+        "one token shared by the three parties let any party's operator act at the other two; write "
+        'party_tokens = ["<token of party 0>", "<token of party 1>", "<token of party 2>"] (or '
+        "MPCSTATS_COORDINATOR_PARTY_TOKENS as a JSON list): three distinct random strings of at least "
+        f"{MIN_TOKEN_CHARS} characters (`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, "
+        "three times), and give party i's operator party_tokens[i] as its control_token")}
+
     def validate(self) -> None:
         if len(self.parties) != 3:
             raise ValueError("parties must list the three computation parties' URLs")
         if self.public_party_urls and len(self.public_party_urls) != 3:
             raise ValueError("public_party_urls must list three URLs")
-        if len(self.party_token) < 16:
-            raise ValueError("party_token must be at least 16 characters")
+        check_party_tokens(self.party_tokens)
         if not self.notary_keys:
             raise ValueError("at least one notary key must be trusted")
         if self.max_batch < 1 or self.verify_attempts < 1 or self.min_inputs < 1:
@@ -55,3 +65,17 @@ class CoordinatorConfig:
 
     def provider_party_urls(self) -> list[str]:
         return self.public_party_urls or self.parties
+
+
+def check_party_tokens(tokens: list[str]) -> None:
+    """Three long, pairwise distinct tokens: equal ones would let one operator act at another party."""
+    if len(tokens) != 3:
+        raise ValueError(f"party_tokens must list three tokens, one per party in party order "
+                         f"(got {len(tokens)})")
+    for i, token in enumerate(tokens):
+        if len(token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"party_tokens[{i}] must be at least {MIN_TOKEN_CHARS} characters "
+                             f"(got {len(token)})")
+    if len(set(tokens)) != len(tokens):
+        raise ValueError("party_tokens must be three distinct tokens: a token shared by two "
+                         "parties lets either party's operator act at the other")

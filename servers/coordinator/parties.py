@@ -17,17 +17,22 @@ class PartyCallError(Exception):
 
 
 class Parties:
-    def __init__(self, urls: list[str], token: str, timeout: float) -> None:
+    def __init__(self, urls: list[str], tokens: list[str], timeout: float) -> None:
+        """``tokens[i]`` is sent to party i and to no other (a header per request, not per client):
+        a party that saw another party's token could act at that party."""
+        if len(tokens) != len(urls):
+            raise ValueError("one token per party is needed")
         self.urls = [u.rstrip("/") for u in urls]
-        self._client = httpx.AsyncClient(timeout=timeout,
-                                         headers={"Authorization": f"Bearer {token}"})
+        self._auth = [{"Authorization": f"Bearer {token}"} for token in tokens]
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def close(self) -> None:
         await self._client.aclose()
 
     async def _call(self, party: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = await self._client.post(self.urls[party] + path, json=body)
+            response = await self._client.post(self.urls[party] + path, json=body,
+                                               headers=self._auth[party])
         except httpx.HTTPError as exc:
             raise PartyCallError(party, None, "party_unreachable", str(exc) or type(exc).__name__) from None
         try:

@@ -2,7 +2,8 @@
 
 Provider-facing: ``POST /v1/sessions/{id}/shares`` (session token), rate-limited per
 client address like the public reads. Coordinator-facing
-(bearer ``coordinator_token``): ``POST /v1/sessions``, ``POST /v1/verify`` (stages the
+(bearer ``control_token``, this party's own: the token of another party is refused):
+``POST /v1/sessions``, ``POST /v1/verify`` (stages the
 accepted inputs), ``POST /v1/commit`` / ``POST /v1/abort`` (second phase),
 ``POST /v1/query``. Public: ``GET /v1/results/latest`` (the signed result the
 results API collects), ``GET /v1/key``, ``GET /health``.
@@ -74,8 +75,9 @@ class PartyState:
         self._ids_cache: tuple[tuple[int, int, int], frozenset[str]] | None = None
 
     def require_coordinator(self, request: Request) -> None:
-        if not hmac.compare_digest(_bearer(request), self.config.coordinator_token):
-            raise Unauthorized(code="bad_token", message="not the coordinator")
+        """Only this party's own token: one another party's operator holds is refused like any other."""
+        if not hmac.compare_digest(_bearer(request).encode(), self.config.control_token.encode()):
+            raise Unauthorized(code="bad_token", message="not this party's coordinator token")
 
     def stored_ids(self) -> frozenset[str]:
         """The counted input ids, re-read only when the store file changed.

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
+
+from servers.common.config import MIN_TOKEN_CHARS
 
 
 @dataclass
@@ -15,8 +18,11 @@ class PartyConfig:
     #: The three parties' MPyC listeners as host:port, in party order (all on other hosts
     #: in production; MPyC connects party i to party j > i directly).
     mpc_peers: list[str]
-    #: Bearer token the coordinator presents for control calls (sessions, verify, query).
-    coordinator_token: str
+    #: This party's own credential: the bearer token the coordinator presents to this party, and
+    #: to no other, for control calls (sessions, verify, commit, abort, query) — the coordinator's
+    #: ``party_tokens[index]``. The other parties accept other tokens, so neither this party's
+    #: operator nor anyone it leaks to can act at them.
+    control_token: str
     #: Trusted notary public keys (base64 raw Ed25519, as ``GET /v1/key`` of the notary).
     notary_keys: list[str]
     host: str = "127.0.0.1"
@@ -43,13 +49,20 @@ class PartyConfig:
     global_rate: float = 500.0
     global_burst: float = 1000.0
 
+    RETIRED: ClassVar[dict[str, str]] = {"coordinator_token": (
+        "it was one token shared by the three parties, so it is known to the other two operators; "
+        "write control_token = \"<this party's own token>\" (or MPCSTATS_PARTY_CONTROL_TOKEN), the "
+        "entry party_tokens[index] of the coordinator's config: a new random string of at least "
+        f"{MIN_TOKEN_CHARS} characters that no other party holds")}
+
     def validate(self) -> None:
         if self.index not in (0, 1, 2):
             raise ValueError("index must be 0, 1 or 2")
         if len(self.mpc_peers) != 3:
             raise ValueError("mpc_peers must list the three parties' host:port")
-        if len(self.coordinator_token) < 16:
-            raise ValueError("coordinator_token must be at least 16 characters")
+        if len(self.control_token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"control_token must be at least {MIN_TOKEN_CHARS} characters "
+                             f"(got {len(self.control_token)})")
         if not self.notary_keys:
             raise ValueError("at least one notary key must be trusted")
 
