@@ -62,7 +62,8 @@ def test_party_tokens_must_be_three_long_and_distinct(tmp_path, tokens, expected
 def test_a_short_control_token_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"control_token must be at least 32 characters"):
         from_dict(PartyConfig, {"index": 0, "data_dir": str(tmp_path), "mpc_peers": ["127.0.0.1:1"] * 3,
-                                "control_token": "t" * 31, "notary_keys": [NOTARY]}, "party")
+                                "control_token": "t" * 31, "notary_keys": [NOTARY],
+                                "mpc_ssl_dir": str(tmp_path)}, "party")
 
 
 def test_the_coordinator_with_the_old_single_token_config_fails_to_start(tmp_path) -> None:
@@ -140,7 +141,8 @@ def parties(tmp_path) -> Iterator[tuple[list[BackgroundServer], list[str], list[
         for i in range(3):
             config = from_dict(PartyConfig, {
                 "index": i, "data_dir": str(tmp_path / f"party{i}"), "mpc_peers": ["127.0.0.1:1"] * 3,
-                "control_token": tokens[i], "notary_keys": [NOTARY], "min_inputs": 1}, "party")
+                "control_token": tokens[i], "notary_keys": [NOTARY], "min_inputs": 1,
+                "mpc_ssl_dir": str(tmp_path / f"pki{i}")}, "party")  # no MPC runs here
             app: Any = create_app(config)
             with ShareStore(config.data_dir / "shares.json", i) as store:
                 assert str(store.path) == app.state.party.mpc.store_path
