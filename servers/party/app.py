@@ -40,7 +40,7 @@ from servers.common.http import get_dict, get_int, get_list, get_str, read_json
 from servers.common.registration import (RegistrationError, check_registration, load_sources,
                                          pool_columns)
 from servers.party.config import PartyConfig
-from servers.party.mpc import MPCService
+from servers.party.mpc import MPCService, error_code
 from servers.party.sessions import PendingSession, SessionTable
 from tlsn import public_key_from_b64, key_id as notary_key_id
 
@@ -198,8 +198,8 @@ async def verify(request: Request) -> JSONResponse:
     try:
         outcome = await state.mpc.run(job)
     except MPCRunError as exc:
-        log.warning("verification run %s failed: %s", run_id, exc)
-        raise ServiceUnavailable(code="mpc_failed", message=str(exc)) from None
+        log.warning("verification run %s failed (%s): %s", run_id, error_code(exc), exc)
+        raise ServiceUnavailable(code=error_code(exc), message=str(exc)) from None
     by_input = {s.registration.input_id: s.session_id for s in sessions}
     answer = {"run_id": run_id,
               "accepted": sorted(by_input[i] for i in outcome["accepted"]),
@@ -281,8 +281,8 @@ async def query(request: Request) -> JSONResponse:
     try:
         outcome = await state.mpc.run(job)
     except MPCRunError as exc:
-        log.warning("query run %s failed: %s", run_id, exc)
-        raise ServiceUnavailable(code="mpc_failed", message=str(exc)) from None
+        log.warning("query run %s failed (%s): %s", run_id, error_code(exc), exc)
+        raise ServiceUnavailable(code=error_code(exc), message=str(exc)) from None
     result = {"run_id": run_id, "query": outcome["query"], "n": outcome["n"],
               "input_digest": outcome["input_digest"], "statistics": outcome["statistics"],
               "computed_at": computed_at}

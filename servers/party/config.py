@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from servers.common.config import MIN_TOKEN_CHARS
+from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECONDS,
+                                         DEFAULT_SECONDS_PER_INPUT,
+                                         DEFAULT_SECONDS_PER_SUBMISSION, MPCDeadline)
 
 
 @dataclass
@@ -33,7 +36,14 @@ class PartyConfig:
     server_names: dict[str, str] = field(default_factory=dict)
     attestation_max_age_seconds: float = 900.0
     session_ttl_seconds: float = 900.0
-    mpc_timeout_seconds: float = 300.0
+    #: Deadline of one MPC run (docs/deployment.md): ``mpc_timeout_seconds`` (the base: start-up,
+    #: connections) plus ``mpc_seconds_per_submission`` per provider of a verification batch or
+    #: ``mpc_seconds_per_input`` per stored input of a query, at most ``mpc_timeout_max_seconds``.
+    #: The child is killed at the deadline, so a hung run holds this party that long at most.
+    mpc_timeout_seconds: float = DEFAULT_BASE_SECONDS
+    mpc_seconds_per_submission: float = DEFAULT_SECONDS_PER_SUBMISSION
+    mpc_seconds_per_input: float = DEFAULT_SECONDS_PER_INPUT
+    mpc_timeout_max_seconds: float = DEFAULT_MAX_SECONDS
     #: Directory holding ``.config/`` with this party's MPyC certificate, key and the
     #: deployment CA (``mpcstats`` generates it); None runs MPyC without TLS (tests only).
     mpc_ssl_dir: Path | None = None
@@ -65,6 +75,11 @@ class PartyConfig:
                              f"(got {len(self.control_token)})")
         if not self.notary_keys:
             raise ValueError("at least one notary key must be trusted")
+        self.mpc_deadline().check()
+
+    def mpc_deadline(self) -> MPCDeadline:
+        return MPCDeadline(self.mpc_timeout_seconds, self.mpc_seconds_per_submission,
+                           self.mpc_seconds_per_input, self.mpc_timeout_max_seconds)
 
     def mpc_addresses(self) -> list[tuple[str, int]]:
         out = []

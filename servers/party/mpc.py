@@ -3,6 +3,11 @@
 The job (with any key shares) goes to the child through its stdin. The child
 writes its store only at its very end, so a run that fails or times out — a peer
 died, the network broke — leaves the store as it was (``mpc_programs.runner``).
+
+The deadline scales with the run (``servers.common.mpc_deadline``), and a failure
+carries a code the coordinator can act on: ``mpc_aborted`` when the child exited on
+an error (a lost peer connection ends the child within seconds; its last error names
+the peer), ``mpc_timeout`` when it was killed at the deadline.
 """
 
 from __future__ import annotations
@@ -11,13 +16,38 @@ import asyncio
 import time
 from typing import Any
 
-from mpc_programs.runner import start_party, supervise
+from mpc_programs.runner import MPCRunError, start_party, supervise
 from servers.party.config import PartyConfig
+
+
+class MPCRunFailed(MPCRunError):
+    """An MPC run failed; ``code`` says how (``mpc_aborted`` or ``mpc_timeout``)."""
+
+    def __init__(self, code: str, message: str, details: dict[int, str] | None = None) -> None:
+        super().__init__(message, details)
+        self.code = code
+
+
+def classify(exc: MPCRunError, deadline: float) -> MPCRunFailed:
+    """Give a runner error its code. The runner words a deadline expiry "timed out after";
+    anything else is a child that exited non-zero, and its message is the child's last error."""
+    text = str(exc)
+    if text.startswith("MPC run timed out"):
+        return MPCRunFailed("mpc_timeout", f"the MPC run did not finish within its deadline of "
+                                           f"{deadline:.0f} s (a peer hung or the run is too "
+                                           f"large for the deadline settings)", exc.details)
+    return MPCRunFailed("mpc_aborted", f"the MPC run aborted: {text}", exc.details)
+
+
+def error_code(exc: MPCRunError) -> str:
+    """The API error code of a failed run (``mpc_failed`` for an unclassified one)."""
+    return getattr(exc, "code", "mpc_failed")
 
 
 class MPCService:
     def __init__(self, config: PartyConfig) -> None:
         self.config = config
+        self.deadline = config.mpc_deadline()
         self.lock = asyncio.Lock()
         self.workdir = config.data_dir / "runs"
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -26,15 +56,17 @@ class MPCService:
     def store_path(self) -> str:
         return str(self.config.data_dir / "shares.json")
 
-    def _run_blocking(self, job: dict[str, Any]) -> dict[str, Any]:
-        ssl_dir = self.config.mpc_ssl_dir
+    def _run_blocking(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
         run = start_party(self.config.index, self.config.mpc_addresses(),
                           {**job, "store": self.store_path}, self.workdir,
-                          stamp=f"{time.time_ns()}", ssl=ssl_dir is not None,
-                          cwd=ssl_dir)
-        return supervise([run], self.config.mpc_timeout_seconds)[0]
+                          stamp=f"{time.time_ns()}", ssl=True, cwd=self.config.mpc_ssl_dir)
+        try:
+            return supervise([run], deadline)[0]
+        except MPCRunError as exc:
+            raise classify(exc, deadline) from None
 
     async def run(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Run one job; raises :class:`MPCRunError` on failure or timeout."""
+        """Run one job under its scaled deadline; raises :class:`MPCRunFailed` on failure."""
+        deadline = self.deadline.for_job(job)
         async with self.lock:
-            return await asyncio.to_thread(self._run_blocking, job)
+            return await asyncio.to_thread(self._run_blocking, job, deadline)
