@@ -16,7 +16,7 @@ Run by the three computation parties (MPyC, Shamir t=1 of 3) over a batch of P p
   never from the provider.
 
 Outputs: one opened verdict per provider, and each party's shares of the balances (in units of
-10^-decimals) as a secure array of the statistics type (default ``mpc.SecInt(160)``), not opened.
+10^-decimals) as a secure array of the statistics type (default ``mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)``), not opened.
 The caller stores the accepted ones and drops the rest (a rejected provider's entry is garbage)
 together with the key shares. Also opened, by design: H = E_k(0^128) and E_k(J0) of the
 record, so the GCM tag is checked in the clear (:mod:`mpc_programs.gcm`); they say nothing about
@@ -65,6 +65,7 @@ import numpy as np
 from mpc_programs import gcm, gf256
 from mpc_programs.aes_mpc import encrypt
 from mpc_programs.dabits import decimal_value
+from mpc_programs.field import PRIME, WIDE_SECINT_BITS
 from mpc_programs.gf256_mpc import Gf256Engine
 
 MAX_BALANCE_LEN = 20
@@ -198,18 +199,18 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     """Verify P providers in one MPC run. Every party calls this with the same public inputs
     and its own key-share rows, in the same order.
 
-    ``sectype``: the secure type of the balances (default ``runtime.SecInt(160)``); ``runtime``:
+    ``sectype``: the secure type of the balances (default ``runtime.SecInt(WIDE_SECINT_BITS, p=PRIME)``); ``runtime``:
     the running MPyC runtime (default ``mpyc.runtime.mpc``). Returns (opened verdicts, secure
     values of shape (P, C) in units of 10^-decimals, C the most value fields any provider has:
     column 0 the balance, then ``extra_values`` in order, 0 where a provider has fewer;
     entries of rejected providers are garbage).
     """
     if runtime is None:
-        from mpyc.runtime import mpc
+        from mpc_programs.hardened_runtime import mpc
 
         runtime = mpc
     if sectype is None:
-        sectype = runtime.SecInt(160)
+        sectype = runtime.SecInt(WIDE_SECINT_BITS, p=PRIME)
     if not providers:
         raise ValueError("empty batch")
     engine = Gf256Engine(runtime)

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs.dp import discrete_laplace
 from mpc_programs.field import PRIME
+from mpc_programs.hardened_runtime import mpc
 from mpc_programs.secure_stats import (FIELD, SharedInputs, below_indicators, counts_below,
                                        local_array, secint)
 

@@ -10,7 +10,9 @@ ndarrays of reduced field elements:
   at 0) with a fresh random polynomial of degree t and sends point j to party j;
   party j's new degree-t share is the sum of the points it holds. Every message is
   one point of a polynomial with uniformly random non-constant coefficients, so it
-  is uniform and independent of the secret (t = 1: one point reveals nothing). The
+  is uniform and independent of the secret (t = 1: one point reveals nothing). Points
+  travel as fixed-width field elements (:func:`peer_codec.encode_uints`); a message of the
+  wrong length or holding a value ≥ p aborts the run, naming the peer. The
   coefficients are 192-bit strings from ``os.urandom``; for p = 2^192 − 237 their
   residues are within 2^-184 of uniform.
 * :func:`open_zero_flags` — the public test [a = 0] for degree-t shared a: a random
@@ -24,7 +26,7 @@ ndarrays of reduced field elements:
   ``_np_randoms`` and its degree-2t zero sharings, with fewer PRF evaluations).
 
 Local cost per element and party of a resharing: ≈ 1 µs (one product scaling, one
-192-bit random, two points, pickling) against ≈ 4 µs through MPyC's secure arrays.
+192-bit random, two points, their fixed-width encoding) against ≈ 4 µs through MPyC's secure arrays.
 Messages are labelled with MPyC's program counter, advanced once per resharing in
 program order at every party, so they interleave safely with MPyC's own protocols.
 """
@@ -32,14 +34,14 @@ program order at every party, so they interleave safely with MPyC's own protocol
 from __future__ import annotations
 
 import os
-import pickle
 from asyncio import Future
 
 import numpy as np
 from mpyc import thresha
-from mpyc.runtime import mpc
 
+from mpc_programs import peer_codec
 from mpc_programs.field import PRIME
+from mpc_programs.hardened_runtime import decode_field_vector, mpc
 
 _BYTES = (PRIME.bit_length() + 7) // 8
 
@@ -93,7 +95,7 @@ def _deal(values: np.ndarray, pc: int) -> np.ndarray:
         if j == pid:
             own = y
         else:
-            mpc.parties[j].protocol.send(pc, pickle.dumps(y % PRIME, protocol=5))
+            mpc.parties[j].protocol.send(pc, peer_codec.encode_uints((y % PRIME).tolist(), _BYTES))
     return own
 
 
@@ -106,7 +108,7 @@ def _sum_points(pc: int, senders, own: np.ndarray):
         total = own
         for item in pending:
             data = await item if isinstance(item, Future) else item
-            total = total + pickle.loads(data)
+            total = total + decode_field_vector(data, own.size, _BYTES, PRIME)
         return total % PRIME
     return finish()
 

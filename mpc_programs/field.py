@@ -20,8 +20,14 @@ openings only (see ``ingest``), no secure multiplication at all.
 from __future__ import annotations
 
 #: The statistics field's modulus (192 bits, p % 4 == 3). Equal to
-#: ``mpyc.runtime.mpc.SecInt(160).field.modulus`` with MPyC 0.11 defaults.
+#: ``mpyc.runtime.mpc.SecInt(160).field.modulus`` with MPyC 0.11 defaults (30-bit
+#: statistical security); the hardened runtime raises that parameter to 40 bits, which would
+#: change MPyC's default field, so every secure type names this prime explicitly.
 PRIME = 6277101735386680763835789423207666416102355444464034512659
+
+#: The widest secure integer MPyC allows over PRIME at 40-bit statistical security
+#: (it requires l + κ + 2 <= 192 bits): the type of verified balances.
+WIDE_SECINT_BITS = 150
 
 #: Number of parties and Shamir threshold: 3 parties, any 2 reconstruct.
 PARTIES = 3

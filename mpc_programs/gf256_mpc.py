@@ -7,7 +7,9 @@ interchangeable share by share. Only the local arithmetic differs: table lookups
 
 Messages go over MPyC's own peer connections (``protocol.send``/``receive``), labelled by a hash
 of MPyC's program counter (advanced per exchange, as MPyC advances it per call), so they
-interleave safely with MPyC's own traffic. Every party must call the engine's methods in the
+interleave safely with MPyC's own traffic. A peer's message must be exactly the expected number
+of bytes (every byte is a field element); anything else aborts the run naming the peer
+(:func:`mpc_programs.hardened_runtime.fail`). Every party must call the engine's methods in the
 same order (they are sequential coroutines; never run two engine calls concurrently).
 
 Protocols (semi-honest, honest majority m >= 2t+1, as MPyC):
@@ -38,10 +40,18 @@ from typing import Any
 import numpy as np
 
 from mpc_programs import gf256
+from mpc_programs.hardened_runtime import fail
 
 _TAG = 0x4D50435341455347  # distinguishes this engine's message labels from MPyC's pcs
 
 Term = tuple[int, int]  # (u, c): the term c * (a*b)^(2^u)
+
+
+def _bytes_of(data: bytes, size: int) -> np.ndarray:
+    """A peer's message as ``size`` GF(2^8) elements; a wrong length aborts the run."""
+    if len(data) != size:
+        fail(data, f"expected {size} bytes, got {len(data)}")
+    return np.frombuffer(data, dtype=np.uint8)
 
 
 def _lagrange_at(points: Sequence[int], x0: int) -> list[int]:
@@ -97,7 +107,7 @@ class Gf256Engine:
         got = await self._exchange({j: shares[j].tobytes() for j in self._peers()}, self._peers())
         out = shares[self.pid].copy()
         for data in got.values():
-            out ^= np.frombuffer(data, dtype=np.uint8)
+            out ^= _bytes_of(data, flat.size)
         return out.reshape(contribution.shape)
 
     async def mul_frob(self, items: Sequence[tuple[np.ndarray, np.ndarray, Sequence[Sequence[Term]]]]
@@ -130,7 +140,7 @@ class Gf256Engine:
         got = await self._exchange({j: x.tobytes() for j in self._peers()}, self._peers())
         shares = {self.pid: x}
         for j, data in got.items():
-            shares[j] = np.frombuffer(data, dtype=np.uint8).reshape(x.shape)
+            shares[j] = _bytes_of(data, x.size).reshape(x.shape)
         base = list(range(self.t + 1))
         value = gf256.shamir_recombine([self.points[i] for i in base], [shares[i] for i in base])
         ok = np.ones(x.shape, dtype=bool)
@@ -161,7 +171,7 @@ class Gf256Engine:
                 assert own is not None
                 out.append(own)
             else:
-                out.append(np.frombuffer(got[d], dtype=np.uint8).reshape(shape).copy())
+                out.append(_bytes_of(got[d], int(np.prod(shape))).reshape(shape).copy())
         return out
 
     async def random(self, shape: tuple[int, ...], bits: bool = False) -> np.ndarray:

@@ -29,11 +29,11 @@ import hashlib
 
 import numpy as np
 from mpyc import thresha
-from mpyc.runtime import mpc
 
 from mpc_programs.field import (DIGIT_BASE, DIGITS, ONE_HOT_LENGTH, PRIME, SHARES_PER_INPUT,
                                 TOP_DIGIT_MAX, VALUE_INDEX)
 from mpc_programs.secure_stats import DIGIT_WEIGHTS, FIELD, local_array, secint
+from mpc_programs.hardened_runtime import mpc
 
 
 def _coefficients(seed: int, label: str, count: int) -> np.ndarray:

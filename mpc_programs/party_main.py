@@ -3,7 +3,11 @@
 Usage (MPyC options first, then ours)::
 
     python -m mpc_programs.party_main -P host0:port0 -P host1:port1 -P host2:port2 \
-        -I <party index> [--ssl] --job job.json
+        -I <party index> --ssl --job job.json
+
+``--ssl`` is required (MPC links run over TLS with certificates bound to party numbers;
+``mpc_programs.hardened_runtime``); ``--insecure-local`` turns that off for development on one
+machine only, and says so loudly.
 
 Tasks (see ``jobs.py``):
 
@@ -33,14 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mpyc.runtime import mpc
 
-from mpc_programs import dp, dp_stats, ingest, results, secure_means, secure_stats, verify_inputs
+from mpc_programs import (dp, dp_stats, hardened_runtime, ingest, results, secure_means,
+                          secure_stats, verify_inputs)
 from mpc_programs.encoding import to_units
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.query import PRIMARY_COLUMN, QueryError, parse_query
 from mpc_programs.store import ShareStore, StoreError, decode_row, validate_input_id
+from mpc_programs.hardened_runtime import mpc
 
 log = logging.getLogger("mpcstats.party")
 
@@ -408,10 +413,15 @@ def main() -> int:
     _die_with_parent()
     parser = argparse.ArgumentParser(prog="mpc_programs.party_main")
     parser.add_argument("--job", required=True, help="job file (JSON), or - for standard input")
+    parser.add_argument("--insecure-local", action="store_true",
+                        help="DEVELOPMENT ONLY: run the MPC links without TLS")
     args = parser.parse_args()  # MPyC removed its own options from sys.argv already
+    if args.insecure_local:
+        hardened_runtime.allow_insecure_local()
     job: dict[str, Any] = {}
     try:
         job = read_job(args.job)
+        hardened_runtime.on_abort(lambda message: _write_error(job, "PeerAbort", message))
         return mpc.run(main_async(job))
     except Exception as exc:  # report every failure in one line for the supervisor
         expected = isinstance(exc, (JobError, StoreError, InputSetMismatch, QueryError,
@@ -420,13 +430,18 @@ def main() -> int:
             log.exception("party %s crashed", mpc.pid)
         message = str(exc)[:500]
         print(f"party {mpc.pid}: error: {type(exc).__name__}: {message}", file=sys.stderr)
-        if isinstance(job.get("result"), str):
-            try:
-                error_path = Path(job["result"]).with_suffix(".error")
-                write_json_atomic(error_path, {"error": type(exc).__name__, "message": message})
-            except OSError:
-                pass
+        _write_error(job, type(exc).__name__, message)
         return 2
+
+
+def _write_error(job: dict[str, Any], kind: str, message: str) -> None:
+    """Leave the supervisor this run's failure (``<result>.error``), if the job names a result."""
+    if isinstance(job.get("result"), str):
+        try:
+            error_path = Path(job["result"]).with_suffix(".error")
+            write_json_atomic(error_path, {"error": kind, "message": message[:500]})
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

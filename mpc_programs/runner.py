@@ -78,16 +78,29 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def party_command(pid: int, addresses: Sequence[tuple[str, int]], job_path: str | Path = "-",
-                  ssl: bool = False) -> list[str]:
-    """Command line of one party's MPC process; ``job_path="-"`` reads the job from stdin."""
+                  ssl: bool = True) -> list[str]:
+    """Command line of one party's MPC process; ``job_path="-"`` reads the job from stdin.
+
+    ``ssl=False`` adds the development-only ``--insecure-local``: the party refuses to run
+    MPC links without TLS otherwise.
+    """
     cmd = [sys.executable, "-m", "mpc_programs.party_main"]
     for host, port in addresses:
         cmd += ["-P", f"{host}:{port}"]
     cmd += ["-I", str(pid), "--no-log"]
-    if ssl:
-        cmd.append("--ssl")
+    cmd.append("--ssl" if ssl else "--insecure-local")
     cmd += ["--job", str(job_path)]
     return cmd
+
+
+def local_pki(directory: str | Path, parties: int) -> list[Path]:
+    """A fresh private CA and one working directory per party (``.config/`` with its certificate),
+    for runs on one machine (tests, benches, demos): every local run uses TLS like a deployment.
+
+    Returns the party directories; start party ``i``'s process with ``cwd`` = the i-th.
+    """
+    from servers.common.mpc_pki import generate_deployment  # a deploy-time tool: no HTTP in it
+    return list(generate_deployment(directory, parties).party_dirs)
 
 
 @dataclass
@@ -106,7 +119,7 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 def start_party(pid: int, addresses: Sequence[tuple[str, int]], job: dict[str, Any],
-                workdir: Path, *, stamp: str, ssl: bool = False, cwd: str | Path | None = None,
+                workdir: Path, *, stamp: str, ssl: bool = True, cwd: str | Path | None = None,
                 env: dict[str, str] | None = None) -> PartyRun:
     """Start one party's MPC process; the job goes in through stdin, never to disk."""
     result_path = workdir / f"party{pid}-{stamp}.result.json"
@@ -171,10 +184,12 @@ def run_local(jobs: Sequence[dict[str, Any]], workdir: str | Path, *, timeout: f
     workdir.mkdir(parents=True, exist_ok=True)
     addresses = [(host, p) for p in free_ports(len(jobs), host)]
     stamp = f"{time.time_ns()}"
+    party_dirs = local_pki(workdir / f"pki-{stamp}", len(jobs))
     runs = []
     try:
         for pid, job in enumerate(jobs):
-            runs.append(start_party(pid, addresses, job, workdir, stamp=stamp, env=env))
+            runs.append(start_party(pid, addresses, job, workdir, stamp=stamp, env=env,
+                                    cwd=party_dirs[pid]))
     except BaseException:
         kill_all(runs)
         raise

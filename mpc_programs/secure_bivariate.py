@@ -72,7 +72,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs.encoding import MAX_UNITS, SCALE
 from mpc_programs.field import PRIME
@@ -85,6 +84,7 @@ from mpc_programs.secure_stats import (
     require_prss,
     truncate,
 )
+from mpc_programs.hardened_runtime import mpc
 
 STATISTICS = ("covariance", "correlation", "linear_regression")
 #: Fractional bits of the fixed-point values.

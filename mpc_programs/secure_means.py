@@ -63,7 +63,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs import fast_mpc
 from mpc_programs.field import DIGITS, PRIME
@@ -76,6 +75,7 @@ from mpc_programs.secure_stats import (
     secint,
     truncate,
 )
+from mpc_programs.hardened_runtime import mpc
 
 #: Fractional bits of r and of its powers.
 FRACTION_BITS = 40

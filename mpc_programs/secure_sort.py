@@ -49,12 +49,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs import fast_mpc
 from mpc_programs.field import PRIME
 from mpc_programs.secure_stats import FIELD, local_array
 from mpc_programs.sharing import lagrange_at_zero
+from mpc_programs.hardened_runtime import mpc
 
 #: The pairs of parties whose PRSS keys draw the shuffle's permutations, in order.
 _PAIRS = ((0, 1), (0, 2), (1, 2))

@@ -74,12 +74,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs import fast_mpc, fast_random
 from mpc_programs.encoding import MAX_UNITS
 from mpc_programs.field import DIGIT_BASE, DIGITS, PRIME, TOP_DIGIT_MAX, VALUE_INDEX
 from mpc_programs.query import Filter
+from mpc_programs.hardened_runtime import mpc
 
 fast_random.install()
 

@@ -21,10 +21,11 @@ import sys
 import time
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes, verify_batch_values
+from mpc_programs.field import PRIME, WIDE_SECINT_BITS
 from mpc_programs.synthetic_records import SyntheticRecord, make_record, provider_input
+from mpc_programs.hardened_runtime import mpc
 
 
 def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, columns: int = 1
@@ -63,7 +64,7 @@ async def main(argv: list[str] | None = None) -> int:
     await mpc.start()
     records, inputs = synthetic_batch(args.batch, args.seed, args.key_bits, mpc.pid,
                                       len(mpc.parties), args.columns)
-    secint = mpc.SecInt(160)
+    secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
     times, sent, accepted, ok = [], [], 0, True
     for _ in range(args.repeat):
         before = _bytes_sent()

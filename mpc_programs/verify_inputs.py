@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from mpyc.runtime import mpc
 
 from mpc_programs import ingest, secure_stats
 from mpc_programs.aes_gcm_mpc import ProviderInput, verify_batch_values
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.store import StoreError, decode_row, validate_input_id
+from mpc_programs.hardened_runtime import mpc
 
 REJECT_RECORD = "the notarized record did not verify (key, tag, known plaintext, uid or digits)"
 REJECT_SHARES = "inconsistent shares"

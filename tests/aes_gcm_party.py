@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from mpyc.runtime import mpc
+from mpc_programs.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,6 +25,7 @@ from mpc_programs.aes_gcm_mpc import (  # noqa: E402
     verify_batch,
 )
 from mpc_programs.aes_mpc import encrypt  # noqa: E402
+from mpc_programs.field import PRIME, WIDE_SECINT_BITS  # noqa: E402
 from mpc_programs.gf256_mpc import Gf256Engine  # noqa: E402
 
 
@@ -68,7 +69,7 @@ async def main() -> None:
 
     # Mixed batch: every case in one run; balances opened for the test only.
     cases = build_cases()
-    secint = mpc.SecInt(160)
+    secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
     verdicts, balances = await verify_batch([c.inputs[pid] for c in cases], secint)
     report["verdicts"] = {c.name: v for c, v in zip(cases, verdicts, strict=True)}
     report["balances"] = {c.name: int(b) for c, b in zip(cases, await mpc.output(balances), strict=True)}

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from mpyc.runtime import mpc
+from mpc_programs.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

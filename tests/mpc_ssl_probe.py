@@ -4,11 +4,12 @@ Run: ``python mpc_ssl_probe.py -P 127.0.0.1:p0 -P 127.0.0.1:p1 -P 127.0.0.1:p2 -
 party's directory (holding ``.config/``) as the working directory.
 """
 
-from mpyc.runtime import mpc
+from mpc_programs.field import PRIME
+from mpc_programs.hardened_runtime import mpc
 
 
 async def main() -> None:
-    secint = mpc.SecInt(32)
+    secint = mpc.SecInt(32, p=PRIME)
     await mpc.start()
     xs = mpc.input(secint(mpc.pid + 1))
     total = await mpc.output(mpc.sum(xs))
