@@ -25,6 +25,7 @@ import requests
 
 from mpc_programs.encoding import to_units
 from servers.common import signing
+from servers.common.mpc_deadline import DEFAULT_BASE_SECONDS
 from servers.common.mpc_pki import generate_deployment
 from servers.exchange_sim.accounts import SimAccount, load_accounts
 from tlsn import NotaryKey, public_key_b64
@@ -204,13 +205,16 @@ def pool_row(account: SimAccount) -> dict[str, int]:
 def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 0,
                            tls_max: str = "1.3", auto_query_seconds: float = 0.0,
                            min_inputs: int = 1, results_poll_seconds: float = 1.0,
-                           mpc_timeout_seconds: float = 300.0, client_rate: float = 50.0,
+                           mpc_timeout_seconds: float = DEFAULT_BASE_SECONDS,
+                           client_rate: float = 50.0,
                            source: str = SOURCE,
                            say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
     """Generate keys and configs under ``root`` and start every server; stop() ends them.
 
     ``source``: the spec the pool counts (``binance_eth``: one column; ``binance_eth_btc``:
-    the ETH balance and the BTC balance).
+    the ETH balance and the BTC balance). ``mpc_timeout_seconds``: the base of the MPC
+    deadline, on the parties and the coordinator alike (the per-provider and per-input
+    parts keep their defaults; servers/common/mpc_deadline.py).
     """
     root = Path(root).resolve()
     (root / "logs").mkdir(parents=True, exist_ok=True)
@@ -304,7 +308,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "port": coordinator_port, "server_names": {d.source: EXCHANGE_NAME},
         "sources": [d.source],
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,
-        "party_timeout_seconds": mpc_timeout + 30,
+        "mpc_timeout_seconds": mpc_timeout,
         "client_rate": client_rate, "client_burst": 4 * client_rate,
         "global_rate": max(200.0, 4 * client_rate), "global_burst": max(400.0, 8 * client_rate)})
     d.commands["coordinator"] = _cli("coordinator", "--config", str(root / "coordinator.toml"),

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from servers.common.config import MIN_TOKEN_CHARS
+from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECONDS,
+                                         DEFAULT_SECONDS_PER_INPUT,
+                                         DEFAULT_SECONDS_PER_SUBMISSION, MPCDeadline)
 
 
 @dataclass
@@ -30,9 +33,22 @@ class CoordinatorConfig:
     #: How often waiting sessions are batched into a verification run, and the batch cap.
     batch_interval_seconds: float = 0.5
     max_batch: int = 64
-    #: A failed verification run is retried this many times before its sessions are rejected.
+    #: A verification run that fails while all three parties answer their health check is tried
+    #: this many times before its sessions are rejected; a run that fails because a party is
+    #: unreachable does not count: its sessions stay queued until the party is back.
     verify_attempts: int = 2
-    party_timeout_seconds: float = 600.0
+    #: HTTP timeout of a control call to a party (open a session, commit, abort); a call that
+    #: runs MPC (verify, query) waits the run's deadline plus this much.
+    party_timeout_seconds: float = 10.0
+    #: Before every MPC run the coordinator asks the three parties' ``/health``, concurrently,
+    #: with this timeout; a party that does not answer in time counts as unreachable.
+    health_timeout_seconds: float = 2.0
+    #: The MPC deadline (see servers/common/mpc_deadline.py and docs/deployment.md); set the same
+    #: values as the parties, which enforce them on their MPC children.
+    mpc_timeout_seconds: float = DEFAULT_BASE_SECONDS
+    mpc_seconds_per_submission: float = DEFAULT_SECONDS_PER_SUBMISSION
+    mpc_seconds_per_input: float = DEFAULT_SECONDS_PER_INPUT
+    mpc_timeout_max_seconds: float = DEFAULT_MAX_SECONDS
     #: Run the default statistics query after new inputs are accepted, at most this often
     #: (0 turns it off; queries can always be requested through the API).
     auto_query_seconds: float = 0.0
@@ -62,6 +78,13 @@ class CoordinatorConfig:
             raise ValueError("at least one notary key must be trusted")
         if self.max_batch < 1 or self.verify_attempts < 1 or self.min_inputs < 1:
             raise ValueError("max_batch, verify_attempts and min_inputs must be at least 1")
+        if not (self.party_timeout_seconds > 0 and self.health_timeout_seconds > 0):
+            raise ValueError("party_timeout_seconds and health_timeout_seconds must be positive")
+        self.mpc_deadline().check()
+
+    def mpc_deadline(self) -> MPCDeadline:
+        return MPCDeadline(self.mpc_timeout_seconds, self.mpc_seconds_per_submission,
+                           self.mpc_seconds_per_input, self.mpc_timeout_max_seconds)
 
     def provider_party_urls(self) -> list[str]:
         return self.public_party_urls or self.parties

@@ -2,7 +2,16 @@
 
 One loop, one run at a time (the parties run one MPC program at a time). A run's
 outcome counts only if all three parties report the same accepted and rejected
-sets; otherwise nothing is accepted and the run is retried, then rejected.
+sets; otherwise nothing is accepted.
+
+Liveness (docs/threat-model.md, "Availability"): before any MPC run the three
+parties' health is checked (``liveness``). While one is down no run starts: a query
+is answered ``party_unreachable`` at once, naming the party, and queued
+registrations stay queued until it is back. A run that fails because a party
+became unreachable is not the providers' fault: its sessions go back to the queue.
+Only a run that fails with all three parties up counts as an attempt, and after
+``verify_attempts`` of those its sessions are rejected (a run that cannot succeed
+must not hold the queue forever). Registrations never wait on this queue.
 """
 
 from __future__ import annotations
@@ -16,12 +25,17 @@ from typing import Any
 
 from mpc_programs.query import Query, parse_query
 from servers.coordinator.config import CoordinatorConfig
+from servers.coordinator.liveness import Liveness, PartiesUnreachable, PartyDown
 from servers.coordinator.parties import PartyCallError, Parties
 from servers.coordinator.state import CoordinatorState
 
 log = logging.getLogger("mpcstats.coordinator")
 
-RETRYABLE = {"mpc_failed", "party_unreachable", "busy"}
+RETRYABLE = {"mpc_failed", "mpc_aborted", "mpc_timeout", "party_unreachable", "party_timeout",
+             "busy"}
+#: A party no longer holds the session's key share (it restarted, or the session expired there):
+#: the session can never be verified; the provider must share again.
+LOST = {"session_lost", "shares_missing"}
 QUERY_CACHE_SIZE = 64
 
 
@@ -31,16 +45,27 @@ class QueryFailed(Exception):
         self.code, self.message, self.status = code, message, status
 
 
+def _said(exc: PartyCallError) -> str:
+    """Every party's failure of one call, for a log line or an error message."""
+    return "; ".join(str(e) for e in exc.errors)
+
+
 class Scheduler:
     def __init__(self, config: CoordinatorConfig, state: CoordinatorState, parties: Parties) -> None:
         self.config = config
         self.state = state
         self.parties = parties
+        self.liveness = Liveness(config.parties, config.health_timeout_seconds)
+        self.deadline = config.mpc_deadline()
         self.mpc_lock = asyncio.Lock()
         self.wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
         self._last_query = 0.0
+        #: the outage last logged, so that a party that stays down is logged once, not per tick
+        self._outage: str | None = None
+        #: parties whose last health answer said they still run an MPC program
+        self._busy: list[int] = []
         self.last_result: dict[str, Any] | None = None
         #: (query, input set) -> signed result; see ``run_query``
         self._results: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
@@ -57,6 +82,7 @@ class Scheduler:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        await self.liveness.close()
 
     async def _loop(self) -> None:
         await self._resume()
@@ -76,6 +102,59 @@ class Scheduler:
                 pass
             self.wakeup.clear()
 
+    # -- liveness -------------------------------------------------------------------------------
+
+    def _mpc_call_timeout(self, deadline: float) -> float:
+        """The parties kill their MPC child at ``deadline``; their answer follows shortly."""
+        return deadline + self.config.party_timeout_seconds
+
+    def _note(self, outage: PartiesUnreachable | None, consequence: str = "") -> None:
+        """Log an outage when it starts or changes, and its end."""
+        text = None if outage is None else "; ".join(str(d) for d in outage.down)
+        if text == self._outage:
+            return
+        if text is None:
+            log.warning("all three parties answer again (after: %s)", self._outage)
+        else:
+            log.warning("%s — %s", text, consequence or "no MPC run starts until it is back")
+        self._outage = text
+
+    async def _outage_now(self, consequence: str) -> PartiesUnreachable | None:
+        """The parties that are down now (health check), or None when all three are up."""
+        down, self._busy = await self.liveness.check()
+        outage = PartiesUnreachable(down) if down else None
+        self._note(outage, consequence)
+        return outage
+
+    async def _ready_for_run(self, consequence: str, wait_busy: float) -> PartiesUnreachable | None:
+        """Like ``_outage_now``, and wait up to ``wait_busy`` seconds for parties that still
+        finish an older run; ``self._busy`` lists those still busy after that."""
+        waited_until = time.monotonic() + wait_busy
+        while True:
+            outage = await self._outage_now(consequence)
+            if outage is not None or not self._busy or time.monotonic() >= waited_until:
+                return outage
+            await asyncio.sleep(0.25)
+
+    async def _outage_after(self, exc: PartyCallError, consequence: str) -> PartiesUnreachable | None:
+        """Did ``exc`` (a failed run) come from a party outage? A party the call could not reach,
+        or one that does not answer its health check now, makes it one; the other parties'
+        failures (their MPC child aborted on the lost peer) are quoted as the detail."""
+        down = {d.party: d for d in await self.liveness.down()}
+        for e in exc.errors:
+            if e.code == "party_unreachable" and e.party not in down:
+                down[e.party] = PartyDown(e.party, self.parties.urls[e.party], e.message)
+        if not down:
+            self._note(None)
+            return None
+        others = [str(e) for e in exc.errors if e.party not in down]
+        outage = PartiesUnreachable([down[p] for p in sorted(down)],
+                                    "the run stopped; " + "; ".join(others) if others else "")
+        self._note(outage, consequence)
+        return outage
+
+    # -- verification -----------------------------------------------------------------------------
+
     async def _resume(self) -> None:
         stuck = self.state.with_status("verifying")
         runs: dict[str, list[dict[str, Any]]] = {}
@@ -89,35 +168,32 @@ class Scheduler:
 
     async def verify_waiting(self) -> None:
         batch = self.state.with_status("queued", self.config.max_batch)
-        if batch:
-            await self._verify(batch, f"verify-{secrets.token_hex(8)}")
+        if not batch:
+            return
+        if await self._outage_now(f"{len(batch)} queued registration(s) wait until it is back"):
+            return
+        if self._busy:  # an older run still ends at these parties: the next tick will do
+            return
+        await self._verify(batch, f"verify-{secrets.token_hex(8)}")
 
     async def _verify(self, batch: list[dict[str, Any]], run_id: str) -> None:
         """Phase one on all parties (each attempt is its own run id), then commit."""
         ids = [s["session_id"] for s in batch]
-        attempts = 0
+        base_id, failures = run_id.split(".")[0], 0
+        timeout = self._mpc_call_timeout(self.deadline.verification(len(ids)))
         async with self.mpc_lock:
             while True:
-                attempts += 1
-                if attempts > 1:
-                    run_id = f"{run_id.split('.')[0]}.{attempts}"
                 self.state.set_status(ids, "verifying", run_id=run_id)
                 try:
-                    answers = await self.parties.all("/v1/verify",
-                                                     {"run_id": run_id, "session_ids": ids})
+                    answers = await self.parties.all(
+                        "/v1/verify", {"run_id": run_id, "session_ids": ids}, timeout=timeout)
                     break
                 except PartyCallError as exc:
-                    log.warning("verification run %s failed (attempt %d): %s", run_id, attempts, exc)
-                    final = exc.code not in RETRYABLE or attempts >= self.config.verify_attempts
-                    await self._abort(run_id, drop_sessions=final)
-                    if not final:
-                        await asyncio.sleep(0.5)
-                        continue
-                    reason = ("a computation party lost this session; please contribute again"
-                              if exc.code in ("session_lost", "shares_missing")
-                              else f"verification could not run ({exc.code})")
-                    self.state.set_status(ids, "rejected", reason)
-                    return
+                    if not await self._verify_failed(exc, run_id, ids, failures + 1):
+                        return
+                    failures += 1
+                    await asyncio.sleep(0.5)
+                    run_id = f"{base_id}.{failures + 1}"
             first = answers[0]
             if any((a["accepted"], a["rejected"]) != (first["accepted"], first["rejected"])
                    for a in answers[1:]):
@@ -133,12 +209,39 @@ class Scheduler:
                      len(first["rejected"]))
             await self._commit(run_id, accepted)
 
+    async def _verify_failed(self, exc: PartyCallError, run_id: str, ids: list[str],
+                             attempt: int) -> bool:
+        """Settle a failed verification attempt; True: try again now."""
+        if any(e.code in LOST for e in exc.errors):
+            log.warning("verification run %s: a party lost the sessions: %s", run_id, _said(exc))
+            await self._abort(run_id, drop_sessions=True)
+            self.state.set_status(ids, "rejected",
+                                  "a computation party lost this session's key share (it "
+                                  "restarted or the session expired there); nothing was counted: "
+                                  "please contribute again")
+            return False
+        outage = await self._outage_after(exc, f"{len(ids)} registration(s) go back to the queue")
+        if outage is not None:
+            log.warning("verification run %s stopped by a party outage (%s); its %d registration(s) "
+                        "are queued again, not rejected", run_id, outage.message, len(ids))
+            await self._abort(run_id, drop_sessions=False)
+            self.state.set_status(ids, "queued")
+            return False
+        final = exc.code not in RETRYABLE or attempt >= self.config.verify_attempts
+        log.warning("verification run %s failed with every party up (attempt %d of %d): %s",
+                    run_id, attempt, self.config.verify_attempts, _said(exc))
+        await self._abort(run_id, drop_sessions=final)
+        if final:
+            self.state.set_status(ids, "rejected", f"verification could not run ({exc.code}); "
+                                                   "nothing was counted: please contribute again")
+        return not final
+
     async def _commit(self, run_id: str, sessions: list[dict[str, Any]]) -> bool:
         """Second phase: every party moves the run's staged inputs into its store."""
         try:
             await self.parties.all("/v1/commit", {"run_id": run_id})
         except PartyCallError as exc:
-            log.warning("commit of run %s failed, will retry: %s", run_id, exc)
+            log.warning("commit of run %s failed, will retry: %s", run_id, _said(exc))
             return False
         self.state.accept(sessions, run_id)
         if sessions:
@@ -150,16 +253,20 @@ class Scheduler:
             await self.parties.all("/v1/abort", {"run_id": run_id,
                                                  "drop_sessions": drop_sessions})
         except PartyCallError as exc:  # staged rows that are never committed are harmless
-            log.warning("abort of run %s incomplete: %s", run_id, exc)
+            log.warning("abort of run %s incomplete: %s", run_id, _said(exc))
 
     async def retry_commits(self) -> None:
         pending = self.state.with_status("committing")
+        if not pending or await self._outage_now("accepted runs are committed when it is back"):
+            return
         runs: dict[str, list[dict[str, Any]]] = {}
         for s in pending:
             runs.setdefault(s["run_id"], []).append(s)
         for run_id, sessions in runs.items():
             async with self.mpc_lock:
                 await self._commit(run_id, sessions)
+
+    # -- queries -----------------------------------------------------------------------------------
 
     async def _auto_query(self) -> None:
         interval = self.config.auto_query_seconds
@@ -171,13 +278,23 @@ class Scheduler:
         except QueryFailed as exc:
             log.warning("scheduled query failed: %s", exc.message)
 
+    async def _require_parties(self) -> None:
+        outage = await self._ready_for_run("queries are refused until it is back",
+                                           self.config.party_timeout_seconds)
+        if outage is not None:
+            raise QueryFailed("party_unreachable", outage.message, 503)
+        if self._busy:
+            raise QueryFailed("busy", "; ".join(
+                f"party {i} ({self.parties.urls[i]}) is still finishing an earlier MPC run"
+                for i in self._busy) + "; try again shortly", 503)
+
     async def run_query(self, query: Query) -> dict[str, Any]:
         """Run ``query`` over every counted input — or answer from the cache.
 
         The same query over the same input set is answered with the result already
         signed: it costs no MPC (a public endpoint must not let anyone keep three
         parties busy), and a differentially private query cannot be repeated to
-        average its noise away.
+        average its noise away. No run starts while a party is down.
         """
         input_ids = self.state.counted_ids()
         if len(input_ids) < self.config.min_inputs:
@@ -185,10 +302,18 @@ class Scheduler:
                               f"not enough providers yet ({len(input_ids)} of "
                               f"{self.config.min_inputs})", 409)
         key = (json.dumps(query.to_json(), sort_keys=True), tuple(input_ids))
+        cached = self._results.get(key)
+        if cached is not None:
+            return cached
+        if self.mpc_lock.locked():  # another run holds the queue: do not wait for it in vain
+            outage = await self._outage_now("queries are refused until it is back")
+            if outage is not None:
+                raise QueryFailed("party_unreachable", outage.message, 503)
         async with self.mpc_lock:
             cached = self._results.get(key)
             if cached is not None:
                 return cached
+            await self._require_parties()
             result = await self._compute(query, input_ids)
             self._results[key] = result
             while len(self._results) > QUERY_CACHE_SIZE:
@@ -199,10 +324,17 @@ class Scheduler:
         run_id = f"query-{secrets.token_hex(8)}"
         body = {"run_id": run_id, "query": query.to_json(), "input_ids": input_ids,
                 "min_inputs": self.config.min_inputs, "computed_at": int(time.time())}
+        timeout = self._mpc_call_timeout(self.deadline.query(len(input_ids)))
         try:
-            documents = await self.parties.all("/v1/query", body)
+            documents = await self.parties.all("/v1/query", body, timeout=timeout,
+                                               fail_fast=True)
         except PartyCallError as exc:
-            raise QueryFailed(exc.code, str(exc), 409 if exc.status == 409 else 503) from None
+            log.warning("query run %s failed: %s", run_id, _said(exc))
+            if exc.code not in LOST and exc.status != 409:
+                outage = await self._outage_after(exc, "queries are refused until it is back")
+                if outage is not None:
+                    raise QueryFailed("party_unreachable", outage.message, 503) from None
+            raise QueryFailed(exc.code, _said(exc), 409 if exc.status == 409 else 503) from None
         self._last_query = time.time()
         results = [d["result"] for d in documents]
         if any(r != results[0] for r in results):

@@ -100,6 +100,8 @@ async def health(request: Request) -> JSONResponse:
     state: PartyState = request.app.state.party
     return JSONResponse({"status": "ok", "party": state.config.index,
                          "inputs": state.input_count(), "pending_sessions": len(state.sessions),
+                         # the coordinator starts no run while a party still finishes an older one
+                         "mpc_busy": state.mpc.lock.locked(),
                          "key_id": signing.key_id(state.signing_key)})
 
 
