@@ -45,7 +45,8 @@ class PartyConfig:
     mpc_seconds_per_input: float = DEFAULT_SECONDS_PER_INPUT
     mpc_timeout_max_seconds: float = DEFAULT_MAX_SECONDS
     #: Directory holding ``.config/`` with this party's MPyC certificate, key and the
-    #: deployment CA (``mpcstats`` generates it); None runs MPyC without TLS (tests only).
+    #: deployment CA (``mpcstats mpc-certs`` generates it). Required: a party never runs MPC
+    #: links without TLS bound to party numbers.
     mpc_ssl_dir: Path | None = None
     max_body_bytes: int = 256 * 1024
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
@@ -75,6 +76,10 @@ class PartyConfig:
                              f"(got {len(self.control_token)})")
         if not self.notary_keys:
             raise ValueError("at least one notary key must be trusted")
+        if self.mpc_ssl_dir is None:
+            raise ValueError("mpc_ssl_dir is required: the directory holding .config/ with this "
+                             "party's MPC certificate and key and the deployment's MPC CA "
+                             "(see `mpcstats mpc-certs`); MPC links never run without TLS")
         self.mpc_deadline().check()
 
     def mpc_deadline(self) -> MPCDeadline:
