@@ -70,7 +70,9 @@ MAX_FRAME_BYTES = 1 << 30
 MAX_BUFFERED_BYTES = 2 << 30
 #: How long all peers may take to connect before the run is aborted (a party that never
 #: started, a wrong address or port).
-CONNECT_TIMEOUT_SECONDS = float(os.environ.get("MPCSTATS_MPC_CONNECT_TIMEOUT", "60"))
+CONNECT_TIMEOUT_SECONDS = float(os.environ.get("MPCSTATS_MPC_CONNECT_TIMEOUT", "30"))
+#: How long a party that failed waits for the others to reach the orderly shutdown too.
+FAILURE_GRACE_SECONDS = 5.0
 #: Exit status of a party process that aborted a run because of a peer.
 ABORT_EXIT_CODE = 4
 
@@ -351,6 +353,20 @@ async def _hardened_shutdown(original: Callable[[], Any]) -> None:
     await original()
 
 
+async def shutdown_after_failure(reason: str) -> None:
+    """Shut down after this party's program failed: in order if the peers failed at the same
+    point (they reach the shutdown too), else abort after :data:`FAILURE_GRACE_SECONDS`.
+
+    Without the grace period a failure that only this party saw (say, a peer lied to it
+    alone) would leave it waiting in MPyC's shutdown barrier for peers that are waiting for
+    its next protocol message: both sides until the supervisor's deadline.
+    """
+    try:
+        await asyncio.wait_for(mpc.shutdown(), FAILURE_GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        abort_run(f"{reason} (the other parties went on with the run)")
+
+
 def install() -> None:
     """Put every check above in place (idempotent; done on import)."""
     if _state["installed"]:
@@ -375,4 +391,5 @@ def is_installed() -> bool:
 install()
 
 __all__ = ["mpc", "install", "is_installed", "abort_run", "fail", "on_abort", "decode_payload",
-           "decode_field_vector", "allow_insecure_local", "PeerBytes", "STATISTICAL_SECURITY_BITS"]
+           "decode_field_vector", "allow_insecure_local", "shutdown_after_failure", "PeerBytes",
+           "STATISTICAL_SECURITY_BITS"]

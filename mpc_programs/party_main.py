@@ -365,10 +365,15 @@ async def main_async(job: dict[str, Any]) -> int:
             outcome = await run_verify(job)
         else:
             outcome = await run_ingest(job)
-        outcome["peak_rss_mib"] = peak_rss_mib()
-        write_json_atomic(job["result"], outcome)
-    finally:
-        await mpc.shutdown()
+    except Exception as exc:
+        # Failures the parties reach together (too few inputs, a disagreement they all saw)
+        # end in an orderly shutdown; a failure only this party saw must not leave it waiting
+        # for peers that went on with the protocol.
+        await hardened_runtime.shutdown_after_failure(f"{type(exc).__name__}: {exc}")
+        raise
+    outcome["peak_rss_mib"] = peak_rss_mib()
+    write_json_atomic(job["result"], outcome)
+    await mpc.shutdown()
     return 0
 
 

@@ -6,4 +6,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("mpc_programs.bench_verify", "input verification (AES-GCM inside MPC) per batch"),
     "e2e": ("mpcstats.commands.bench_e2e", "the deployed system: N providers, then queries"),
     "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
+    "rogue": ("mpcstats.commands.bench_rogue",
+              "one party replaced by a rogue with a valid certificate: every attack must abort cleanly"),
 }
