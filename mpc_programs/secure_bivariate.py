@@ -36,7 +36,7 @@ Fixed point (F = 40 fractional bits; ``secure_stats.truncate`` for the truncatio
 
 Opened, per statistic (nothing else; every opening of a masked value for the
 decompositions and truncations shows only uniformly random low bits and statistically
-hidden (κ = 30) high bits):
+hidden (κ = 40) high bits):
 
 * covariance — C, which is n(n−1)·covariance: equivalent to the published value.
 * correlation — the bit [A = 0 or B = 0] (a constant column: published as None), and if it

@@ -43,7 +43,7 @@ about 0.9 s here (MPC time inside the parties, 3 parties on 2 cores), was 1.6–
 
 Security: semi-honest, honest majority. Each truncation opens a + r with r = r_low +
 2^f·r_high from PRSS: its low f bits are uniform and its high bits statistically
-hidden (κ = 30 extra bits), so openings reveal nothing (see ``secure_stats.truncate``;
+hidden (κ = 40 extra bits), so openings reveal nothing (see ``secure_stats.truncate``;
 a truncated product is opened from degree-2 shares plus a PRSS sharing of zero of
 degree 2, so the opened polynomial carries nothing beyond a + r). Resharings are
 [GRR98] as in MPyC (``fast_mpc``): every message is a uniformly random field element.

@@ -163,7 +163,7 @@ async def truncate(values: np.ndarray, f: int, l: int, signed: bool = False,
     products: the mask r = r_low + 2^f·r_high comes from MPyC's pseudorandom secret
     sharing (PRSS, no communication); r_low is the sum of three PRF outputs uniform on
     [0, 2^f), so r_low is uniform modulo 2^f and c = a + r (opened) shows
-    (a + r_low) mod 2^f uniformly at random, while r_high (κ = 30 extra bits)
+    (a + r_low) mod 2^f uniformly at random, while r_high (κ = 40 extra bits, ``hardened_runtime.STATISTICAL_SECURITY_BITS``)
     statistically hides the high part (both parts come from one PRF value per PRSS
     subset, split at bit f: ``fast_mpc.prss_low_high``). A degree-2t c is opened with
     a PRSS sharing of zero of degree 2t added, so the opened polynomial is uniformly
