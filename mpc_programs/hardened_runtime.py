@@ -147,6 +147,26 @@ def decode_field_vector(data: bytes, count: int, width: int, bound: int) -> np.n
         raise  # not reached
 
 
+def expect_from_peers(values: list[Any], valid: Callable[[Any], bool], what: str) -> list[Any]:
+    """Check what ``mpc.transfer`` returned: every peer's value must be ``what``.
+
+    The codec guarantees plain values only; whether a plain value is the one the protocol
+    step expects (a digest string, n field elements) is checked here, so a wrong type aborts
+    the run naming the peer instead of failing somewhere later without a culprit.
+    """
+    for pid, value in enumerate(values):
+        if pid != mpc.pid and not valid(value):
+            abort_run(f"party {pid} sent something other than {what} (label "
+                      f"{mpc._program_counter[0]})")
+    return values
+
+
+def field_elements(count: int) -> Callable[[Any], bool]:
+    """A validator for a list of ``count`` elements of the statistics field."""
+    return lambda v: (isinstance(v, list) and len(v) == count
+                      and all(type(x) is int and 0 <= x < PRIME for x in v))
+
+
 # -- MPyC's marshalling, replaced --------------------------------------------------------------
 
 class _StrictPickle:
@@ -391,5 +411,6 @@ def is_installed() -> bool:
 install()
 
 __all__ = ["mpc", "install", "is_installed", "abort_run", "fail", "on_abort", "decode_payload",
+           "expect_from_peers", "field_elements",
            "decode_field_vector", "allow_insecure_local", "shutdown_after_failure", "PeerBytes",
            "STATISTICAL_SECURITY_BITS"]

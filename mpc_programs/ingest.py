@@ -33,7 +33,7 @@ from mpyc import thresha
 from mpc_programs.field import (DIGIT_BASE, DIGITS, ONE_HOT_LENGTH, PRIME, SHARES_PER_INPUT,
                                 TOP_DIGIT_MAX, VALUE_INDEX)
 from mpc_programs.secure_stats import DIGIT_WEIGHTS, FIELD, local_array, secint
-from mpc_programs.hardened_runtime import mpc
+from mpc_programs.hardened_runtime import expect_from_peers, field_elements, mpc
 
 
 def _coefficients(seed: int, label: str, count: int) -> np.ndarray:
@@ -72,7 +72,8 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
     # 1. consistency of the sharing, masked by a PRSS random sharing
     masks = mpc._np_randoms(FIELD, n)  # PRSS: local, no communication
     masked = (rows @ rho + np.asarray(masks.value, dtype=object)) % PRIME
-    exchanged = await mpc.transfer([int(v) for v in masked])
+    exchanged = expect_from_peers(await mpc.transfer([int(v) for v in masked]),
+                                  field_elements(n), f"{n} field elements")
     s1, s2, s3 = (np.array(exchanged[i], dtype=object) for i in range(3))
     consistent = ((s1 - 2 * s2 + s3) % PRIME == 0)
 

@@ -64,8 +64,10 @@ async def _agree(label: str, value: str | Exception) -> None:
     MPyC has no timeouts: a party that quits alone leaves the others waiting, so a
     local error is announced to the peers before it is raised.
     """
-    mine = f"error: {value}" if isinstance(value, Exception) else value
-    seen = await mpc.transfer(mine)
+    mine = f"error: {value}"[:1000] if isinstance(value, Exception) else value
+    seen = hardened_runtime.expect_from_peers(await mpc.transfer(mine),
+                                              lambda v: isinstance(v, str) and len(v) <= 1000,
+                                              f"a {label} digest")
     if isinstance(value, Exception):
         raise value
     for pid, other in enumerate(seen):
@@ -294,7 +296,10 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
             malformed[input_id] = "shares are not field elements"
             rows.append([0] * SHARES_PER_INPUT)
     # a malformed row at any party must reject that input at every party
-    bad_anywhere = await mpc.transfer(sorted(malformed))
+    bad_anywhere = hardened_runtime.expect_from_peers(
+        await mpc.transfer(sorted(malformed)),
+        lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) and len(v) <= len(owners),
+        "a list of input ids")
     rejected_everywhere = set().union(*map(set, bad_anywhere))
     matrix = np.array(rows, dtype=object).reshape(len(owners), SHARES_PER_INPUT)
     verdicts = await ingest.check_rows(matrix)
