@@ -114,3 +114,104 @@ def test_main_writes_ca_and_accounts(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def _raw_get(sim: RunningExchange, path: str, headers: dict[str, str] | None = None,
+             max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2) -> tuple[bytes, list[int]]:
+    """GET ``path`` over TLS 1.2 and return (plaintext response, plaintext length of each
+    application-data record the server sent): the record boundaries a real client sees."""
+    from tlsn.records import S2C, parse_records
+
+    ctx = ssl.create_default_context(cadata=sim.ca_pem)
+    ctx.maximum_version = max_version
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="api.binance.test")
+    raw = bytearray()
+    with socket.create_connection((sim.host, sim.port), timeout=5) as sock:
+        def pump() -> bool:
+            out = outgoing.read()
+            if out:
+                sock.sendall(out)
+            data = sock.recv(65536)
+            if not data:
+                incoming.write_eof()
+                return False
+            raw.extend(data)
+            incoming.write(data)
+            return True
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+        hdrs = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        obj.write(f"GET {path} HTTP/1.1\r\nHost: api.binance.test\r\n{hdrs}Connection: close\r\n\r\n".encode())
+        body = bytearray()
+        while True:
+            try:
+                chunk = obj.read(65536)
+                if not chunk:
+                    break
+                body += chunk
+            except ssl.SSLWantReadError:
+                if not pump():
+                    break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+    records, _ = parse_records(bytes(raw), S2C, allow_partial=True)
+    sizes = [len(r.payload) - 8 - 16 for r in records if r.content_type == 23]
+    return bytes(body), sizes  # TLS 1.2: the encrypted Finished is type 22, alerts 21
+
+
+def _signed_path(acc, query: str) -> tuple[str, dict[str, str]]:
+    sig = hmac.new(acc.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    return f"/api/v3/account?{query}&signature={sig}", {"X-MBX-APIKEY": acc.api_key}
+
+
+def test_full_response_is_binance_sized_and_spans_records(sim_accounts, test_ca) -> None:
+    """omitZeroBalances=false lists every asset (hundreds, tens of KB) in Binance's field order,
+    compact; the head is a record of its own and the body fills 16 KB records, as a real server
+    streams it; omitZeroBalances=true lists only the non-zero balances."""
+    from servers.exchange_sim.assets import ASSETS
+
+    acc = sim_accounts[0]
+    with start_exchange_sim(sim_accounts, ca=test_ca, tls_max_version="1.2", response="full") as sim:
+        now = int(time.time() * 1000)
+        full, sizes = _raw_get(sim, *_signed_path(acc, f"omitZeroBalances=false&timestamp={now}&recvWindow=5000"))
+        head, _, body = full.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"x-mbx-used-weight: 20" in head
+        doc = json.loads(body)
+        assert list(doc) == ["makerCommission", "takerCommission", "buyerCommission", "sellerCommission",
+                             "commissionRates", "canTrade", "canWithdraw", "canDeposit", "brokered",
+                             "requireSelfTradePrevention", "preventSor", "updateTime", "accountType",
+                             "balances", "permissions", "uid"]
+        assert json.dumps(doc, separators=(",", ":")).encode() == body  # compact
+        assets = [b["asset"] for b in doc["balances"]]
+        assert len(assets) >= 400 and {"ETHW", "BETH", "WBETH", "ETHFI", "WBTC", "ETH", "BTC"} <= set(assets)
+        assert assets[:len(ASSETS)] == list(ASSETS) and doc["uid"] == acc.uid
+        assert len(body) > 20_000
+        assert sizes[0] == len(head) + 4 and sizes[1] == 16384 and len(sizes) >= 3
+        assert sum(sizes) == len(full)
+        now = int(time.time() * 1000)
+        small, _ = _raw_get(sim, *_signed_path(acc, f"omitZeroBalances=true&timestamp={now}&recvWindow=5000"))
+        balances = json.loads(small.partition(b"\r\n\r\n")[2])["balances"]
+        assert balances and all(b["free"] != "0.00000000" for b in balances)
+        assert {b["asset"] for b in balances} == {a for a, v in acc.balances.items() if v != "0.00000000"}
+
+
+def test_small_mode_is_one_record(sim_accounts, test_ca) -> None:
+    acc = sim_accounts[1]
+    with start_exchange_sim(sim_accounts, ca=test_ca, tls_max_version="1.2", response="small") as sim:
+        now = int(time.time() * 1000)
+        resp, sizes = _raw_get(sim, *_signed_path(acc, f"omitZeroBalances=false&timestamp={now}&recvWindow=5000"))
+        assert len(sizes) == 1 and len(json.loads(resp.partition(b"\r\n\r\n")[2])["balances"]) <= 3
+
+
+def test_echo_endpoint_only_when_asked(sim_accounts, test_ca) -> None:
+    with start_exchange_sim(sim_accounts, ca=test_ca, echo_endpoint=True) as sim:
+        resp, _ = _raw_get(sim, "/api/v3/echo?data=hello")
+        assert resp.startswith(b"HTTP/1.1 200 OK") and resp.endswith(b'{"echo":"hello"}')
+    with start_exchange_sim(sim_accounts, ca=test_ca) as sim:
+        resp, _ = _raw_get(sim, "/api/v3/echo?data=hello")
+        assert resp.startswith(b"HTTP/1.1 404")
