@@ -166,7 +166,8 @@ async def status(request: Request) -> JSONResponse:
                "schema": {"type": "object", "properties": {"query": {"type": "object"}}}}}},
            responses={200: json_response("signed result", {"type": "object"}),
                       409: "not enough providers yet", 422: "invalid query",
-                      503: "the computation failed"})
+                      503: "party_unreachable (no run starts while a party is down; the message "
+                           "names it), busy, mpc_aborted or mpc_timeout"})
 async def run_query(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     body = await read_json(request, 16 * 1024)
