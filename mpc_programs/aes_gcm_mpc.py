@@ -101,8 +101,31 @@ def key_share_as_secfld(row: Sequence[int], secfld: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RecordPart:
+    """Public material of one further record of the response (same key as the first)."""
+
+    ciphertext: bytes
+    tag: bytes
+    nonce: bytes
+    aad: bytes
+
+
+INNER_HANDSHAKE = 0x16
+INNER_APPLICATION_DATA = 0x17
+
+
+@dataclass(frozen=True)
 class ProviderInput:
-    """What one party passes in for one provider (all public except ``key_share``)."""
+    """What one party passes in for one provider (all public except ``key_share``).
+
+    The records are the first one (``ciphertext``, ``tag``, ``nonce``, ``aad``) and
+    ``more_records``, in order, under one key. Positions (templates, uid, values) index the
+    response stream: the concatenated content of the records. Without ``inner_types`` (TLS 1.2)
+    a record's content is its whole plaintext. With ``inner_types`` (TLS 1.3, one per record)
+    each record's last plaintext byte is its inner content type, checked inside MPC: 0x17
+    (application data: the bytes before it are content) or 0x16 (a NewSessionTicket that came
+    before the response: no content); so a padded record or one of another type is rejected.
+    """
 
     key_share: Sequence[int]
     ciphertext: bytes
@@ -113,12 +136,24 @@ class ProviderInput:
     uid: tuple[int, bytes]
     balance: tuple[int, int]  # (offset, length)
     decimals: int = 8
-    #: More value fields of the same record (further columns), same format as ``balance``.
+    #: More value fields of the same response (further columns), same format as ``balance``.
     extra_values: tuple[tuple[int, int], ...] = ()
+    more_records: tuple[RecordPart, ...] = ()
+    inner_types: tuple[int, ...] = ()
 
     @property
     def values(self) -> tuple[tuple[int, int], ...]:
         return (self.balance, *self.extra_values)
+
+    @property
+    def records(self) -> tuple[RecordPart, ...]:
+        return (RecordPart(self.ciphertext, self.tag, self.nonce, self.aad), *self.more_records)
+
+
+MAX_RECORDS = 64
+"""Most records one provider's response may span (64 x 16 KB: far beyond any account)."""
+
+Pos = tuple[int, int]  # (record, offset in that record's plaintext)
 
 
 @dataclass
@@ -126,9 +161,9 @@ class _Layout:
     """Public per-provider layout: which blocks to encrypt and where each checked byte is."""
 
     ok: bool
-    blocks: list[int]
-    checks: list[tuple[int, int]]  # (position, expected byte)
-    digits: list[list[tuple[int, int]]]  # per value field: (position, weight)
+    blocks: list[Pos]  # (record, 16-byte block) pairs whose keystream is needed
+    checks: list[tuple[Pos, int]]  # (position, expected byte)
+    digits: list[list[tuple[Pos, int]]]  # per value field: (position, weight)
 
 
 def _value_digits(off: int, length: int, decimals: int,
@@ -146,14 +181,47 @@ def _value_digits(off: int, length: int, decimals: int,
     return digits
 
 
+def _stream_map(p: ProviderInput) -> tuple[list[Pos] | None, list[tuple[Pos, int]]]:
+    """Each stream position's (record, offset), and the inner-type checks; None if malformed."""
+    records = p.records
+    if not 1 <= len(records) <= MAX_RECORDS:
+        return None, []
+    if any(len(r.nonce) != 12 or len(r.tag) != 16 for r in records):
+        return None, []
+    where: list[Pos] = []
+    type_checks: list[tuple[Pos, int]] = []
+    if p.inner_types:
+        if len(p.inner_types) != len(records):
+            return None, []
+        seen_data = False
+        for r, (rec, kind) in enumerate(zip(records, p.inner_types, strict=True)):
+            if kind not in (INNER_HANDSHAKE, INNER_APPLICATION_DATA) or not rec.ciphertext:
+                return None, []
+            if kind == INNER_HANDSHAKE and seen_data:
+                return None, []  # tickets may only come before the response
+            seen_data |= kind == INNER_APPLICATION_DATA
+            type_checks.append(((r, len(rec.ciphertext) - 1), kind))
+            if kind == INNER_APPLICATION_DATA:
+                where += [(r, i) for i in range(len(rec.ciphertext) - 1)]
+        if not seen_data:
+            return None, []
+    else:
+        for r, rec in enumerate(records):
+            where += [(r, i) for i in range(len(rec.ciphertext))]
+    return where, type_checks
+
+
 def _layout(p: ProviderInput, max_len: int) -> _Layout:
-    n = len(p.ciphertext)
+    values = p.values
+    bad = _Layout(False, [(0, 0)], [((0, 0), 0)], [[((0, 0), 0)]] * len(values))
+    where, type_checks = _stream_map(p)
+    if where is None:
+        return bad
+    n = len(where)
     checks = [(off + i, b) for off, data in p.templates for i, b in enumerate(data)]
     uid_off, uid = p.uid
     checks += [(uid_off + i, b) for i, b in enumerate(uid)]
-    values = p.values
     ok = (len(p.key_share) in (16, 32) and all(0 <= v < 256 for v in p.key_share)
-          and len(p.nonce) == 12 and len(p.tag) == 16
           and len(uid) > 0 and 0 <= p.decimals and len(values) <= 8
           and all(p.decimals + (2 if p.decimals else 1) <= length <= max_len
                   for _, length in values))
@@ -169,8 +237,11 @@ def _layout(p: ProviderInput, max_len: int) -> _Layout:
     covered = {t_off + i for t_off, data in p.templates for i in range(len(data))}
     ok = ok and {bound for lo, hi in spans for bound in (lo - 1, hi)} <= covered
     if not ok:
-        return _Layout(False, [0], [(0, 0)], [[(0, 0)]] * len(values))
-    return _Layout(True, sorted({pos // 16 for pos in positions}), checks, digits)
+        return bad
+    mapped = [(where[pos], b) for pos, b in checks] + type_checks
+    mapped_digits = [[(where[pos], w) for pos, w in field] for field in digits]
+    used = [q for q, _ in mapped] + [q for field in mapped_digits for q, _ in field]
+    return _Layout(True, sorted({(r, off // 16) for r, off in used}), mapped, mapped_digits)
 
 
 async def check_key_shares(engine: Gf256Engine, keys: np.ndarray) -> np.ndarray:
@@ -228,33 +299,42 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
 
     gate &= await check_key_shares(engine, keys)
 
-    # One batched AES call per key size: blocks [0^128, J0, keystream blocks...].
+    # One batched AES call per key size: blocks [0^128, J0 of each record (padded with 0^128 up
+    # to the batch's most records, so only H and tag masks are ever opened), keystream blocks...].
+    n_records = [len(p.records) if lay.ok else 1 for p, lay in zip(providers, layouts, strict=True)]
+    rmax = max(n_records)
     nb = max(len(lay.blocks) for lay in layouts)
-    public = np.zeros((count, nb + 2, 16), dtype=np.uint8)
+    public = np.zeros((count, 1 + rmax + nb, 16), dtype=np.uint8)
     for i, (p, lay) in enumerate(zip(providers, layouts, strict=True)):
-        nonce = p.nonce if lay.ok else bytes(12)
-        ctrs = [1] + [b + 2 for b in lay.blocks] + [lay.blocks[0] + 2] * (nb - len(lay.blocks))
-        for j, ctr in enumerate(ctrs):
-            public[i, j + 1] = np.frombuffer(gcm.counter_block(nonce, ctr), dtype=np.uint8)
+        nonces = [r.nonce for r in p.records] if lay.ok else [bytes(12)]
+        for r, nonce in enumerate(nonces):
+            public[i, 1 + r] = np.frombuffer(gcm.counter_block(nonce, 1), dtype=np.uint8)
+        ctrs = [(r, b + 2) for r, b in lay.blocks] + [(lay.blocks[0][0], lay.blocks[0][1] + 2)] * (
+            nb - len(lay.blocks))
+        for j, (r, ctr) in enumerate(ctrs):
+            public[i, 1 + rmax + j] = np.frombuffer(gcm.counter_block(nonces[r], ctr), dtype=np.uint8)
     enc = np.zeros_like(public)
     for klen in sorted(set(klens)):
         rows = [i for i in range(count) if klens[i] == klen]
         out, _ = await encrypt(engine, keys[rows, :klen], public[rows])
         enc[rows] = out
 
-    # GHASH in the clear from the opened H and E_k(J0).
-    hj, _ = await engine.open(enc[:, :2])
+    # GHASH in the clear from the opened H and each record's E_k(J0): every record's tag.
+    hj, _ = await engine.open(enc[:, :1 + rmax])
     for i, p in enumerate(providers):
         if gate[i]:
-            gate[i] = gcm.tag_ok(hj[i, 0].tobytes(), hj[i, 1].tobytes(), p.aad, p.ciphertext, p.tag)
+            records = p.records
+            gate[i] = gcm.tags_ok(hj[i, 0].tobytes(), [hj[i, 1 + r].tobytes() for r in range(len(records))],
+                                  [(r.aad, r.ciphertext, r.tag) for r in records])
 
     # Decrypt only the checked bytes: keystream + public ciphertext, free in GF(2^8).
-    def decrypt(i: int, positions: list[int]) -> np.ndarray:
-        lay, ct = layouts[i], providers[i].ciphertext
-        slot = {b: j + 2 for j, b in enumerate(lay.blocks)}
-        out = np.array([enc[i, slot[pos // 16], pos % 16] for pos in positions], dtype=np.uint8)
+    def decrypt(i: int, positions: list[Pos]) -> np.ndarray:
+        lay = layouts[i]
+        slot = {blk: 1 + rmax + j for j, blk in enumerate(lay.blocks)}
+        out = np.array([enc[i, slot[(r, off // 16)], off % 16] for r, off in positions], dtype=np.uint8)
         if lay.ok:
-            out ^= np.frombuffer(bytes(ct[pos] for pos in positions), dtype=np.uint8)
+            records = providers[i].records
+            out ^= np.frombuffer(bytes(records[r].ciphertext[off] for r, off in positions), dtype=np.uint8)
         return out
 
     n_checks = max(len(lay.checks) for lay in layouts)

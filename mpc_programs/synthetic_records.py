@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mpc_programs.aes_gcm_mpc import ProviderInput
+from mpc_programs.aes_gcm_mpc import ProviderInput, RecordPart
 
 FIRST_BLOCK = b"HTTP/1.1 200 OK\r"
 ASSET_PREFIX = b'{"asset":"%s","free":"'
@@ -102,4 +102,100 @@ def provider_input(rec: SyntheticRecord, key_share: Sequence[int],
         key_share=list(key_share), ciphertext=rec.ciphertext, tag=rec.tag, nonce=rec.nonce,
         aad=rec.aad, templates=tuple(templates), uid=(uid_off, rec.uid),
         balance=(off, len(rec.balance)), extra_values=tuple(extra))
+    return replace(claim, **changes) if changes else claim
+
+
+@dataclass(frozen=True)
+class SyntheticResponse:
+    """A full-size response over several records (TLS 1.3 layout, or TLS 1.2 with ``tls12``):
+    ``records`` are (nonce, aad, ciphertext, tag) in order, ``stream`` the HTTP response, and
+    ``tickets`` how many NewSessionTicket records come first (TLS 1.3, no response bytes)."""
+
+    key: bytes
+    records: tuple[tuple[bytes, bytes, bytes, bytes], ...]
+    stream: bytes
+    uid: bytes
+    asset: bytes
+    balance: bytes
+    tickets: int
+    tls12: bool
+
+    @property
+    def units(self) -> int:
+        return int(self.balance.replace(b".", b""))
+
+    def balance_offset(self, asset: bytes | None = None) -> int:
+        prefix = ASSET_PREFIX % (asset or self.asset)
+        return self.stream.index(prefix) + len(prefix)
+
+    def uid_offset(self) -> int:
+        return self.stream.rindex(UID_PREFIX) + len(UID_PREFIX)
+
+
+MAX_FRAGMENT = 16384
+
+
+def make_response(rng: random.Random, uid: int, balances: dict[bytes, bytes], asset: bytes = b"ETH",
+                  key_bits: int = 128, tls12: bool = False, response_bytes: int = 40_000,
+                  tickets: int = 0) -> SyntheticResponse:
+    """A Binance-shaped account response of about ``response_bytes`` (zero balances of filler
+    assets after the given ones, uid last), sent as a real server does: the head as one record,
+    the body in records of at most 16 KB; TLS 1.3 ``tickets`` NewSessionTicket records first."""
+    items = [b'{"asset":"%s","free":"%s","locked":"0.00000000"}' % (a, v) for a, v in balances.items()]
+    filler = 0
+    while sum(len(i) + 1 for i in items) < response_bytes - 600:
+        items.append(b'{"asset":"X%04dETH","free":"0.00000000","locked":"0.00000000"}' % filler)
+        filler += 1
+    body = (b'{"makerCommission":10,"takerCommission":10,"canTrade":true,"accountType":"SPOT",'
+            b'"balances":[' + b",".join(items) + b'],"permissions":["SPOT"],"uid":%d}' % uid)
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\n"
+            b"Content-Length: %d\r\nConnection: keep-alive\r\n\r\n" % len(body))
+    contents = [head] + [body[i:i + MAX_FRAGMENT] for i in range(0, len(body), MAX_FRAGMENT)]
+    key = rng.randbytes(key_bits // 8)
+    aead = AESGCM(key)
+    records = []
+    if tls12:
+        salt, explicit = rng.randbytes(4), rng.randrange(1 << 60)
+        for seq, content in enumerate(contents, start=1):
+            nonce = salt + (explicit + seq).to_bytes(8, "big")
+            aad = seq.to_bytes(8, "big") + bytes([23, 3, 3]) + len(content).to_bytes(2, "big")
+            sealed = aead.encrypt(nonce, content, aad)
+            records.append((nonce, aad, sealed[:-16], sealed[-16:]))
+    else:
+        iv = rng.randbytes(12)
+        inner = [rng.randbytes(200) + b"\x16" for _ in range(tickets)] + [c + b"\x17" for c in contents]
+        for seq, plain in enumerate(inner):
+            nonce = bytes(a ^ b for a, b in zip(iv, seq.to_bytes(12, "big")))
+            aad = bytes([23, 3, 3]) + (len(plain) + 16).to_bytes(2, "big")
+            sealed = aead.encrypt(nonce, plain, aad)
+            records.append((nonce, aad, sealed[:-16], sealed[-16:]))
+    return SyntheticResponse(key, tuple(records), head + body, b"%d" % uid, asset, balances[asset],
+                             0 if tls12 else tickets, tls12)
+
+
+def response_input(resp: SyntheticResponse, key_share: Sequence[int],
+                   extra_assets: Sequence[bytes] = (), **changes: Any) -> ProviderInput:
+    """The public claim an honest provider makes for a multi-record ``resp``: every record from
+    the first (tickets included) through the last, positions in the response stream."""
+    off = resp.balance_offset()
+    uid_off = resp.uid_offset()
+    templates = [(0, FIRST_BLOCK),
+                 (off - len(ASSET_PREFIX % resp.asset), ASSET_PREFIX % resp.asset),
+                 (off + len(resp.balance), BALANCE_SUFFIX),
+                 (uid_off - len(UID_PREFIX), UID_PREFIX),
+                 (uid_off + len(resp.uid), UID_SUFFIX)]
+    extra = []
+    for asset in extra_assets:
+        start = resp.balance_offset(asset)
+        length = resp.stream.index(BALANCE_SUFFIX, start) - start
+        templates += [(start - len(ASSET_PREFIX % asset), ASSET_PREFIX % asset),
+                      (start + length, BALANCE_SUFFIX)]
+        extra.append((start, length))
+    (nonce, aad, ct, tag), *more = resp.records
+    inner = () if resp.tls12 else tuple([0x16] * resp.tickets + [0x17] * (len(resp.records) - resp.tickets))
+    claim = ProviderInput(
+        key_share=list(key_share), ciphertext=ct, tag=tag, nonce=nonce, aad=aad,
+        templates=tuple(templates), uid=(uid_off, resp.uid), balance=(off, len(resp.balance)),
+        extra_values=tuple(extra), more_records=tuple(RecordPart(c, t, n, a) for n, a, c, t in more),
+        inner_types=inner)
     return replace(claim, **changes) if changes else claim

@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes
-from mpc_programs.synthetic_records import SyntheticRecord, make_record, provider_input
+from mpc_programs.aes_gcm_mpc import ProviderInput, RecordPart, share_key_bytes
+from mpc_programs.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record, make_response,
+                                             provider_input, response_input)
 
 SEED = 20261125
 M = 3
@@ -107,6 +108,35 @@ def build_cases(seed: int = SEED) -> list[Case]:
     cases.append(case("tampered_aad_tls12", False, r, aad=_flip(r.aad, 7)))
     honest4 = rec(555555555, eth=b"7.50000000")
     cases.append(case("honest_last", True, honest4))
+
+    # Full-size responses over several records (issue 17): head record, 16 KB body records,
+    # TLS 1.3 tickets first; ETH early, the uid at the end of the last record.
+    def full(uid: int, eth: bytes = b"1.23450000", **kw: object) -> SyntheticResponse:
+        return make_response(rng, uid=uid, balances={**balances, b"ETH": eth}, **kw)  # type: ignore[arg-type]
+
+    def mcase(name: str, accept: bool, r: SyntheticResponse, **changes: object) -> Case:
+        rs = rows(r.key)
+        ins = [response_input(r, rs[i], **changes) for i in range(M)]
+        return Case(name, accept, r.units if accept else None, ins)
+
+    big13 = full(700000001, eth=b"2.50000000", tickets=2)
+    assert len(big13.records) == 2 + 4 and big13.uid_offset() > 32768
+    cases.append(mcase("honest_multi_record_tls13", True, big13))
+    cases.append(mcase("honest_multi_record_tls12", True, full(700000002, tls12=True, key_bits=256)))
+    cases.append(mcase("honest_multi_record_zero_eth", True, full(700000003, eth=b"0.00000000")))
+    r = full(700000004, tickets=1)
+    (n, a, c, t) = r.records[3]  # a body record that holds no checked byte
+    cases.append(mcase("multi_record_tampered_unchecked_record", False, r,
+                       more_records=tuple(RecordPart(_flip(c, 100), t, n, a) if i == 2 else rec_
+                                          for i, rec_ in enumerate(response_input(r, [0] * 16).more_records))))
+    r = full(700000005, tickets=2)
+    cases.append(mcase("multi_record_ticket_claimed_as_data", False, r,
+                       inner_types=(0x17,) * len(r.records)))
+    r = full(700000006)
+    cases.append(mcase("multi_record_tag_of_other_record", False, r,
+                       more_records=tuple(RecordPart(x.ciphertext, r.records[0][3], x.nonce, x.aad)
+                                          if i == 0 else x
+                                          for i, x in enumerate(response_input(r, [0] * 16).more_records))))
     return cases
 
 

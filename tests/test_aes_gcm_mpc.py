@@ -165,3 +165,20 @@ def test_balances_live_in_the_statistics_field(report: dict) -> None:
 def test_balance_type_is_a_parameter(report: dict) -> None:
     assert report["secint64"] == {"verdicts": [True, False], "balance": CASES[0].units,
                                   "same_field": True, "bit_length": 64}
+
+
+@pytest.mark.parametrize("pt_len", [0, 1, 17, 511, 512, 513, 16385, 40000])
+def test_vectorised_ghash_matches_the_reference_and_cryptography(pt_len: int) -> None:
+    """The GF(2)-matrix GHASH (no per-block Python loop) equals the bitwise reference and
+    checks the tags ``cryptography`` made, for several records under one key at once."""
+    key, nonce = os.urandom(16), os.urandom(12)
+    aad, pt = os.urandom(13), os.urandom(pt_len)
+    sealed = AESGCM(key).encrypt(nonce, pt, aad)
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    h, mask = enc.update(bytes(16)), enc.update(nonce + b"\0\0\0\1")
+    ct, tag = sealed[:-16], sealed[-16:]
+    assert gcm.ghash_many(h, [(aad, ct)]) == [gcm.ghash(h, aad, ct)]
+    other = AESGCM(key).encrypt(nonce[::-1], b"x" * 40, b"")
+    mask2 = enc.update(nonce[::-1] + b"\0\0\0\1")
+    assert gcm.tags_ok(h, [mask, mask2], [(aad, ct, tag), (b"", other[:-16], other[-16:])])
+    assert not gcm.tags_ok(h, [mask2, mask], [(aad, ct, tag), (b"", other[:-16], other[-16:])])
