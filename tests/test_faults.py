@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -163,6 +164,75 @@ def test_a_party_killed_during_a_query_is_named_unreachable_and_the_query_works_
           f"{time.monotonic() - started:.2f} s")
     assert again.status_code == 200, again.text
     assert again.json()["n"] == n
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _established(pid: int) -> int:
+    """How many established TCP connections process ``pid`` holds (Linux /proc)."""
+    try:
+        inodes = {os.readlink(f).split("[")[1].rstrip("]") for f in Path(f"/proc/{pid}/fd").iterdir()
+                  if os.readlink(f).startswith("socket:[")}
+    except OSError:
+        return 0
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def test_a_party_killed_mid_run_makes_the_others_abort_naming_it(deployment):
+    """Kill party 1 once its MPC links are up: the other two parties' MPC children abort on the
+    lost peer (mpc_aborted, naming it) instead of waiting for the deadline, so they are free again
+    within seconds; the coordinator has already answered party_unreachable."""
+    server = deployment.servers["party1"].process.pid
+    levels = [f"0.{i:02d}" for i in range(3, 99, 3)]
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(r=requests.post(
+        deployment.coordinator_url + "/v1/queries",
+        json={"query": {"statistics": ["quantiles"], "quantiles": levels}}, timeout=120)))
+    thread.start()
+    child: list[int] = []
+
+    def connected() -> bool:  # party 1's MPC child holds its two peer links
+        child[:] = _children(server)
+        if child and _established(child[0]) >= 2:
+            os.kill(child[0], signal.SIGSTOP)  # freeze it mid-run: the run cannot end by itself
+            return True
+        return False
+
+    assert wait_for(connected, timeout=60), "party 1's MPC child never connected"
+    killed_at = time.monotonic()
+    os.kill(child[0], signal.SIGKILL)  # as when its host dies: the peers' links break
+    deployment.servers["party1"].kill()
+    thread.join(120)
+    answered = time.monotonic() - killed_at
+    others = [deployment.party_urls[0], deployment.party_urls[2]]
+    assert wait_for(lambda: not any(requests.get(u + "/health", timeout=5).json()["mpc_busy"]
+                                    for u in others), timeout=60)
+    idle = time.monotonic() - killed_at
+    last = [[line for line in (deployment.root / "logs" / f"party{i}.log").read_text().splitlines()
+             if "query run" in line][-1] for i in (0, 2)]
+    print(f"\nparty 1 killed mid-run: coordinator answered in {answered:.2f} s "
+          f"({result['r'].json()['error']['code']}); parties 0 and 2 idle after {idle:.2f} s "
+          f"(deadline {MPC_TIMEOUT} s + per input); their logs: {[line[-220:] for line in last]}")
+    assert result["r"].status_code == 503
+    assert result["r"].json()["error"]["code"] == "party_unreachable"
+    assert answered < 30 and idle < 30
+    # with the MPC children's own peer-loss abort, they report it naming the peer
+    assert all("mpc_aborted" in line and "party 1" in line for line in last), last
+    deployment.start_server("party1")
 
 
 def test_killed_coordinator_and_results_api_come_back_with_their_state(deployment):
