@@ -25,7 +25,7 @@ imports ``mpyc.runtime``) changes that, for every path our programs use:
   binds to this party's configured address (``-P host:port``), not to every interface.
 * **Bounded frames.** A frame above :data:`MAX_FRAME_BYTES`, unconsumed messages above
   :data:`MAX_BUFFERED_BYTES` or a label sent twice aborts the run.
-* **Liveness.** A lost connection before the program's orderly shutdown aborts the run at
+* **Liveness.** A lost connection before the end-of-run barrier aborts the run at
   once (seconds, not the supervisor's deadline); peers that have not all connected within
   the connect deadline abort the run naming the missing ones; a peer whose certificate fails
   verification aborts it at once instead of MPyC's endless reconnect loop.
@@ -308,17 +308,27 @@ class HardenedExchanger(asyncoro.MessageExchanger):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer_pid is None:
             return  # a connection that never said who it is: nothing depends on it
-        if not _state["closing"]:
-            cause = f"{type(exc).__name__}: {exc}" if exc else "the peer closed it"
-            abort_run(f"lost the MPC connection to party {self.peer_pid} ({cause})")
-        if exc:
-            log.info("connection to party %s closed with %r during shutdown", self.peer_pid, exc)
-        self.runtime.unset_protocol(self.peer_pid)
+        peer = self.peer_pid
+        cause = f"{type(exc).__name__}: {exc}" if exc else "the peer closed it"
+
+        def judge() -> None:
+            if not _state["closing"]:
+                abort_run(f"lost the MPC connection to party {peer} ({cause})")
+        if _state["closing"]:
+            log.info("connection to party %s closed after the run (%s)", peer, cause)
+        else:
+            self.runtime._loop.call_later(LOSS_GRACE_SECONDS, judge)
+        if self.runtime.parties[peer].protocol is self:
+            self.runtime.parties[peer].protocol = None
 
 
 # -- start and shutdown ---------------------------------------------------------------------------
 
 _state: dict[str, Any] = {"installed": False, "insecure_local": False, "closing": False}
+_DONE = "run complete"
+#: A lost link is judged this long after it drops: a peer that completed the end-of-run
+#: barrier closes its links at once, possibly before this party has seen the barrier done.
+LOSS_GRACE_SECONDS = 0.3
 
 
 def allow_insecure_local() -> None:
@@ -368,9 +378,24 @@ async def _hardened_start(original: Callable[[], Any]) -> None:
     log.info("party %s: all peers connected in %.2f s", mpc.pid, time.monotonic() - started)
 
 
-async def _hardened_shutdown(original: Callable[[], Any]) -> None:
+async def _hardened_shutdown() -> None:
+    """Replaces MPyC's shutdown: a barrier every party must pass with its program complete,
+    then the links are closed; no message is read from a peer after the barrier.
+
+    Until all parties have passed the barrier a lost link aborts the run: a party that
+    finished early must not mistake a peer's abort (say, over a bad message only that peer
+    received) for the orderly end. After it every party's program is complete, so nothing a
+    peer does then can change a result. (MPyC's own shutdown exchanged one more message.)
+    """
+    while mpc._pc_level > mpc._program_counter[1]:  # MPyC's pending coroutines, as it does
+        await asyncio.sleep(0)
+    if len(mpc.parties) > 1:
+        expect_from_peers(await mpc.transfer(_DONE), lambda v: v == _DONE, "the end-of-run barrier")
     _state["closing"] = True
-    await original()
+    for peer in mpc.parties:
+        if peer.pid != mpc.pid and isinstance(peer.protocol, asyncoro.MessageExchanger):
+            peer.protocol.close_connection()
+    log.info("party %s: run complete, links closed", mpc.pid)
 
 
 async def shutdown_after_failure(reason: str) -> None:
@@ -398,9 +423,9 @@ def install() -> None:
     asyncoro.MessageExchanger = HardenedExchanger  # type: ignore[misc]
     mpc.options.sec_param = max(mpc.options.sec_param, STATISTICAL_SECURITY_BITS)
     _wrap_loop(mpc._loop)
-    start, shutdown = mpc.start, mpc.shutdown
+    start = mpc.start
     mpc.start = lambda: _hardened_start(start)  # type: ignore[method-assign]
-    mpc.shutdown = lambda: _hardened_shutdown(shutdown)  # type: ignore[method-assign]
+    mpc.shutdown = _hardened_shutdown  # type: ignore[method-assign]
     _state["installed"] = True
 
 
