@@ -42,6 +42,7 @@ Decimal fields accept numbers too (read through ``str``). Every error is a
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -87,6 +88,10 @@ class Privacy:
 
     def epsilon_of(self, mechanism: str) -> Fraction:
         return Fraction(Decimal(dict(self.epsilon)[mechanism]))
+
+    def epsilon_total(self) -> Fraction:
+        """What one run costs the pool's budget: the ε of every mechanism, composed (added)."""
+        return sum((Fraction(Decimal(v)) for _, v in self.epsilon), Fraction(0))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"epsilon": dict(self.epsilon)}
@@ -360,7 +365,7 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
         text = _decimal_string(epsilon[name], f"epsilon for {name}")
         if not Decimal(0) < Decimal(text) <= MAX_EPSILON:
             raise QueryError(f"epsilon for {name} must be in (0, {MAX_EPSILON}], got {text}")
-        values.append((name, text))
+        values.append((name, canonical_decimal(text)))  # "1", "1.0", "1.00": one ε
     clip = None
     if "sum" in needed:
         if "clip" not in spec:
@@ -368,4 +373,34 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
         clip = _decimal_string(spec["clip"], "privacy.clip")
         if _units(clip, "privacy.clip") <= 0:
             raise QueryError("privacy.clip must be positive")
+        clip = canonical_decimal(clip)
     return Privacy(tuple(values), clip)
+
+
+def canonical_decimal(text: str) -> str:
+    """The one spelling of a decimal number: "1", "1.0", "1.00", "1e0" all give "1"."""
+    value = Decimal(text)
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def canonical_key(query: Query) -> str:
+    """What makes two queries the same question, whatever their spelling.
+
+    Every decimal (ε, clip, quantile levels, edges, filter values) is read as a number,
+    statistics and quantile levels as sets: two specs with the same key ask the same
+    thing, so the parties answer the second from their cache (``servers/party/budget.py``)
+    instead of drawing fresh noise, which would let a consumer average it away.
+    """
+    spec = query.to_json()
+    spec["statistics"] = sorted(spec["statistics"])
+    spec["quantiles"] = sorted({canonical_decimal(q) for q in spec["quantiles"]},
+                               key=Decimal)
+    spec["histogram_edges"] = [canonical_decimal(e) for e in spec["histogram_edges"]]
+    if "filter" in spec:
+        spec["filter"] = sorted([*c[:-1], canonical_decimal(c[-1])] for c in spec["filter"])
+    if "privacy" in spec:
+        privacy = spec["privacy"]
+        privacy["epsilon"] = {k: canonical_decimal(v) for k, v in privacy["epsilon"].items()}
+        if "clip" in privacy:
+            privacy["clip"] = canonical_decimal(privacy["clip"])
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))

@@ -17,13 +17,12 @@ must not hold the queue forever). Registrations never wait on this queue.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
 from typing import Any
 
-from mpc_programs.query import Query, parse_query
+from mpc_programs.query import Query, canonical_key, parse_query
 from servers.coordinator.config import CoordinatorConfig
 from servers.coordinator.liveness import Liveness, PartiesUnreachable, PartyDown
 from servers.coordinator.parties import PartyCallError, Parties
@@ -301,7 +300,7 @@ class Scheduler:
             raise QueryFailed("not_enough_inputs",
                               f"not enough providers yet ({len(input_ids)} of "
                               f"{self.config.min_inputs})", 409)
-        key = (json.dumps(query.to_json(), sort_keys=True), tuple(input_ids))
+        key = (canonical_key(query), tuple(input_ids))  # "1" and "1.0" are one ε
         cached = self._results.get(key)
         if cached is not None:
             return cached
@@ -319,6 +318,33 @@ class Scheduler:
             while len(self._results) > QUERY_CACHE_SIZE:
                 self._results.pop(next(iter(self._results)))
             return result
+
+    async def budget(self) -> dict[str, Any]:
+        """Every party's privacy budget (``GET /v1/budget`` of each) and the least remaining.
+
+        Each party enforces its own; a DP query runs only if all three still have its ε.
+        """
+        from fractions import Fraction
+
+        async def one(url: str) -> dict[str, Any] | str:
+            try:
+                response = await self.parties._client.get(url + "/v1/budget", timeout=5)
+                response.raise_for_status()
+                data = response.json()
+                return data if isinstance(data, dict) else "not a JSON object"
+            except Exception as exc:  # noqa: BLE001 - reported per party
+                return f"{type(exc).__name__}: {exc}"
+
+        answers = await asyncio.gather(*(one(u) for u in self.parties.urls))
+        parties = [a if isinstance(a, dict) else {"party": i, "error": a}
+                   for i, a in enumerate(answers)]
+        remaining = [Fraction(p["epsilon_remaining"]) for p in parties if "epsilon_remaining" in p]
+        out: dict[str, Any] = {"parties": parties}
+        if remaining:
+            low = min(remaining)
+            out["epsilon_remaining"] = next(p["epsilon_remaining"] for p in parties
+                                            if Fraction(p.get("epsilon_remaining", "-1")) == low)
+        return out
 
     async def _compute(self, query: Query, input_ids: list[str]) -> dict[str, Any]:
         run_id = f"query-{secrets.token_hex(8)}"

@@ -6,7 +6,8 @@ client address like the public reads. Coordinator-facing
 ``POST /v1/sessions``, ``POST /v1/verify`` (stages the
 accepted inputs), ``POST /v1/commit`` / ``POST /v1/abort`` (second phase),
 ``POST /v1/query``. Public: ``GET /v1/results/latest`` (the signed result the
-results API collects), ``GET /v1/key``, ``GET /health``.
+results API collects), ``GET /v1/budget`` (the privacy budget this party enforces,
+``budget.py``), ``GET /v1/key``, ``GET /health``.
 
 A party re-checks every registration itself (attestation, notary key, host,
 freshness, record digest) and never receives another party's share.
@@ -14,11 +15,14 @@ freshness, record digest) and never receives another party's share.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
 import logging
 import os
 import time
 from contextlib import asynccontextmanager
+from fractions import Fraction
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,7 +33,7 @@ from starlette.routing import Route
 from tinydb import TinyDB
 
 from mpc_programs.field import PRIME, SHARES_PER_INPUT
-from mpc_programs.query import QueryError, parse_query
+from mpc_programs.query import QueryError, canonical_key, parse_query
 from mpc_programs.runner import MPCRunError
 from mpc_programs.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
 from servers.common import signing
@@ -39,6 +43,7 @@ from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.http import get_dict, get_int, get_list, get_str, read_json
 from servers.common.registration import (RegistrationError, check_registration, load_sources,
                                          pool_columns)
+from servers.party.budget import BudgetExhausted, PoolVersion, PrivacyLedger
 from servers.party.config import PartyConfig
 from servers.party.mpc import MPCService, error_code
 from servers.party.sessions import PendingSession, SessionTable
@@ -73,6 +78,11 @@ class PartyState:
         # Creating the store now makes a fresh party answer queries over zero inputs.
         ShareStore(self.mpc.store_path, config.index).close()
         self._ids_cache: tuple[tuple[int, int, int], frozenset[str]] | None = None
+        self.ledger = PrivacyLedger(config.data_dir, Fraction(str(config.privacy_budget_epsilon)))
+
+    def pool_version(self) -> PoolVersion:
+        ids = sorted(self.stored_ids())
+        return PoolVersion(hashlib.sha256(json.dumps(ids).encode()).hexdigest(), len(ids))
 
     def require_coordinator(self, request: Request) -> None:
         """Only this party's own token: one another party's operator holds is refused like any other."""
@@ -278,6 +288,16 @@ async def query(request: Request) -> JSONResponse:
         raise Conflict(code="not_enough_inputs",
                        message=f"not enough providers yet ({len(stored)} of "
                                f"{state.config.min_inputs})")
+    version, key = state.pool_version(), canonical_key(parsed)
+    if parsed.privacy is not None:
+        # the same question over the same pool: the same signed answer, no new noise, no ε
+        cached = state.ledger.cached(version, key)
+        if cached is not None:
+            return JSONResponse({**cached, "cached": True})
+        try:
+            state.ledger.spend(version, key, parsed.privacy.epsilon_total())
+        except BudgetExhausted as exc:
+            raise Conflict(code="privacy_budget_exhausted", message=str(exc)) from None
     job = {"task": "stats", "query": parsed.to_json(), "input_ids": stored,
            "min_inputs": state.config.min_inputs, "columns": state.columns}
     try:
@@ -289,10 +309,19 @@ async def query(request: Request) -> JSONResponse:
               "input_digest": outcome["input_digest"], "statistics": outcome["statistics"],
               "computed_at": computed_at}
     document = signing.sign_result(state.signing_key, result, state.config.index)
+    if parsed.privacy is not None:
+        state.ledger.remember(version, key, document)
     latest = state.results.table("latest")
     latest.truncate()
     latest.insert(document)
     return JSONResponse(document)
+
+
+async def budget(request: Request) -> JSONResponse:
+    """Public: this party's privacy budget (total, spent, remaining ε; per pool version)."""
+    state: PartyState = request.app.state.party
+    return JSONResponse({"party": state.config.index,
+                         **state.ledger.status(state.pool_version())})
 
 
 async def latest_result(request: Request) -> JSONResponse:
@@ -327,6 +356,7 @@ def create_app(config: PartyConfig) -> Starlette:
         Route("/v1/abort", abort, methods=["POST"]),
         Route("/v1/query", query, methods=["POST"]),
         Route("/v1/results/latest", latest_result),
+        Route("/v1/budget", budget),
     ], exception_handlers=exception_handlers(), lifespan=lifespan,
         middleware=[Middleware(RateLimitMiddleware, limiter=RateLimiter(
             config.client_rate, config.client_burst, config.global_rate, config.global_burst),

@@ -51,6 +51,11 @@ class PartyConfig:
     max_body_bytes: int = 256 * 1024
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
     min_inputs: int = 10
+    #: The total ε this party lets differentially private queries spend over the pool's life
+    #: (sequential composition; ``servers/party/budget.py``). A DP query that would exceed it
+    #: is refused (409 ``privacy_budget_exhausted``); an identical query is answered from the
+    #: persisted cache at no cost.
+    privacy_budget_epsilon: float = 10.0
     max_pending_sessions: int = 10_000
     #: Requests per second (and burst) per client address on the provider- and
     #: consumer-facing endpoints (share uploads, results, key); the coordinator's
@@ -80,6 +85,8 @@ class PartyConfig:
             raise ValueError("mpc_ssl_dir is required: the directory holding .config/ with this "
                              "party's MPC certificate and key and the deployment's MPC CA "
                              "(see `mpcstats mpc-certs`); MPC links never run without TLS")
+        if not self.privacy_budget_epsilon > 0:
+            raise ValueError("privacy_budget_epsilon must be positive")
         self.mpc_deadline().check()
 
     def mpc_deadline(self) -> MPCDeadline:

@@ -1,0 +1,136 @@
+"""The privacy budget each party enforces itself (servers/party/budget.py), at one party's real HTTP API.
+
+The MPC child is replaced by a stub that counts its runs and answers a fresh "noisy" sum each time, so
+these tests judge the party's own bookkeeping: what it spends, what it refuses, what it answers from
+its cache, and that all of it survives a restart. The attack tests on a real three-party deployment
+are in ``test_privacy_attacks.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mpc_programs.query import canonical_key, parse_query
+from mpc_programs.store import ShareStore
+from mpc_programs.field import SHARES_PER_INPUT
+from servers.party.app import create_app
+from servers.party.budget import LEDGER_FILE
+from servers.party.config import PartyConfig
+from tlsn import NotaryKey, public_key_b64
+
+TOKEN = "t" * 32
+IDS = [f"binance_eth:{i:040x}" for i in range(12)]
+
+
+def _config(tmp_path: Path, budget: float = 3.0) -> PartyConfig:
+    return PartyConfig(index=0, data_dir=tmp_path, mpc_peers=["127.0.0.1:1"] * 3,
+                       control_token=TOKEN, notary_keys=[public_key_b64(NotaryKey.generate().public_key)],
+                       min_inputs=10, privacy_budget_epsilon=budget, mpc_ssl_dir=tmp_path)
+
+
+def _party(tmp_path: Path, budget: float = 3.0) -> tuple[TestClient, list[dict[str, Any]]]:
+    app: Any = create_app(_config(tmp_path, budget))
+    with ShareStore(app.state.party.mpc.store_path, 0) as store:
+        if store.count() == 0:
+            store.add_many({i: [1] * SHARES_PER_INPUT for i in IDS})
+    runs: list[dict[str, Any]] = []
+    noise = itertools.count(100)
+
+    async def fake_run(job: dict[str, Any]) -> dict[str, Any]:
+        runs.append(job)
+        return {"query": job["query"], "n": len(job["input_ids"]), "input_digest": "d",
+                "statistics": {"count": len(job["input_ids"]), "sum": str(next(noise))}}
+
+    app.state.party.mpc.run = fake_run
+    return TestClient(app), runs
+
+
+def _ask(client: TestClient, epsilon: str, **extra: Any) -> Any:
+    query = {"statistics": ["count", "sum"], "privacy": {"epsilon": {"sum": epsilon}, "clip": "8"},
+             **extra}
+    return client.post("/v1/query", json={"run_id": "run-" + secrets.token_hex(4), "query": query,
+                                          "input_ids": IDS}, headers={"authorization": f"Bearer {TOKEN}"})
+
+
+def test_epsilon_is_a_number_not_a_string():
+    """Judged by the canonical key: every spelling of one number is one query."""
+    keys = {canonical_key(parse_query({"statistics": ["sum"], "privacy": {"epsilon": {"sum": e},
+                                                                          "clip": c}}))
+            for e in ("1", "1.0", "1.00", "1e0", 1, 1.0) for c in ("8", "8.000")}
+    assert len(keys) == 1
+    assert parse_query({"statistics": ["sum"], "privacy": {"epsilon": {"sum": "1.00"},
+                                                          "clip": "8.0"}}).privacy.to_json() \
+        == {"epsilon": {"sum": "1"}, "clip": "8"}
+
+
+def test_an_identical_query_is_answered_from_the_cache_without_spending(tmp_path):
+    """Judged by the stub's run count and the public ledger: one MPC run, one spend, same answer."""
+    client, runs = _party(tmp_path)
+    answers = [_ask(client, e) for e in ("1", "1.0", "1.00", "1E0")]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len(runs) == 1  # no fresh noise to average
+    assert len({a.json()["result"]["statistics"]["sum"] for a in answers}) == 1
+    assert all(a.json().get("cached") for a in answers[1:])
+    budget = client.get("/v1/budget").json()
+    assert (budget["epsilon_spent"], budget["epsilon_remaining"], budget["epsilon_budget"]) \
+        == ("1", "2", "3")
+    assert budget["pool"]["n"] == len(IDS) and budget["versions"][0]["queries"] == 1
+
+
+def test_queries_compose_and_the_one_exceeding_the_budget_is_refused(tmp_path):
+    """Judged by HTTP status and code: the third distinct query (ε 1+1.5+1 > 3) is refused before any MPC."""
+    client, runs = _party(tmp_path)
+    assert _ask(client, "1").status_code == 200
+    assert _ask(client, "1.5").status_code == 200
+    refused = _ask(client, "1")  # identical to the first: still served from the cache
+    assert refused.status_code == 200 and len(runs) == 2
+    refused = _ask(client, "0.75")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "privacy_budget_exhausted"
+    assert "0.5 left of 3" in refused.json()["error"]["message"]
+    assert len(runs) == 2
+    assert _ask(client, "0.5").status_code == 200  # exactly what is left
+    assert client.get("/v1/budget").json()["epsilon_remaining"] == "0"
+
+
+def test_the_ledger_and_the_cache_survive_a_restart(tmp_path):
+    """Judged by a second party process over the same data dir: the spend and the cached answer persist."""
+    client, runs = _party(tmp_path)
+    first = _ask(client, "2").json()
+    client.close()
+    client, runs = _party(tmp_path)
+    again = _ask(client, "2.0")
+    assert again.status_code == 200 and runs == []
+    assert again.json()["signature"] == first["signature"]
+    assert _ask(client, "1.5").json()["error"]["code"] == "privacy_budget_exhausted"
+    ledger = json.loads((tmp_path / LEDGER_FILE).read_text())
+    assert [s["epsilon"] for s in ledger["spends"]] == ["2"]
+
+
+def test_a_new_pool_version_keeps_the_spent_budget(tmp_path):
+    """A provider joining opens a new pool version; the old providers' loss still counts (composition)."""
+    client, runs = _party(tmp_path)
+    assert _ask(client, "2").status_code == 200
+    extra = "binance_eth:" + "f" * 40
+    with ShareStore(client.app.state.party.mpc.store_path, 0) as store:  # type: ignore[attr-defined]
+        store.add_many({extra: [1] * SHARES_PER_INPUT})
+    query = {"statistics": ["count", "sum"], "privacy": {"epsilon": {"sum": "2"}, "clip": "8"}}
+    again = client.post("/v1/query", json={"run_id": "run-after-join", "query": query,
+                                           "input_ids": IDS + [extra]},
+                        headers={"authorization": f"Bearer {TOKEN}"})
+    assert again.json()["error"]["code"] == "privacy_budget_exhausted"  # not a fresh cache hit
+    budget = client.get("/v1/budget").json()
+    assert budget["pool"]["n"] == len(IDS) + 1 and budget["epsilon_remaining"] == "1"
+
+
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_a_non_positive_budget_is_a_config_error(tmp_path, value):
+    with pytest.raises(ValueError, match="privacy_budget_epsilon"):
+        _config(tmp_path, value).validate()
