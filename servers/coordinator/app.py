@@ -182,6 +182,17 @@ async def run_query(request: Request) -> JSONResponse:
     return JSONResponse(result)
 
 
+@operation("The privacy budget: each party's (total, spent and remaining epsilon) and the least remaining",
+           description="Each party enforces its own budget over differentially private queries "
+                       "(sequential composition, persisted ledger); a DP query runs only if all three "
+                       "still have its epsilon. An identical query is answered from the parties' cache "
+                       "at no cost.",
+           responses={200: json_response("budget", {"type": "object"})})
+async def budget(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    return JSONResponse(await coordinator.scheduler.budget())
+
+
 @operation("The last result this coordinator obtained (consumers should read the results API)",
            responses={200: json_response("signed result", {"type": "object"}),
                       404: "no result yet"})
@@ -212,6 +223,7 @@ def create_app(config: CoordinatorConfig) -> Starlette:
         Route("/v1/registrations/{session_id}/ready", ready, methods=["POST"]),
         Route("/v1/queries", run_query, methods=["POST"]),
         Route("/v1/results/latest", latest),
+        Route("/v1/budget", budget),
     ], middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=("/health",))],
         exception_handlers=exception_handlers(), lifespan=lifespan)
     app.state.coordinator = coordinator
