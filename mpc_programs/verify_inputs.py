@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mpc_programs import ingest, secure_stats
-from mpc_programs.aes_gcm_mpc import ProviderInput, verify_batch_values
+from mpc_programs.aes_gcm_mpc import MAX_RECORDS, ProviderInput, RecordPart, verify_batch_values
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.store import StoreError, decode_row, validate_input_id
 from mpc_programs.hardened_runtime import mpc
@@ -76,6 +76,9 @@ class Submission:
         if self.extra_columns:
             doc["extra"] = [[c, list(v)] for c, v in zip(self.extra_columns, p.extra_values,
                                                          strict=True)]
+        if p.more_records or p.inner_types:
+            doc["more"] = _records_json(p.more_records)
+            doc["inner"] = list(p.inner_types)
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -87,6 +90,29 @@ def _bytes(doc: Mapping[str, Any], key: str, limit: int = 1 << 16) -> bytes:
         return bytes.fromhex(value)
     except ValueError as exc:
         raise SubmissionError(f"{key} is not hex") from exc
+
+
+def _records_json(records: Sequence[RecordPart]) -> list[dict[str, str]]:
+    return [{"ciphertext": r.ciphertext.hex(), "tag": r.tag.hex(), "nonce": r.nonce.hex(),
+             "aad": r.aad.hex()} for r in records]
+
+
+def _parse_records(doc: Mapping[str, Any]) -> tuple[tuple[RecordPart, ...], tuple[int, ...]]:
+    """``more_records``: [{ciphertext, tag, nonce, aad}, ...]; ``inner_types``: [int, ...]."""
+    more = doc.get("more_records", [])
+    inner = doc.get("inner_types", [])
+    if not isinstance(more, list) or len(more) >= MAX_RECORDS:
+        raise SubmissionError(f"more_records must be a list of fewer than {MAX_RECORDS} records")
+    if not isinstance(inner, list) or len(inner) > MAX_RECORDS or not all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 256 for t in inner):
+        raise SubmissionError("inner_types must be a list of bytes")
+    parts = []
+    for item in more:
+        if not isinstance(item, dict) or set(item) != {"ciphertext", "tag", "nonce", "aad"}:
+            raise SubmissionError("a record is {ciphertext, tag, nonce, aad}")
+        parts.append(RecordPart(_bytes(item, "ciphertext"), _bytes(item, "tag"), _bytes(item, "nonce"),
+                                _bytes(item, "aad")))
+    return tuple(parts), tuple(inner)
 
 
 def _int(value: object, what: str) -> int:
@@ -122,12 +148,14 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
             raise SubmissionError("layout must be an encoded share row")
         row = decode_row(layout)
         columns, fields_, rows = _parse_extra(doc.get("extra", []))
+        more_records, inner_types = _parse_records(doc)
         provider = ProviderInput(
             key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
             nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
             uid=(_int(uid[0], "uid offset"), bytes.fromhex(uid[1])),
             balance=(_int(balance[0], "balance offset"), _int(balance[1], "balance length")),
-            decimals=_int(doc.get("decimals", 8), "decimals"), extra_values=fields_)
+            decimals=_int(doc.get("decimals", 8), "decimals"), extra_values=fields_,
+            more_records=more_records, inner_types=inner_types)
     except (StoreError, ValueError) as exc:
         if isinstance(exc, SubmissionError):
             raise
@@ -166,6 +194,9 @@ def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
            "aad": p.aad.hex(), "templates": [[o, b.hex()] for o, b in p.templates],
            "uid": [p.uid[0], p.uid[1].hex()], "balance": list(p.balance),
            "decimals": p.decimals, "layout": layout}
+    if p.more_records or p.inner_types:
+        doc["more_records"] = _records_json(p.more_records)
+        doc["inner_types"] = list(p.inner_types)
     if extra:
         doc["extra"] = [{"column": name, "field": list(field), "layout": row}
                         for (name, row), field in zip(extra.items(), p.extra_values, strict=True)]

@@ -194,12 +194,10 @@ def _cli(*args: str) -> list[str]:
 
 def pool_row(account: SimAccount) -> dict[str, int]:
     """The plaintext row a simulated account contributes to the two-column pool, in 1e-8
-    units — without "btc" when the account holds none (a missing value). The truth the
-    demo and the tests compare the published statistics with."""
-    row = {"balance": to_units(account.eth)}
-    if account.btc is not None:
-        row["btc"] = to_units(account.btc)
-    return row
+    units. The exchange's full-size response lists every asset (``omitZeroBalances=false``),
+    so an account that holds no BTC shows 0 BTC; a value is missing only when its provider
+    leaves the field out. The truth the demo and the tests compare the published statistics with."""
+    return {"balance": to_units(account.eth), "btc": to_units(account.btc or "0.00000000")}
 
 
 def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 0,

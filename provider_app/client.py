@@ -155,18 +155,20 @@ class ProviderClient:
         return Notarized(result.session, result.attestation, result.bytes_relayed)
 
     def registration_document(self, notarized: Notarized) -> dict[str, Any]:
+        """Every record from the response's first (after any TLS 1.3 tickets, which are named
+        too) through the last one holding a field, and the fields' positions in the response."""
         session = notarized.session
         located = ["uid"] + [c for c in self.spec.columns if c in session.fields]
-        records = {session.fields[name].record for name in located}
-        if len(records) != 1:
-            raise ContributionError("field_not_found", "the fields are in different records")
-        record = session.records[records.pop()]
+        last = max(session.fields[name].record for name in located)
+        records = list(session.tickets) + session.records[:last + 1]
         return {
             "source": self.spec.name,
             "attestation": notarized.attestation.to_dict(),
-            "record": {"index": record.index, "seq": record.seq, "header": record.header.hex(),
-                       "payload": record.payload.hex(), "iv": session.server_write_iv.hex()},
-            "fields": {name: {"offset": session.fields[name].offset,
+            "records": [{"index": r.index, "seq": r.seq, "header": r.header.hex(),
+                         "payload": r.payload.hex()} for r in records],
+            "iv": session.server_write_iv.hex(),
+            "tickets": len(session.tickets),
+            "fields": {name: {"offset": session.stream_offset(name),
                               "length": session.fields[name].length} for name in located},
             "uid": session.uid,
         }

@@ -79,8 +79,8 @@ def test_attestation_from_an_untrusted_notary_is_refused(deployment, notarized):
 def test_wrong_types_in_the_record_are_refused(deployment, notarized):
     client, n = notarized
     for mutate, code in [
-        (lambda d: d["record"].update(seq="1"), "invalid_field"),
-        (lambda d: d["record"].update(header="zz"), "invalid_field"),
+        (lambda d: d["records"][0].update(seq="1"), "invalid_field"),
+        (lambda d: d["records"][0].update(header="zz"), "invalid_field"),
         (lambda d: d["fields"]["balance"].update(offset=-4), "invalid_field"),
         (lambda d: d.update(uid="123abc"), "invalid_field"),
         (lambda d: d["fields"]["uid"].update(offset=10**7), "invalid_field"),

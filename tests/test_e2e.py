@@ -61,6 +61,23 @@ def test_ten_providers_are_counted_and_the_statistics_are_exact(deployment, ten_
     assert query(deployment)["run_id"] == result["run_id"]
 
 
+def test_full_size_responses_over_several_records_and_a_zero_eth_account_count(deployment, ten_accepted):
+    """The simulator answers like the real exchange (every listed asset, tens of KB): the head
+    is a record of its own, the ETH balance and the uid sit in later records, and the provider
+    registers every record from the first through the one ending with the uid. The account
+    with no ETH at all was counted above with 0 (issue 17)."""
+    zero = [a for a in ten_accepted if a.eth == "0.00000000"]
+    assert len(zero) == 1
+    c = client(deployment)
+    notarized = c.notarize(creds(deployment.accounts[14]))
+    s = notarized.session
+    assert len(s.plaintext) > 20_000 and s.plaintext.count(b'{"asset":') >= 400
+    assert s.fields["balance"].record >= 1 and s.fields["uid"].record == len(s.records) - 1 >= 2
+    document = c.registration_document(notarized)
+    assert len(document["records"]) == len(s.tickets) + len(s.records)
+    assert document["tickets"] == len(s.tickets)
+
+
 def test_a_counted_account_is_refused(deployment, ten_accepted):
     with pytest.raises(ContributionError) as info:
         client(deployment).contribute(creds(ten_accepted[0]))
@@ -90,8 +107,8 @@ def test_a_forged_attestation_is_refused(deployment):
     assert response.json()["error"]["code"] == "attestation_bad_signature"
     # an attestation for one record cannot carry another balance
     document = c.registration_document(notarized)
-    payload = document["record"]["payload"]  # flip a bit of the last byte (never a no-op)
-    document["record"]["payload"] = payload[:-2] + f"{int(payload[-2:], 16) ^ 1:02x}"
+    payload = document["records"][-1]["payload"]  # flip a bit of the last byte (never a no-op)
+    document["records"][-1]["payload"] = payload[:-2] + f"{int(payload[-2:], 16) ^ 1:02x}"
     response = requests.post(deployment.coordinator_url + "/v1/registrations", json=document,
                              timeout=30)
     assert response.status_code == 403

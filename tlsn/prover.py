@@ -18,7 +18,7 @@ import os
 import ssl
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,13 @@ class ProverSession:
     bytes_sent: int = 0
     bytes_received: int = 0
     seconds: float = 0.0
+    #: TLS 1.3: the NewSessionTicket records the server sent before the response (public).
+    tickets: list[ResponseRecord] = field(default_factory=list)
+
+    def stream_offset(self, name: str) -> int:
+        """Where field ``name``'s value starts in the response (the records' contents in order)."""
+        loc = self.fields[name]
+        return self.records[loc.record].stream_offset + loc.offset
 
     def to_json(self) -> str:
         return json.dumps(_encode(asdict(self)), sort_keys=True, indent=1)
@@ -142,8 +149,9 @@ class ProverSession:
             data[name] = bytes.fromhex(data[name])
         if data.get("server_handshake_traffic_secret") is not None:
             data["server_handshake_traffic_secret"] = bytes.fromhex(data["server_handshake_traffic_secret"])
-        data["records"] = [ResponseRecord(**{k: bytes.fromhex(v) if k in _RECORD_BYTES else v
-                                             for k, v in r.items()}) for r in data["records"]]
+        for key in ("records", "tickets"):
+            data[key] = [ResponseRecord(**{k: bytes.fromhex(v) if k in _RECORD_BYTES else v
+                                           for k, v in r.items()}) for r in data.get(key, [])]
         data["fields"] = {k: FieldLocation(**v) for k, v in data["fields"].items()}
         return cls(**data)
 
@@ -324,8 +332,14 @@ def _open_tls12(s2c: list[Record], keys: keylib.ServerWriteKeys) -> list[_Opened
     return out
 
 
-def _open_tls13(s2c: list[Record], suite: CipherSuite, hs_secret: bytes, app_secret: bytes) -> list[_Opened]:
-    """Open the server's TLS 1.3 records: count the handshake epoch, then keep application data only."""
+def _open_tls13(s2c: list[Record], suite: CipherSuite, hs_secret: bytes, app_secret: bytes,
+                tickets: list[_Opened] | None = None) -> list[_Opened]:
+    """Open the server's TLS 1.3 records: count the handshake epoch, then keep application data only.
+
+    The NewSessionTicket records that come before the response go to ``tickets``: the
+    registration names them (their inner type is checked inside MPC) so that the response is
+    provably the first application data under the application keys. A padded record is refused
+    (positions in the response would no longer follow from the record lengths)."""
     try:
         _, n_hs = open_tls13_handshake(s2c, keylib.tls13_traffic_keys(hs_secret, suite))
     except HandshakeError as exc:
@@ -336,10 +350,15 @@ def _open_tls13(s2c: list[Record], suite: CipherSuite, hs_secret: bytes, app_sec
     for seq, r in enumerate(encrypted[n_hs:]):
         sealed = seal_parts(r, seq, TLS13, app.iv)
         inner_type, content = open_tls13_inner(app.key, sealed)
+        if inner_type in (HANDSHAKE, APPLICATION_DATA) and len(content) != len(sealed.ciphertext) - 1:
+            raise ProverError("padded_record", "the server padded a TLS 1.3 record; this is not supported")
         if inner_type == HANDSHAKE:
             types = {m.msg_type for m in msg.split_messages(content)[0]}
             if msg.KEY_UPDATE in types:
                 raise ProverError("key_update_unsupported", "server sent KeyUpdate")
+            if tickets is not None and not out:
+                record = Record(r.direction, r.index, r.content_type, r.version, r.payload, "application", seq)
+                tickets.append(_Opened(record, sealed, b""))
             continue  # NewSessionTicket: counts for seq, carries no response bytes
         if inner_type != APPLICATION_DATA:
             break  # alert (close_notify): the response is over
@@ -366,9 +385,8 @@ def _locate(spec: SourceSpec, stream: bytes, opened: list[_Opened]) -> dict[str,
                               f"field {name}: {len(matches)} matches of its template in the response")
         m = matches[0]
         span_start, span_end = m.start(), m.end()
+        # A field may cross a record boundary: the verification works on the response stream.
         rec = max(i for i, s in enumerate(starts) if s <= span_start)
-        if span_end > starts[rec] + len(opened[rec].plaintext):
-            raise ProverError("field_spans_records", f"field {name} crosses a record boundary")
         base = starts[rec]
         out[name] = FieldLocation(
             name=name, value=m.group(1).decode("ascii"), record=rec,
@@ -431,6 +449,7 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
     ch = msg.parse_client_hello(msg.leading_handshake(c2s)[0].body)
     sh = msg.parse_server_hello(msg.leading_handshake(s2c)[0].body)
     hs_secret: bytes | None = None
+    tickets: list[_Opened] = []
     try:
         if suite.version == TLS12:
             master = keylib.keylog_secret(keylog, ch.random, "CLIENT_RANDOM")
@@ -440,7 +459,7 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
             hs_secret = keylib.keylog_secret(keylog, ch.random, "SERVER_HANDSHAKE_TRAFFIC_SECRET")
             app_secret = keylib.keylog_secret(keylog, ch.random, "SERVER_TRAFFIC_SECRET_0")
             keys = keylib.tls13_traffic_keys(app_secret, suite)
-            opened = _open_tls13(s2c, suite, hs_secret, app_secret)
+            opened = _open_tls13(s2c, suite, hs_secret, app_secret, tickets)
     except InvalidTag:
         raise ProverError("key_derivation_mismatch", "derived keys do not open the server's records") from None
     stream = b"".join(o.plaintext for o in opened)
@@ -461,8 +480,12 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
                               stream_offset=sum(len(p.plaintext) for p in opened[:i]),
                               plaintext_length=len(o.plaintext))
                for i, o in enumerate(opened[:last + 1])]
+    leading = [ResponseRecord(index=o.record.index, seq=o.record.seq or 0, header=o.record.header,
+                              payload=o.record.payload, ciphertext=o.sealed.ciphertext, tag=o.sealed.tag,
+                              nonce=o.sealed.nonce, aad=o.sealed.aad, stream_offset=0, plaintext_length=0)
+               for o in tickets]
     return ProverSession(
-        server_name=server_name, tls_version=suite.version, cipher_suite=suite.name,
+        tickets=leading, server_name=server_name, tls_version=suite.version, cipher_suite=suite.name,
         cipher_suite_id=suite.code, key_length=suite.key_length, client_random=ch.random,
         server_random=sh.random, server_write_key=keys.key, server_write_iv=keys.iv,
         server_handshake_traffic_secret=hs_secret, records=records, fields=locations,

@@ -112,7 +112,7 @@ def _bodies(valid: list[dict[str, Any]]) -> list[bytes]:
     signature = forged["attestation"]["signature"]
     forged["attestation"]["signature"] = ("A" if signature[0] != "A" else "B") + signature[1:]
     wrong_type = copy.deepcopy(valid[0])
-    wrong_type["record"]["seq"] = "1"
+    wrong_type["records"][0]["seq"] = "1"
     bodies = [json.dumps(d).encode() for d in valid]
     return bodies + [json.dumps(forged).encode(), json.dumps(wrong_type).encode(), b"{not json"]
 

@@ -64,6 +64,10 @@ class CheckedRegistration:
     #: The further columns this provider has a value in: (name, (offset, length)), in the
     #: spec's column order; the spec's other columns are missing for this input.
     extra_fields: tuple[tuple[str, tuple[int, int]], ...] = ()
+    #: The response's further records, (nonce, aad, ciphertext, tag) each, in order.
+    more_records: tuple[tuple[bytes, bytes, bytes, bytes], ...] = ()
+    #: TLS 1.3: the inner content type each record must carry (0x16 tickets, 0x17 response).
+    inner_types: tuple[int, ...] = ()
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -79,6 +83,10 @@ class CheckedRegistration:
                "templates": [[o, b.hex()] for o, b in self.templates],
                "uid": [self.uid_field[0], self.uid_field[1].hex()],
                "balance": list(self.balance_field), "decimals": 8, "layout": layout}
+        if self.more_records or self.inner_types:
+            doc["more_records"] = [{"ciphertext": c.hex(), "tag": t.hex(), "nonce": n.hex(), "aad": a.hex()}
+                                   for n, a, c, t in self.more_records]
+            doc["inner_types"] = list(self.inner_types)
         if self.extra_fields:
             layouts = extra_layouts or {}
             doc["extra"] = [{"column": name, "field": list(field), "layout": layouts.get(name, "")}
@@ -128,25 +136,34 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         raise RegistrationError("bad_spec", f"source {source} lacks a uid field")
     if not isinstance(uid, str) or re.fullmatch(uid_spec.pattern, uid) is None:
         raise RegistrationError("invalid_field", "uid does not look like an account id")
-    record_doc = doc.get("record")
     fields_doc = doc.get("fields")
-    if not isinstance(record_doc, Mapping) or not isinstance(fields_doc, Mapping):
-        raise RegistrationError("invalid_field", "record and fields are required objects")
-    index = _int(record_doc, "index", "record", 1 << 20)
-    seq = _int(record_doc, "seq", "record", 1 << 62)
-    header = _hex(record_doc, "header", "record", 5)
-    payload = _hex(record_doc, "payload", "record", MAX_RECORD_BYTES)
-    iv = _hex(record_doc, "iv", "record", 12)
-    if len(header) != 5 or header[0] != 23 or int.from_bytes(header[3:5], "big") != len(payload):
-        raise RegistrationError("invalid_record", "record header does not match an application-data record")
+    records_doc, iv_doc = _records_of(doc)
+    if not isinstance(fields_doc, Mapping):
+        raise RegistrationError("invalid_field", "fields is a required object")
+    claims = []
+    for i, record_doc in enumerate(records_doc):
+        where = f"records[{i}]"
+        index = _int(record_doc, "index", where, 1 << 20)
+        seq = _int(record_doc, "seq", where, 1 << 62)
+        header = _hex(record_doc, "header", where, 5)
+        payload = _hex(record_doc, "payload", where, MAX_RECORD_BYTES)
+        if len(header) != 5 or header[0] != 23 or int.from_bytes(header[3:5], "big") != len(payload):
+            raise RegistrationError("invalid_record", "record header does not match an application-data record")
+        if claims and (index != claims[-1].index + 1 or seq != claims[-1].seq + 1):
+            raise RegistrationError("records_not_contiguous",
+                                    "the records must be consecutive server records, in order")
+        claims.append(RecordClaim(S2C, index, seq, header, payload))
+    iv = _hex(iv_doc, "iv", "record", 12)
+    tickets = doc.get("tickets", 0)
+    if isinstance(tickets, bool) or not isinstance(tickets, int) or not 0 <= tickets < len(claims):
+        raise RegistrationError("invalid_field", "tickets must count records before the response")
     signed = doc.get("attestation")
     if not isinstance(signed, Mapping):
         raise RegistrationError("attestation_malformed", "attestation must be a JSON object")
     try:
         attestation = verify_attestation(
             signed, dict(trusted_notaries), server_name=server_names[source],
-            max_age_seconds=max_age_seconds, now=now,
-            records=[RecordClaim(S2C, index, seq, header, payload)])
+            max_age_seconds=max_age_seconds, now=now, records=claims)
     except AttestationError as exc:
         raise RegistrationError(f"attestation_{exc.reason}", str(exc)) from None
     except (TLSNError, TypeError, ValueError) as exc:
@@ -158,15 +175,29 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     if suite.version != attestation.tls_version:
         raise RegistrationError("unsupported_cipher", "cipher suite and TLS version disagree")
     key_length = suite.key_length
-    expected_iv = 4 if attestation.tls_version == TLS12 else 12
+    tls12 = attestation.tls_version == TLS12
+    expected_iv = 4 if tls12 else 12
     if len(iv) != expected_iv:
         raise RegistrationError("invalid_record", f"the record IV must be {expected_iv} bytes")
+    # The response is the first thing the server sent under the application keys: TLS 1.2's
+    # Finished is sequence number 0, so the response starts at 1; TLS 1.3 starts at 0, after
+    # which come ``tickets`` NewSessionTicket records (their inner type is checked inside MPC).
+    first_seq = 1 if tls12 else 0
+    if claims[0].seq != first_seq or (tls12 and tickets):
+        raise RegistrationError("not_first_response",
+                                "the records must start with the server's first application record")
+    sealed_records = []
     try:
-        record = Record(S2C, index, header[0], int.from_bytes(header[1:3], "big"), payload,
-                        seq=seq)
-        sealed = seal_parts(record, seq, attestation.tls_version, iv)
+        for claim in claims:
+            record = Record(S2C, claim.index, claim.header[0],
+                            int.from_bytes(claim.header[1:3], "big"), claim.payload, seq=claim.seq)
+            sealed_records.append(seal_parts(record, claim.seq, attestation.tls_version, iv))
     except TLSNError as exc:
         raise RegistrationError("invalid_record", str(exc)) from None
+    inner_types: tuple[int, ...] = () if tls12 else tuple([0x16] * tickets + [0x17] * (len(claims) - tickets))
+    if any(len(s.ciphertext) < 1 for s in sealed_records):
+        raise RegistrationError("invalid_record", "an empty record")
+    sealed = sealed_records[0]
     unknown = set(fields_doc) - {"uid", *spec.columns}
     if unknown:
         raise RegistrationError("invalid_field", f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -182,7 +213,10 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         field_doc = fields_doc.get(name)
         values.append((name, (_int(field_doc, "offset", f"fields.{name}", 1 << 20),  # type: ignore[arg-type]
                               _int(field_doc, "length", f"fields.{name}", 64))))  # type: ignore[arg-type]
-    plain_length = len(sealed.ciphertext)
+    # positions index the response stream: the records' contents in order (TLS 1.3: without the
+    # inner content type byte; tickets hold no response bytes)
+    plain_length = sum(len(x.ciphertext) - (0 if tls12 else 1)
+                       for x, kind in zip(sealed_records, inner_types or [0x17] * len(claims)) if kind == 0x17)
     located = [(uid_spec, uid_offset, uid_length)] + [
         (spec.fields[name], off, length) for name, (off, length) in values]
     spans = [(off - len(f.prefix.encode()), off + length + len(f.suffix.encode()))
@@ -200,7 +234,27 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         nonce=sealed.nonce, aad=sealed.aad, ciphertext=sealed.ciphertext, tag=sealed.tag,
         templates=tuple(templates), uid_field=(uid_offset, uid.encode()),
         balance_field=values[0][1], attested_at=attestation.time,
-        extra_fields=tuple(values[1:]))
+        extra_fields=tuple(values[1:]),
+        more_records=tuple((x.nonce, x.aad, x.ciphertext, x.tag) for x in sealed_records[1:]),
+        inner_types=inner_types)
+
+
+MAX_RECORDS = 64
+
+
+def _records_of(doc: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], Mapping[str, Any]]:
+    """The records from the response's first through the last one used, and where the IV is:
+    ``{"records": [...], "iv": ...}``, or the one-record form ``{"record": {..., "iv": ...}}``."""
+    if "records" in doc:
+        records = doc.get("records")
+        if (not isinstance(records, list) or not 1 <= len(records) <= MAX_RECORDS
+                or not all(isinstance(r, Mapping) for r in records)):
+            raise RegistrationError("invalid_field", f"records must list 1 to {MAX_RECORDS} records")
+        return records, doc
+    record = doc.get("record")
+    if not isinstance(record, Mapping):
+        raise RegistrationError("invalid_field", "records (or record) and fields are required")
+    return [record], record
 
 
 def load_sources(names: list[str]) -> dict[str, SourceSpec]:

@@ -67,11 +67,21 @@ def _session_for_token(request: Request) -> dict[str, Any]:
 
 
 _REGISTRATION_BODY = {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["source", "attestation", "record", "fields", "uid"],
+    "type": "object", "required": ["source", "attestation", "fields", "uid"],
     "properties": {
         "source": {"type": "string", "example": "binance_eth"},
         "attestation": {"type": "object", "description": "the notary's signed attestation"},
-        "record": {"type": "object", "required": ["index", "seq", "header", "payload", "iv"],
+        "records": {"type": "array", "minItems": 1, "maxItems": 64,
+                    "description": "every server record from the first under the application keys "
+                                   "(TLS 1.3 tickets included) through the last one holding a field",
+                    "items": {"type": "object", "required": ["index", "seq", "header", "payload"],
+                              "properties": {"index": {"type": "integer"}, "seq": {"type": "integer"},
+                                             "header": {"type": "string", "description": "hex"},
+                                             "payload": {"type": "string", "description": "hex"}}}},
+        "iv": {"type": "string", "description": "hex: the server write IV (TLS 1.2: 4-byte salt)"},
+        "tickets": {"type": "integer", "description": "TLS 1.3: how many records are tickets"},
+        "record": {"type": "object", "description": "one-record form (instead of records and iv)",
+                   "required": ["index", "seq", "header", "payload", "iv"],
                    "properties": {"index": {"type": "integer"}, "seq": {"type": "integer"},
                                   "header": {"type": "string", "description": "hex"},
                                   "payload": {"type": "string", "description": "hex"},

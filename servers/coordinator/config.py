@@ -59,7 +59,7 @@ class CoordinatorConfig:
     client_burst: float = 20.0
     global_rate: float = 200.0
     global_burst: float = 400.0
-    max_body_bytes: int = 128 * 1024
+    max_body_bytes: int = 512 * 1024  # a registration carries the response's records (tens of KB, hex)
 
     RETIRED: ClassVar[dict[str, str]] = {"party_token": (
         "one token shared by the three parties let any party's operator act at the other two; write "

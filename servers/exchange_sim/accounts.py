@@ -50,11 +50,16 @@ def _btc(eth: str, noise: str) -> str:
     return f"{satoshis // 10**8}.{satoshis % 10**8:08d}"
 
 
+ZERO_ETH_INDEX = 3
+"""The generated account at this position holds no ETH at all (it still counts: 0)."""
+
+
 def generate_accounts(n: int, seed: int = 0) -> list[SimAccount]:
     """``n`` accounts from ``seed``: 9-digit uids, 64-char keys and secrets, an ETH balance
     spread over many magnitudes (median about 1 ETH), USDT, and BTC correlated with ETH —
     except that every account whose uid is divisible by 7 holds no BTC: its response has no
-    BTC entry at all (a missing value for a two-column pool)."""
+    BTC entry at all (a missing value for a two-column pool), and the fourth account
+    (:data:`ZERO_ETH_INDEX`) holds no ETH."""
     rng = random.Random(f"mpcstats-exchange-sim-{seed}")
     uids = rng.sample(range(100_000_000, 999_999_999), n)
     out = []
@@ -62,6 +67,8 @@ def generate_accounts(n: int, seed: int = 0) -> list[SimAccount]:
         key = "".join(rng.choice(_ALNUM) for _ in range(64))
         secret = "".join(rng.choice(_ALNUM) for _ in range(64))
         noise, eth = _amount(rng, 10), _eth(rng)
+        if len(out) == ZERO_ETH_INDEX:
+            eth = "0.00000000"  # an account with no ETH: it proves 0 (listed, since omitZeroBalances=false)
         balances = {"ETH": eth, "USDT": _amount(rng, 100_000)}
         if uid % 7:
             balances = {"BTC": _btc(eth, noise), **balances}

@@ -215,7 +215,7 @@ def start_exchange_sim(accounts: list[SimAccount], *, host: str = "127.0.0.1", p
                        ca: ExchangeCA | None = None, server_names: list[str] | None = None,
                        tls_max_version: str | None = None, tls13_suites: list[str] | None = None,
                        tls12_ciphers: str | None = None, key_type: str = "ec",
-                       clock: Callable[[], float] = time.time, response: str = "small",
+                       clock: Callable[[], float] = time.time, response: str = "full",
                        split_head: bool | None = None, echo_endpoint: bool = False) -> RunningExchange:
     """Start the simulator on ``host:port`` (0 = a free port) in a daemon thread and return at once.
 

@@ -48,7 +48,7 @@ class PartyConfig:
     #: deployment CA (``mpcstats mpc-certs`` generates it). Required: a party never runs MPC
     #: links without TLS bound to party numbers.
     mpc_ssl_dir: Path | None = None
-    max_body_bytes: int = 256 * 1024
+    max_body_bytes: int = 512 * 1024
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
     min_inputs: int = 10
     #: The total ε this party lets differentially private queries spend over the pool's life
