@@ -77,7 +77,7 @@ def test_the_coordinator_with_the_old_single_token_config_fails_to_start(tmp_pat
                               "--log-level", "warning"],
                              capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert started.returncode == 2, started.stdout + started.stderr
-    message = started.stdout
+    message = started.stderr  # errors go to stderr, like every command's
     assert "coordinator.party_token: is no longer supported" in message
     assert 'party_tokens = ["<token of party 0>", "<token of party 1>", "<token of party 2>"]' in message
     assert "control_token" in message

@@ -64,7 +64,7 @@ def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background
 def results_api(tmp_path_factory: pytest.TempPathFactory, fake_parties, party_keys  # noqa: F811
                 ) -> Iterator[BackgroundServer]:
     config = results_config(Path(tmp_path_factory.mktemp("schemathesis-results")), fake_parties, party_keys,
-                            rate_per_second=10_000.0, rate_burst=10_000)
+                            client_rate=10_000.0, client_burst=10_000)
     server = serve_in_thread(create_results(config, poll=False))
     # one accepted result, so /stats and /stats/history answer 200 with real entries
     server.app.state.cache.add(make_result("run-1"), {0: "k0", 1: "k1", 2: "k2"})

@@ -6,6 +6,7 @@ before the server starts, so parallel tests and local deployments never race for
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -91,11 +92,46 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *, timeout
     return BackgroundServer(app, host, port, **options).start(timeout)
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or :class:`ServerStartError` saying why not in words
+    (a port in use, an address this host does not have) — uvicorn would only log a bare errno."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise ServerStartError(f"cannot listen on {host}:{port}: {host!r} does not resolve "
+                               f"({exc.strerror})") from None
+    family, _, proto, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            why = "the port is already in use (another server, or this one still running)"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            why = "this host has no such address"
+        elif exc.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges)"
+        else:
+            why = exc.strerror or str(exc)
+        raise ServerStartError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock
+
+
 def run_forever(app: Any, host: str, port: int, *, log_level: str = "info", **uvicorn_options: Any) -> int:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both); the CLI's exit code."""
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None, **uvicorn_options)
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both); the CLI's exit code.
+
+    The socket is bound first, so a port in use raises :class:`ServerStartError` naming it.
+    """
+    sock = listen_socket(host, port)
+    config = uvicorn.Config(app, log_level=log_level, log_config=None, **uvicorn_options)
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0 if server.started else 1
 
 

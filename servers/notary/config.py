@@ -58,6 +58,9 @@ class NotaryLimits:
 class NotarySection(NotaryLimits):
     """The ``[notary]`` table of the config file."""
 
+    #: Listen address and port of the notary's HTTP API.
+    host: str = "127.0.0.1"
+    port: int = 8700
     #: Ed25519 signing key, created (mode 0600) on first start; default ``notary_key.pem`` next to the file.
     key_file: Path | None = None
     #: ``"system"`` (the OS trust store) or a PEM file of CA certificates, relative to the config file.
@@ -83,6 +86,8 @@ class NotaryConfig(NotaryLimits):
     hosts: dict[str, HostTarget]
     trust_roots: list[x509.Certificate]
     key: NotaryKey = field(default_factory=NotaryKey.generate)
+    host: str = "127.0.0.1"
+    port: int = 8700
 
 
 def system_trust_roots() -> list[x509.Certificate]:
@@ -110,8 +115,14 @@ def load_or_create_key(path: str | Path) -> NotaryKey:
     return key
 
 
-def load_config(path: str | Path) -> NotaryConfig:
-    """Read the notary's TOML file (and ``MPCSTATS_NOTARY_*``); create the key on first start."""
+def load_config(path: str | Path | None, *, create_key: bool = True) -> NotaryConfig:
+    """Read the notary's TOML file (and ``MPCSTATS_NOTARY_*``); create the key on first start.
+
+    ``create_key=False`` (``--check-config``) leaves a missing key file alone.
+    """
+    if path is None:
+        raise ConfigError("", "the notary needs its config file (--config FILE): its [hosts] tables "
+                              "are the allow-list")
     p = Path(path)
     section = load_section(NotarySection, "notary", p)  # checks the file exists and is TOML
     base_dir = p.resolve().parent
@@ -124,8 +135,24 @@ def load_config(path: str | Path) -> NotaryConfig:
             raise ConfigError(f"hosts.{name}", "must be a table")
         entry = from_dict(_HostTable, table, f"hosts.{name}")
         hosts[name.lower()] = HostTarget(entry.connect or name, entry.port)
-    roots = (system_trust_roots() if section.trust_roots == "system"
-             else load_trust_roots(base_dir / section.trust_roots))
-    key = load_or_create_key(section.key_file or base_dir / "notary_key.pem")
+    if not hosts:
+        raise ConfigError("hosts", 'no server is allowed: add a [hosts."<server name>"] table per '
+                                   "exchange host the notary may relay to")
+    try:
+        roots = (system_trust_roots() if section.trust_roots == "system"
+                 else load_trust_roots(base_dir / section.trust_roots))
+    except (OSError, ValueError) as exc:
+        raise ConfigError("notary.trust_roots", f'"system" or a PEM file of CA certificates; '
+                          f"{base_dir / section.trust_roots}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not roots:
+        raise ConfigError("notary.trust_roots", "no CA certificate found: the notary could verify no "
+                          "exchange; name a PEM file of CA certificates")
+    key_file = section.key_file or base_dir / "notary_key.pem"
+    try:
+        key = (load_or_create_key(key_file) if create_key or key_file.exists()
+               else NotaryKey.generate())
+    except (OSError, ValueError) as exc:
+        raise ConfigError("notary.key_file", f"{key_file}: {getattr(exc, 'strerror', None) or exc}") from None
     limits = {f.name: getattr(section, f.name) for f in dataclasses.fields(NotaryLimits)}
-    return NotaryConfig(hosts=hosts, trust_roots=roots, key=key, **limits)
+    return NotaryConfig(hosts=hosts, trust_roots=roots, key=key, host=section.host, port=section.port,
+                        **limits)

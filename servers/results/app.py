@@ -138,8 +138,8 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
                 thread.stop()
             cache.close()
 
-    limiter = RateLimiter(config.rate_per_second, config.rate_burst,
-                          config.global_rate_per_second, config.global_rate_burst)
+    limiter = RateLimiter(config.client_rate, config.client_burst,
+                          config.global_rate, config.global_burst)
     app = Starlette(
         routes=[Route("/", page, methods=["GET"]),
                 Route("/stats", stats, methods=["GET"]),

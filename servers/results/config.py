@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -56,10 +57,13 @@ class ResultsConfig:
     request_timeout: float = 5.0
     history_limit: int = 1000
     max_result_bytes: int = 1 << 20
-    rate_per_second: float = 20.0
-    rate_burst: int = 40
-    global_rate_per_second: float = 500.0
-    global_rate_burst: int = 1000
+    #: Requests per second (and burst) per client address; 429 + Retry-After above it.
+    client_rate: float = 20.0
+    client_burst: float = 40.0
+    #: The same for the whole server, over all clients.
+    global_rate: float = 500.0
+    global_burst: float = 1000.0
+    #: Log level when ``--log-level`` is not given.
     log_level: str = "INFO"
     results_path: str = "/v1/results/latest"
     # CA bundle for parties served over HTTPS with a private CA; None: the system trust store.
@@ -70,6 +74,11 @@ class ResultsConfig:
     # How far a signed result's computed_at may lie ahead of this server's clock; a later one is refused:
     # served, it would hold back every honest release until that time (results are never rolled back).
     future_tolerance_seconds: float = 600.0
+
+    RETIRED: ClassVar[dict[str, str]] = {
+        old: f"every server names its rate limits alike: write {new} instead"
+        for old, new in (("rate_per_second", "client_rate"), ("rate_burst", "client_burst"),
+                         ("global_rate_per_second", "global_rate"), ("global_rate_burst", "global_burst"))}
 
     def validate(self) -> None:
         if len(self.parties) != 3:
@@ -93,6 +102,8 @@ class ResultsConfig:
             raise ValueError("min_providers must be at least 1")
         if not 0 <= self.port < 65_536:
             raise ValueError("port must be in 0..65535 (0: any free port)")
+        if min(self.client_rate, self.client_burst, self.global_rate, self.global_burst) <= 0:
+            raise ValueError("client_rate, client_burst, global_rate and global_burst must be positive")
 
     def party_keys(self) -> dict[int, Ed25519PublicKey]:
         return {p.pid: p.key() for p in self.parties}

@@ -7,28 +7,15 @@ environment variables; see ``servers/results/config.py``.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from servers.common.config import ConfigError
-from servers.common.logging import configure_logging
-from servers.common.serve import run_forever
+from servers.common.cli import add_server_arguments, run_server
 from servers.results.app import create_app
-from servers.results.config import load
+from servers.results.config import ResultsConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML file with a [results] section")
-    parser.add_argument("--host", help="override results.host")
-    parser.add_argument("--port", type=int, help="override results.port")
+    add_server_arguments(parser, "results")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load(args.config)
-    except ConfigError as exc:
-        print(f"mpcstats results: bad configuration: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(config.log_level, service="results")
-    host = args.host or config.host
-    port = args.port if args.port is not None else config.port
-    return run_forever(create_app(config), host, port, log_level=config.log_level.lower())
+    return run_server(args, ResultsConfig, "results", create_app)
