@@ -122,9 +122,11 @@ class ProviderInput:
     ``more_records``, in order, under one key. Positions (templates, uid, values) index the
     response stream: the concatenated content of the records. Without ``inner_types`` (TLS 1.2)
     a record's content is its whole plaintext. With ``inner_types`` (TLS 1.3, one per record)
-    each record's last plaintext byte is its inner content type, checked inside MPC: 0x17
-    (application data: the bytes before it are content) or 0x16 (a NewSessionTicket that came
-    before the response: no content); so a padded record or one of another type is rejected.
+    each record's last plaintext byte is its inner content type: 0x17 (application data: the
+    bytes before it are content) or 0x16 (a NewSessionTicket that came before the response: no
+    content). A record named a ticket must decrypt to type 0x16 (checked inside MPC), so no
+    response record can be skipped as a "ticket"; a response record's content is its plaintext
+    without the type byte (the prover refuses padded records).
     """
 
     key_share: Sequence[int]
@@ -200,8 +202,12 @@ def _stream_map(p: ProviderInput) -> tuple[list[Pos] | None, list[tuple[Pos, int
             if kind == INNER_HANDSHAKE and seen_data:
                 return None, []  # tickets may only come before the response
             seen_data |= kind == INNER_APPLICATION_DATA
-            type_checks.append(((r, len(rec.ciphertext) - 1), kind))
-            if kind == INNER_APPLICATION_DATA:
+            if kind == INNER_HANDSHAKE:
+                # A record named a ticket must be one, else a provider could skip the start of the
+                # response. (A response record's own type byte only says where the server's bytes
+                # sit; the server, not the provider, decides it, and every used byte is checked.)
+                type_checks.append(((r, len(rec.ciphertext) - 1), kind))
+            else:
                 where += [(r, i) for i in range(len(rec.ciphertext) - 1)]
         if not seen_data:
             return None, []

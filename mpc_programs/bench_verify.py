@@ -2,7 +2,8 @@
 
 Starts 3 local party processes running :mod:`mpc_programs.verify_demo` on synthetic records and
 prints one JSON line: median seconds per batch, per provider, and bytes sent per party per batch
-(mean over the parties, counted on MPyC's connections).
+(mean over the parties, counted on MPyC's connections), the response size and how many records
+each provider's response spans (every one tag-checked).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-bits", type=int, choices=(128, 256), default=128)
     parser.add_argument("--columns", type=int, choices=(1, 2), default=1,
                         help="value fields verified per provider (2: ETH and BTC balance)")
+    parser.add_argument("--response-bytes", type=int, default=40_000,
+                        help="size of each provider's response (the real account endpoint answers tens of KB "
+                             "over several TLS records, all tag-checked); 0: one small record")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--timeout", type=float, default=300.0)
 
@@ -27,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--batch", str(args.batch),
                            "--repeat", str(args.repeat), "--key-bits", str(args.key_bits),
-                           "--columns", str(args.columns)],
+                           "--columns", str(args.columns), "--response-bytes", str(args.response_bytes)],
                           timeout=args.timeout)
     reports = []
     for r in results:
@@ -42,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
            "seconds_per_provider": round(seconds / args.batch, 5),
            "bytes_per_party": int(statistics.mean(rep["bytes_per_party"] for rep in reports)),
            "key_bits": args.key_bits, "repeat": args.repeat, "columns": args.columns,
-           "accepted": reports[0]["accepted"]}
+           "accepted": reports[0]["accepted"], "response_bytes": reports[0]["response_bytes"],
+           "records": reports[0]["records"]}
     if not args.json:
-        print(f"verify: batch {args.batch}, AES-{args.key_bits}: {seconds:.3f} s per batch, "
+        print(f"verify: batch {args.batch}, AES-{args.key_bits}, {out['response_bytes']}-byte responses "
+              f"({out['records']} records): {seconds:.3f} s per batch, "
               f"{seconds / args.batch:.4f} s per provider, {out['bytes_per_party']} bytes per party")
     print(json.dumps(out))
     return 0

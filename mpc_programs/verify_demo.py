@@ -24,24 +24,37 @@ import numpy as np
 
 from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes, verify_batch_values
 from mpc_programs.field import PRIME, WIDE_SECINT_BITS
-from mpc_programs.synthetic_records import SyntheticRecord, make_record, provider_input
+from mpc_programs.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record, make_response,
+                                             provider_input, response_input)
 from mpc_programs.hardened_runtime import mpc
 
 
-def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, columns: int = 1
-                    ) -> tuple[list[SyntheticRecord], list[ProviderInput]]:
+def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, columns: int = 1,
+                    response_bytes: int = 0, tickets: int = 2
+                    ) -> tuple[list[SyntheticRecord | SyntheticResponse], list[ProviderInput]]:
     """B honest providers' records and this party's view of their inputs (``columns`` = 2:
-    the BTC balance is claimed too, as a second column)."""
+    the BTC balance is claimed too, as a second column). ``response_bytes`` > 0: full-size
+    responses of about that many bytes over several records (the head, 16 KB body records,
+    ``tickets`` TLS 1.3 NewSessionTickets first), every record tag-checked; 0: one small record."""
     rng = random.Random(seed)
     share_rng = np.random.default_rng(seed)
-    records, inputs = [], []
+    records: list[SyntheticRecord | SyntheticResponse] = []
+    inputs = []
     for i in range(batch):
         eth = b"%d.%08d" % (rng.randrange(0, 100), rng.randrange(0, 10 ** 8))
-        rec = make_record(rng, uid=100000000 + i, key_bits=key_bits,
-                          balances={b"BTC": b"0.10000000", b"ETH": eth})
-        rows = share_key_bytes(rec.key, m=m, t=(m - 1) // 2, rng=share_rng)
-        records.append(rec)
-        inputs.append(provider_input(rec, rows[pid], [b"BTC"] if columns == 2 else []))
+        balances = {b"BTC": b"0.10000000", b"ETH": eth}
+        extra = [b"BTC"] if columns == 2 else []
+        if response_bytes:
+            resp = make_response(rng, uid=100000000 + i, key_bits=key_bits, balances=balances,
+                                 response_bytes=response_bytes, tickets=tickets)
+            rows = share_key_bytes(resp.key, m=m, t=(m - 1) // 2, rng=share_rng)
+            records.append(resp)
+            inputs.append(response_input(resp, rows[pid], extra))
+        else:
+            rec = make_record(rng, uid=100000000 + i, key_bits=key_bits, balances=balances)
+            rows = share_key_bytes(rec.key, m=m, t=(m - 1) // 2, rng=share_rng)
+            records.append(rec)
+            inputs.append(provider_input(rec, rows[pid], extra))
     return records, inputs
 
 
@@ -57,13 +70,15 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--columns", type=int, choices=(1, 2), default=1,
                         help="2: verify the BTC balance as a second column too")
+    parser.add_argument("--response-bytes", type=int, default=0,
+                        help="full-size responses of about this many bytes over several records (0: one small record)")
     parser.add_argument("--check", action="store_true", help="open balances and compare (demo)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     await mpc.start()
     records, inputs = synthetic_batch(args.batch, args.seed, args.key_bits, mpc.pid,
-                                      len(mpc.parties), args.columns)
+                                      len(mpc.parties), args.columns, args.response_bytes)
     secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
     times, sent, accepted, ok = [], [], 0, True
     for _ in range(args.repeat):
@@ -89,7 +104,10 @@ async def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"party": mpc.pid, "batch": args.batch, "seconds": median,
                           "seconds_per_provider": median / args.batch,
                           "bytes_per_party": int(statistics.median(sent)),
-                          "accepted": accepted, "balances_ok": ok if args.check else None}),
+                          "accepted": accepted, "balances_ok": ok if args.check else None,
+                          "response_bytes": len(records[0].stream if isinstance(records[0], SyntheticResponse)
+                                                else records[0].plaintext),
+                          "records": len(inputs[0].records)}),
               flush=True)
     await mpc.shutdown()
     return 0 if accepted == args.batch and ok else 1

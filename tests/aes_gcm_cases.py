@@ -132,6 +132,12 @@ def build_cases(seed: int = SEED) -> list[Case]:
     r = full(700000005, tickets=2)
     cases.append(mcase("multi_record_ticket_claimed_as_data", False, r,
                        inner_types=(0x17,) * len(r.records)))
+    r = full(700000007, tickets=1)  # the response's head record passed off as a ticket
+    skip = response_input(r, [0] * 16)
+    cases.append(mcase("multi_record_response_record_claimed_as_ticket", False, r,
+                       inner_types=(0x16, 0x16) + (0x17,) * (len(r.records) - 2),
+                       templates=tuple((o - (len(r.stream) - len(r.stream.split(b"\r\n\r\n", 1)[1])), d)
+                                       if o else (o, d) for o, d in skip.templates)))
     r = full(700000006)
     cases.append(mcase("multi_record_tag_of_other_record", False, r,
                        more_records=tuple(RecordPart(x.ciphertext, r.records[0][3], x.nonce, x.aad)

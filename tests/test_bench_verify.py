@@ -15,3 +15,14 @@ def test_the_verify_benchmark_accepts_and_recovers_every_value(columns):
     reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
                for r in results]
     assert all(r["accepted"] == 3 and r["balances_ok"] is True for r in reports), reports
+
+
+def test_the_verify_benchmark_on_full_size_responses():
+    """40 KB responses over several records (tickets, head, 16 KB body records), every record's
+    tag checked, the balances recovered."""
+    results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--check", "--batch", "2",
+                           "--repeat", "1", "--response-bytes", "40000"], timeout=120)
+    reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
+               for r in results]
+    assert all(r["accepted"] == 2 and r["balances_ok"] is True for r in reports), reports
+    assert reports[0]["records"] == 6 and reports[0]["response_bytes"] >= 39_000
