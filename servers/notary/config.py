@@ -37,6 +37,7 @@ class HostTarget:
 class NotaryLimits:
     """What one client and one session may cost the notary."""
 
+    #: Most bytes relayed in one session (both directions) and its longest duration.
     max_session_bytes: int = 1_000_000
     max_session_seconds: float = 30.0
     #: New sessions per client per ``rate_window_seconds``: a token bucket holding ``rate_limit`` sessions,
@@ -44,7 +45,9 @@ class NotaryLimits:
     #: same long-run rate as a sliding window of that size).
     rate_limit: int = 30
     rate_window_seconds: float = 60.0
+    #: Seconds to open the TCP connection to the exchange.
     connect_timeout: float = 5.0
+    #: Most sessions open at once, over all clients.
     max_open_sessions: int = 1000
 
     def validate(self) -> None:
@@ -71,7 +74,10 @@ class NotarySection(NotaryLimits):
 class _HostTable:
     """One ``[hosts."name"]`` table; ``connect`` defaults to the name itself."""
 
+    #: The host name or address the notary itself resolves and connects to (default: the table's
+    #: server name); never taken from a client.
     connect: str | None = None
+    #: The exchange's TLS port.
     port: int = 443
 
     def validate(self) -> None:

@@ -31,8 +31,12 @@ from servers.common.signing import SignatureError, load_public_key
 class PartyEndpoint:
     """One computation party: where to ask and which key alone may sign its results."""
 
+    #: The party's index: 0, 1 or 2.
     pid: int
+    #: Its public base URL (http:// or https://; `party_ca_file` for a private CA).
     url: str
+    #: Its raw Ed25519 public key, 64 hex digits (the party's `GET /v1/key`; created in its `data_dir`
+    #: at first start).
     public_key: str
 
     def key(self) -> Ed25519PublicKey:
@@ -50,6 +54,7 @@ class PartyEndpoint:
 @dataclass
 class ResultsConfig:
     data_dir: Path
+    #: The three computation parties, as `[[results.parties]]` tables (below).
     parties: list[PartyEndpoint]
     host: str = "127.0.0.1"
     port: int = 8090
