@@ -164,14 +164,18 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         m = await secure_stats.open_count(mask)
         timings["filter"] = time.perf_counter() - t
         outcome["matched"] = m
-        if m < max(min_inputs, 1):
+        # The complement too: with n public, a filter matching all but k inputs gives the
+        # count and sums of those k (k = 1: one balance) — issue 16, test_privacy_attacks.
+        # (k = 0 is the whole pool, whose statistics are published anyway.)
+        if m < max(min_inputs, 1) or 0 < len(complete) - m < min_inputs:
             # Below the minimum pool size even the count is withheld: counts over
             # thresholds a consumer picks would otherwise locate every balance.
             if m == 0 and min_inputs <= 1:
                 statistics = results.no_inputs(query, results.NO_INPUTS, 0)
             else:
                 statistics = results.no_inputs(
-                    query, f"fewer than {min_inputs} inputs match the filter", None)
+                    query, f"fewer than {min_inputs} inputs match the filter or its "
+                           "complement", None)
             outcome.pop("matched", None)
             outcome.update(statistics=statistics, seconds=timings)
             return outcome

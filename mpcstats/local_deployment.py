@@ -206,20 +206,25 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
                            mpc_timeout_seconds: float = DEFAULT_BASE_SECONDS,
                            client_rate: float = 50.0,
                            source: str = SOURCE,
+                           party_options: dict[str, object] | None = None,
                            say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
     """Generate keys and configs under ``root`` and start every server; stop() ends them.
 
     ``source``: the spec the pool counts (``binance_eth``: one column; ``binance_eth_btc``:
     the ETH balance and the BTC balance). ``mpc_timeout_seconds``: the base of the MPC
     deadline, on the parties and the coordinator alike (the per-provider and per-input
-    parts keep their defaults; servers/common/mpc_deadline.py).
+    parts keep their defaults; servers/common/mpc_deadline.py). ``party_options``: more
+    ``[party]`` settings for all three; by default the parties answer any exact query
+    (``exact_queries = "any"``, for development) — pass ``{"exact_queries": "release"}``
+    for the production policy (servers/party/policy.py).
     """
     root = Path(root).resolve()
     (root / "logs").mkdir(parents=True, exist_ok=True)
     deployment = LocalDeployment(root, source=source)
     try:
         _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
-               results_poll_seconds, mpc_timeout_seconds, client_rate, say)
+               results_poll_seconds, mpc_timeout_seconds, client_rate, say,
+               {"exact_queries": "any", **(party_options or {})})
     except BaseException:
         deployment.stop()
         raise
@@ -228,7 +233,7 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
 
 def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_query: float,
            min_inputs: int, poll: float, mpc_timeout: float, client_rate: float,
-           say: Callable[[str], None]) -> None:
+           say: Callable[[str], None], party_options: dict[str, object]) -> None:
     root = d.root
     ports = _free_ports(10)
     exchange_port, notary_port, coordinator_port, results_port = ports[:4]
@@ -288,7 +293,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
             "control_token": party_tokens[i], "notary_keys": [notary_public],
             "host": HOST, "port": party_ports[i], "server_names": {d.source: EXCHANGE_NAME},
             "sources": [d.source], "mpc_ssl_dir": str(party_dirs[i]), "mpc_timeout_seconds": mpc_timeout,
-            "min_inputs": min_inputs, "client_rate": client_rate, "client_burst": 4 * client_rate})
+            "min_inputs": min_inputs, "client_rate": client_rate, "client_burst": 4 * client_rate,
+            **party_options})
         name = f"party{i}"
         d.commands[name] = _cli("party", "--config", str(root / f"party{i}.toml"),
                                 "--log-level", "warning")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from servers.common.config import MIN_TOKEN_CHARS
 from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECONDS,
@@ -52,6 +52,10 @@ class CoordinatorConfig:
     #: Run the default statistics query after new inputs are accepted, at most this often
     #: (0 turns it off; queries can always be requested through the API).
     auto_query_seconds: float = 0.0
+    #: The query the schedule runs: the operator's exact release (empty: the parties' default
+    #: release, ``servers/party/policy.DEFAULT_RELEASE``). The parties must list the same
+    #: spec in their ``exact_releases``, or they refuse it (409 ``exact_query_refused``).
+    release_query: dict[str, Any] = field(default_factory=dict)
     #: Below this many inputs nothing is computed.
     min_inputs: int = 10
     #: Rate limits: per client address (requests/second, burst) and for the whole server.

@@ -272,7 +272,8 @@ class Scheduler:
         if interval <= 0 or not self._dirty or time.time() - self._last_query < interval:
             return
         try:
-            await self.run_query(parse_query(None))
+            from servers.party.policy import DEFAULT_RELEASE
+            await self.run_query(parse_query(self.config.release_query or DEFAULT_RELEASE))
             self._dirty = False
         except QueryFailed as exc:
             log.warning("scheduled query failed: %s", exc.message)

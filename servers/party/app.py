@@ -45,6 +45,7 @@ from servers.common.registration import (RegistrationError, check_registration, 
                                          pool_columns)
 from servers.party.budget import BudgetExhausted, PoolVersion, PrivacyLedger
 from servers.party.config import PartyConfig
+from servers.party.policy import ExactQueryRefused, check_exact, release_keys
 from servers.party.mpc import MPCService, error_code
 from servers.party.sessions import PendingSession, SessionTable
 from tlsn import public_key_from_b64, key_id as notary_key_id
@@ -79,6 +80,7 @@ class PartyState:
         ShareStore(self.mpc.store_path, config.index).close()
         self._ids_cache: tuple[tuple[int, int, int], frozenset[str]] | None = None
         self.ledger = PrivacyLedger(config.data_dir, Fraction(str(config.privacy_budget_epsilon)))
+        self.releases = release_keys(config.exact_releases, self.columns)
 
     def pool_version(self) -> PoolVersion:
         ids = sorted(self.stored_ids())
@@ -288,6 +290,10 @@ async def query(request: Request) -> JSONResponse:
         raise Conflict(code="not_enough_inputs",
                        message=f"not enough providers yet ({len(stored)} of "
                                f"{state.config.min_inputs})")
+    try:
+        check_exact(parsed, state.config.exact_queries, state.releases)
+    except ExactQueryRefused as exc:
+        raise Conflict(code="exact_query_refused", message=str(exc)) from None
     version, key = state.pool_version(), canonical_key(parsed)
     if parsed.privacy is not None:
         # the same question over the same pool: the same signed answer, no new noise, no ε
@@ -321,7 +327,9 @@ async def budget(request: Request) -> JSONResponse:
     """Public: this party's privacy budget (total, spent, remaining ε; per pool version)."""
     state: PartyState = request.app.state.party
     return JSONResponse({"party": state.config.index,
-                         **state.ledger.status(state.pool_version())})
+                         **state.ledger.status(state.pool_version()),
+                         "exact_queries": state.config.exact_queries,
+                         "exact_releases": [json.loads(k) for k in sorted(state.releases)]})
 
 
 async def latest_result(request: Request) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from servers.common.config import MIN_TOKEN_CHARS
 from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECONDS,
@@ -56,6 +56,13 @@ class PartyConfig:
     #: is refused (409 ``privacy_budget_exhausted``); an identical query is answered from the
     #: persisted cache at no cost.
     privacy_budget_epsilon: float = 10.0
+    #: ``"release"``: a query without ``privacy`` is computed only if it is one of
+    #: ``exact_releases`` (``servers/party/policy.py``); ``"any"``: every exact query
+    #: (development and tests only: exact quantiles, min, max and filters reveal balances).
+    exact_queries: str = "release"
+    #: The operator's exact releases: query specs (fixed statistics, quantile grid, edges).
+    #: Empty: the foundation statistics without min and max (``policy.DEFAULT_RELEASE``).
+    exact_releases: list[dict[str, Any]] = field(default_factory=list)
     max_pending_sessions: int = 10_000
     #: Requests per second (and burst) per client address on the provider- and
     #: consumer-facing endpoints (share uploads, results, key); the coordinator's
@@ -87,6 +94,8 @@ class PartyConfig:
                              "(see `mpcstats mpc-certs`); MPC links never run without TLS")
         if not self.privacy_budget_epsilon > 0:
             raise ValueError("privacy_budget_epsilon must be positive")
+        if self.exact_queries not in ("release", "any"):
+            raise ValueError('exact_queries must be "release" or "any"')
         self.mpc_deadline().check()
 
     def mpc_deadline(self) -> MPCDeadline:
