@@ -141,6 +141,7 @@ class ProviderClient:
         except NotaryClientError as exc:
             code = {"notary_unreachable": "notary_unreachable",
                     "upstream_unreachable": "exchange_unreachable",
+                    "certificate_untrusted": "exchange_untrusted_by_notary",
                     "rate_limited": "rate_limited"}.get(exc.code, "notary_refused")
             raise ContributionError(code, exc.code) from exc
         except UnsupportedCipherError as exc:
@@ -323,6 +324,8 @@ def _map_prover_error(exc: ProverError) -> str:
         return "exchange_refused"
     if exc.reason in ("field_not_found", "field_not_unique", "field_spans_records"):
         return "field_not_found"
+    if exc.reason == "tls_handshake_failed" and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "exchange_untrusted"  # retrying never helps: say so, and what to set
     if exc.reason in ("timeout", "connection_closed", "tls_handshake_failed", "truncated_response"):
         return "exchange_unreachable"
     return "notary_refused"

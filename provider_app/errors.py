@@ -15,6 +15,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "Wait a minute and try again; check that your computer's clock is correct."),
     "exchange_unreachable": ("The exchange could not be reached through the notary.",
                              "Try again later."),
+    "exchange_untrusted": ("This app does not trust the exchange's certificate, so it sent nothing.",
+                           "Retrying will not help. If this deployment uses a test exchange (the "
+                           "simulator), its deployment file must name the exchange's CA in "
+                           "exchange_ca_file; otherwise your connection may be intercepted: try another "
+                           "network and report it to the deployment's operators."),
+    "exchange_untrusted_by_notary": ("The notary does not trust the exchange's certificate.",
+                                     "Retrying will not help: the notary's operator must add the "
+                                     "exchange's CA to its trust_roots. Please report this."),
     "notary_unreachable": ("The notary service is not reachable.",
                            "Check your internet connection, or try again later."),
     "notary_refused": ("The notary refused to notarize this request.",

@@ -61,6 +61,8 @@ class AppSettings:
             raise SettingsError(f"unknown deployment setting(s): {', '.join(sorted(unknown))}")
         for name in REQUIRED_PROVIDER_FIELDS:
             value = provider.get(name)
+            if value in (None, ""):
+                raise SettingsError(f"{name} is missing (an http:// or https:// URL)")
             if not isinstance(value, str) or not value.startswith(("http://", "https://")):
                 raise SettingsError(f"{name} must be an http:// or https:// URL")
         parties = provider.get("party_urls")

@@ -18,21 +18,32 @@ from pathlib import Path
 
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
-from provider_app.settings import load_key
-from tlsn import Credentials
+from provider_app.settings import SettingsError, load_file, load_key
+from tlsn import Credentials, TLSNError, load_spec
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deployment", required=True, type=Path,
-                        help="deployment JSON (e.g. the 'provider' part of mpcstats up's "
-                             "deployment.json, or a file with coordinator_url, notary_url, ...)")
+                        help="the deployment's provider file (docs/deployment.md, 'Files you hand out'; "
+                             "`mpcstats deployment export` writes it), or mpcstats up's deployment.json")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.add_argument("--timeout", type=float, default=600.0)
 
 
 def load_deployment(path: Path) -> DeploymentConfig:
-    data = json.loads(path.read_text())
-    return DeploymentConfig.from_dict(data.get("provider", data))
+    """The provider file, checked like the app checks it; :class:`SettingsError` names the field to fix."""
+    settings = load_file(path)
+    if not settings.provider.get("party_urls"):
+        raise SettingsError(f"{path}: party_urls is missing: the three computation parties' URLs, in "
+                            f"party order (the app sends shares there and nowhere else)")
+    try:
+        config = settings.deployment_config()
+        load_spec(config.source)
+    except (TypeError, ValueError, TLSNError) as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+    if config.exchange_ca_file and not Path(config.exchange_ca_file).is_file():
+        raise SettingsError(f"{path}: exchange_ca_file {config.exchange_ca_file} does not exist")
+    return config
 
 
 def credentials_from_environment(source: str) -> Credentials:
@@ -48,7 +59,11 @@ def credentials_from_environment(source: str) -> Credentials:
 
 
 def run(args: argparse.Namespace) -> int:
-    client = ProviderClient(load_deployment(args.deployment))
+    try:
+        client = ProviderClient(load_deployment(args.deployment))
+    except SettingsError as exc:
+        print(f"mpcstats provide: bad deployment file: {exc}", file=sys.stderr)
+        return 2
     credentials = credentials_from_environment(client.spec.name)
 
     def confirm(notarized) -> bool:  # type: ignore[no-untyped-def]
