@@ -110,6 +110,23 @@ class RecordPart:
     aad: bytes
 
 
+@dataclass(frozen=True)
+class RequestInput:
+    """The provider's request, bound inside MPC: its one application-data record under the
+    client-write key (shared like the server-write key), every byte of it either known
+    (``known``: the request line with the spec's path and query parameters, ``Host`` and the
+    other fixed headers, built by the servers from the spec, never by the provider) or secret
+    (``secret``: (offset, length) spans, i.e. the API key; CR and LF are forbidden there, so
+    the secret bytes can neither end a header nor start a second request). ``inner_type``:
+    TLS 1.3, the record's last byte is its inner content type, which must be 0x17."""
+
+    key_share: Sequence[int]
+    record: "RecordPart"
+    known: Sequence[tuple[int, bytes]]
+    secret: Sequence[tuple[int, int]]
+    inner_type: bool = False
+
+
 INNER_HANDSHAKE = 0x16
 INNER_APPLICATION_DATA = 0x17
 
@@ -142,6 +159,8 @@ class ProviderInput:
     extra_values: tuple[tuple[int, int], ...] = ()
     more_records: tuple[RecordPart, ...] = ()
     inner_types: tuple[int, ...] = ()
+    #: The request bound inside MPC (the servers always set it for a registration).
+    request: RequestInput | None = None
 
     @property
     def values(self) -> tuple[tuple[int, int], ...]:
@@ -215,6 +234,39 @@ def _stream_map(p: ProviderInput) -> tuple[list[Pos] | None, list[tuple[Pos, int
         for r, rec in enumerate(records):
             where += [(r, i) for i in range(len(rec.ciphertext))]
     return where, type_checks
+
+
+@dataclass
+class _RequestLayout:
+    ok: bool
+    blocks: list[Pos]
+    checks: list[tuple[Pos, int]]
+    secret: list[Pos]
+
+
+MAX_REQUEST_BYTES = 4096
+
+
+def _request_layout(p: ProviderInput) -> _RequestLayout:
+    """Every byte of the request record's content is known or secret, exactly once."""
+    req = p.request
+    bad = _RequestLayout(False, [(0, 0)], [], [])
+    if req is None or len(req.key_share) != len(p.key_share) or not all(0 <= v < 256 for v in req.key_share):
+        return bad
+    rec = req.record
+    n = len(rec.ciphertext) - (1 if req.inner_type else 0)
+    if len(rec.nonce) != 12 or len(rec.tag) != 16 or not 0 < n <= MAX_REQUEST_BYTES:
+        return bad
+    checks = [(off + i, b) for off, data in req.known for i, b in enumerate(data)]
+    secret = [off + i for off, length in req.secret for i in range(length)]
+    positions = [q for q, _ in checks] + secret
+    if sorted(positions) != list(range(n)):
+        return bad
+    if req.inner_type:
+        checks.append((n, INNER_APPLICATION_DATA))
+    used = [q for q, _ in checks] + secret
+    return _RequestLayout(True, sorted({(0, q // 16) for q in used}),
+                          [((0, q), b) for q, b in checks], [(0, q) for q in secret])
 
 
 def _layout(p: ProviderInput, max_len: int) -> _Layout:
@@ -295,55 +347,93 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     layouts = [_layout(p, max_balance_len) for p in providers]
     gate = np.array([lay.ok for lay in layouts], dtype=bool)
 
-    keys = np.zeros((count, 32), dtype=np.uint8)
+    # AES rows: each provider's server-write key, then the client-write key of each provider
+    # whose request is bound (same suite, same key length).
+    req_layouts = [_request_layout(p) if lay.ok and p.request is not None else None
+                   for p, lay in zip(providers, layouts, strict=True)]
+    for i, (p, rl) in enumerate(zip(providers, req_layouts, strict=True)):
+        if p.request is not None and (rl is None or not rl.ok):
+            gate[i] = False
+    with_req = [i for i, rl in enumerate(req_layouts) if rl is not None and rl.ok]
+    req_row = {i: count + j for j, i in enumerate(with_req)}
+    n_rows = count + len(with_req)
+    row_records: list[tuple[RecordPart, ...]] = []
+    row_blocks: list[list[Pos]] = []
+    keys = np.zeros((n_rows, 32), dtype=np.uint8)
     klens = []
     for i, p in enumerate(providers):
-        klen = len(p.key_share) if layouts[i].ok else 16
+        ok = layouts[i].ok
+        klen = len(p.key_share) if ok else 16
         klens.append(klen)
-        if layouts[i].ok:
+        if ok:
             keys[i, :klen] = load_key_share(p.key_share)
+        row_records.append(p.records if ok else (RecordPart(b"", bytes(16), bytes(12), b""),))
+        row_blocks.append(layouts[i].blocks)
+    for i in with_req:
+        req = providers[i].request
+        assert req is not None
+        keys[req_row[i], :klens[i]] = load_key_share(req.key_share)
+        klens.append(klens[i])
+        row_records.append((req.record,))
+        row_blocks.append(req_layouts[i].blocks)  # type: ignore[union-attr]
 
-    gate &= await check_key_shares(engine, keys)
+    consistent = await check_key_shares(engine, keys)
+    gate &= consistent[:count]
+    for i in with_req:
+        gate[i] &= consistent[req_row[i]]
 
     # One batched AES call per key size: blocks [0^128, J0 of each record (padded with 0^128 up
     # to the batch's most records, so only H and tag masks are ever opened), keystream blocks...].
-    n_records = [len(p.records) if lay.ok else 1 for p, lay in zip(providers, layouts, strict=True)]
-    rmax = max(n_records)
-    nb = max(len(lay.blocks) for lay in layouts)
-    public = np.zeros((count, 1 + rmax + nb, 16), dtype=np.uint8)
-    for i, (p, lay) in enumerate(zip(providers, layouts, strict=True)):
-        nonces = [r.nonce for r in p.records] if lay.ok else [bytes(12)]
+    rmax = max(len(recs) for recs in row_records)
+    nb = max(len(blocks) for blocks in row_blocks)
+    public = np.zeros((n_rows, 1 + rmax + nb, 16), dtype=np.uint8)
+    for row, (recs, blocks) in enumerate(zip(row_records, row_blocks, strict=True)):
+        nonces = [r.nonce for r in recs]
         for r, nonce in enumerate(nonces):
-            public[i, 1 + r] = np.frombuffer(gcm.counter_block(nonce, 1), dtype=np.uint8)
-        ctrs = [(r, b + 2) for r, b in lay.blocks] + [(lay.blocks[0][0], lay.blocks[0][1] + 2)] * (
-            nb - len(lay.blocks))
+            public[row, 1 + r] = np.frombuffer(gcm.counter_block(nonce, 1), dtype=np.uint8)
+        ctrs = [(r, b + 2) for r, b in blocks] + [(blocks[0][0], blocks[0][1] + 2)] * (nb - len(blocks))
         for j, (r, ctr) in enumerate(ctrs):
-            public[i, 1 + rmax + j] = np.frombuffer(gcm.counter_block(nonces[r], ctr), dtype=np.uint8)
+            public[row, 1 + rmax + j] = np.frombuffer(gcm.counter_block(nonces[r], ctr), dtype=np.uint8)
     enc = np.zeros_like(public)
     for klen in sorted(set(klens)):
-        rows = [i for i in range(count) if klens[i] == klen]
+        rows = [i for i in range(n_rows) if klens[i] == klen]
         out, _ = await encrypt(engine, keys[rows, :klen], public[rows])
         enc[rows] = out
 
     # GHASH in the clear from the opened H and each record's E_k(J0): every record's tag.
     hj, _ = await engine.open(enc[:, :1 + rmax])
-    for i, p in enumerate(providers):
+
+    def tags(row: int) -> bool:
+        recs = row_records[row]
+        return gcm.tags_ok(hj[row, 0].tobytes(), [hj[row, 1 + r].tobytes() for r in range(len(recs))],
+                           [(r.aad, r.ciphertext, r.tag) for r in recs])
+
+    for i in range(count):
         if gate[i]:
-            records = p.records
-            gate[i] = gcm.tags_ok(hj[i, 0].tobytes(), [hj[i, 1 + r].tobytes() for r in range(len(records))],
-                                  [(r.aad, r.ciphertext, r.tag) for r in records])
+            gate[i] = tags(i) and (i not in req_row or tags(req_row[i]))
 
     # Decrypt only the checked bytes: keystream + public ciphertext, free in GF(2^8).
-    def decrypt(i: int, positions: list[Pos]) -> np.ndarray:
-        lay = layouts[i]
-        slot = {blk: 1 + rmax + j for j, blk in enumerate(lay.blocks)}
-        out = np.array([enc[i, slot[(r, off // 16)], off % 16] for r, off in positions], dtype=np.uint8)
-        if lay.ok:
-            records = providers[i].records
-            out ^= np.frombuffer(bytes(records[r].ciphertext[off] for r, off in positions), dtype=np.uint8)
+    def decrypt(row: int, positions: list[Pos], ok: bool = True) -> np.ndarray:
+        slot = {blk: 1 + rmax + j for j, blk in enumerate(row_blocks[row])}
+        out = np.array([enc[row, slot[(r, off // 16)], off % 16] for r, off in positions], dtype=np.uint8)
+        if ok:
+            recs = row_records[row]
+            out ^= np.frombuffer(bytes(recs[r].ciphertext[off] for r, off in positions), dtype=np.uint8)
         return out
 
-    n_checks = max(len(lay.checks) for lay in layouts)
+    def decrypt_provider(i: int, positions: list[Pos]) -> np.ndarray:
+        return decrypt(i, positions, layouts[i].ok)
+
+    # The request's checks join its provider's: known bytes must match, and no secret byte of
+    # the request (the API key) may be CR or LF (``forbid``: 1 where it is).
+    req_checks = [req_layouts[i].checks if i in req_row else [] for i in range(count)]  # type: ignore[union-attr]
+    req_secret = [req_layouts[i].secret if i in req_row else [] for i in range(count)]  # type: ignore[union-attr]
+    n_forbid = max(len(x) for x in req_secret)
+    secret_bytes = np.full((count, n_forbid), 0x41, dtype=np.uint8)  # padding: public 'A'
+    for i in with_req:
+        secret_bytes[i, :len(req_secret[i])] = decrypt(req_row[i], req_secret[i])
+
+    n_checks = max(len(lay.checks) + len(rc) for lay, rc in zip(layouts, req_checks, strict=True))
     diffs = np.zeros((count, n_checks), dtype=np.uint8)  # padding: public 0 (matches)
     columns = max(len(lay.digits) for lay in layouts)
     n_digits = max(len(field) for lay in layouts for field in lay.digits)
@@ -353,16 +443,24 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     for i, lay in enumerate(layouts):
         pos = [q for q, _ in lay.checks]
         expected = np.array([e for _, e in lay.checks], dtype=np.uint8)
-        diffs[i, :len(pos)] = decrypt(i, pos) ^ expected
+        diffs[i, :len(pos)] = decrypt_provider(i, pos) ^ expected
+        if req_checks[i]:
+            rpos = [q for q, _ in req_checks[i]]
+            rexp = np.array([e for _, e in req_checks[i]], dtype=np.uint8)
+            diffs[i, len(pos):len(pos) + len(rpos)] = decrypt(req_row[i], rpos) ^ rexp
         for c, field in enumerate(lay.digits):
-            digits[i, c, :len(field)] = decrypt(i, [q for q, _ in field])
+            digits[i, c, :len(field)] = decrypt_provider(i, [q for q, _ in field])
             weights[i, c, :len(field)] = [w for _, w in field]
 
     values, range_bad = await decimal_value(engine, runtime, sectype,
                                             digits.reshape(count * columns, n_digits),
                                             weights.reshape(count * columns, n_digits))
     range_bad = range_bad.reshape(count, -1)
-    flags = np.concatenate([await engine.nonzero(diffs), range_bad], axis=1)
+    n_diffs = diffs.shape[1]
+    nonzero = await engine.nonzero(np.concatenate(
+        [diffs, secret_bytes ^ np.uint8(0x0D), secret_bytes ^ np.uint8(0x0A)], axis=1))
+    forbid = nonzero[:, n_diffs:] ^ np.uint8(1)  # 1 where a secret request byte is CR or LF
+    flags = np.concatenate([nonzero[:, :n_diffs], range_bad, forbid], axis=1)
     verdict = await engine.prod(flags ^ np.uint8(1))
     verdict = np.where(gate, verdict, np.uint8(0))  # public AND: a sharing of 0 where gate fails
     opened, _ = await engine.open(verdict)

@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mpc_programs.aes_gcm_mpc import ProviderInput, RecordPart
+from mpc_programs.aes_gcm_mpc import ProviderInput, RecordPart, RequestInput
 
 FIRST_BLOCK = b"HTTP/1.1 200 OK\r"
 ASSET_PREFIX = b'{"asset":"%s","free":"'
@@ -199,3 +199,58 @@ def response_input(resp: SyntheticResponse, key_share: Sequence[int],
         extra_values=tuple(extra), more_records=tuple(RecordPart(c, t, n, a) for n, a, c, t in more),
         inner_types=inner)
     return replace(claim, **changes) if changes else claim
+
+
+@dataclass(frozen=True)
+class SyntheticRequest:
+    """The provider's request as one client record: ``plaintext`` is the HTTP request,
+    ``api_key_span`` (offset, length) the secret bytes."""
+
+    key: bytes
+    record: RecordPart
+    plaintext: bytes
+    api_key_span: tuple[int, int]
+    tls12: bool
+
+
+def request_bytes(target: bytes, host: bytes = b"api.binance.com", api_key: bytes = b"A" * 64) -> bytes:
+    """The request a source spec builds (see ``tlsn.spec.SourceSpec.build_request``)."""
+    return (b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nX-MBX-APIKEY: " + api_key
+            + b"\r\nAccept: application/json\r\nAccept-Encoding: identity\r\n"
+            b"User-Agent: mpcstats-notarize/1\r\nConnection: close\r\n\r\n")
+
+
+ACCOUNT_TARGET = (b"/api/v3/account?omitZeroBalances=false&timestamp=1796425904586&recvWindow=5000"
+                  b"&signature=" + b"ab12" * 16)
+
+
+def make_request(rng: random.Random, key_bits: int = 128, tls12: bool = False,
+                 target: bytes = ACCOUNT_TARGET, host: bytes = b"api.binance.com",
+                 api_key: bytes | None = None) -> SyntheticRequest:
+    """The request encrypted under a fresh client-write key (TLS 1.3 layout unless ``tls12``)."""
+    api_key = api_key if api_key is not None else bytes(rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+                                                        for _ in range(64))
+    plain = request_bytes(target, host, api_key)
+    start = plain.index(b"X-MBX-APIKEY: ") + len(b"X-MBX-APIKEY: ")
+    key = rng.randbytes(key_bits // 8)
+    if tls12:
+        nonce = rng.randbytes(12)
+        aad = (1).to_bytes(8, "big") + bytes([23, 3, 3]) + len(plain).to_bytes(2, "big")
+        sealed = AESGCM(key).encrypt(nonce, plain, aad)
+    else:
+        nonce = rng.randbytes(12)
+        aad = bytes([23, 3, 3]) + (len(plain) + 1 + 16).to_bytes(2, "big")
+        sealed = AESGCM(key).encrypt(nonce, plain + b"\x17", aad)
+    return SyntheticRequest(key, RecordPart(sealed[:-16], sealed[-16:], nonce, aad), plain,
+                            (start, len(api_key)), tls12)
+
+
+def request_input(req: SyntheticRequest, key_share: Sequence[int], expected: bytes | None = None,
+                  api_key_length: int | None = None) -> RequestInput:
+    """What the servers derive for ``req``: every byte of the ``expected`` request (default: the
+    request itself) known except the API key (``api_key_length`` bytes at the same place)."""
+    expected = req.plaintext if expected is None else expected
+    start = expected.index(b"X-MBX-APIKEY: ") + len(b"X-MBX-APIKEY: ")
+    length = req.api_key_span[1] if api_key_length is None else api_key_length
+    known = ((0, expected[:start]), (start + length, expected[start + length:]))
+    return RequestInput(list(key_share), req.record, known, ((start, length),), inner_type=not req.tls12)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mpc_programs.aes_gcm_mpc import ProviderInput, RecordPart, share_key_bytes
-from mpc_programs.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record, make_response,
-                                             provider_input, response_input)
+from mpc_programs.synthetic_records import (ACCOUNT_TARGET, SyntheticRecord, SyntheticRequest,
+                                             SyntheticResponse, make_record, make_response, make_request,
+                                             provider_input, request_bytes, request_input, response_input)
 
 SEED = 20261125
 M = 3
@@ -143,6 +144,40 @@ def build_cases(seed: int = SEED) -> list[Case]:
                        more_records=tuple(RecordPart(x.ciphertext, r.records[0][3], x.nonce, x.aad)
                                           if i == 0 else x
                                           for i, x in enumerate(response_input(r, [0] * 16).more_records))))
+
+    # The request, bound inside MPC (client-write key shared too): every byte known but the
+    # API key, which may hold no CR or LF.
+    def rcase(name: str, accept: bool, r: SyntheticResponse, q: SyntheticRequest,
+              expected: bytes | None = None, client_key: bytes | None = None, **changes: object) -> Case:
+        rs, cs = rows(r.key), rows(client_key if client_key is not None else q.key)
+        ins = [response_input(r, rs[i], request=request_input(q, cs[i], expected), **changes)
+               for i in range(M)]
+        return Case(name, accept, r.units if accept else None, ins)
+
+    def account_request(tls12: bool = False, **kw: object) -> SyntheticRequest:
+        return make_request(rng, tls12=tls12, **kw)  # type: ignore[arg-type]
+
+    r = full(710000001, tickets=2)
+    cases.append(rcase("request_bound_honest", True, r, account_request()))
+    r = full(710000002, tls12=True)
+    cases.append(rcase("request_bound_honest_tls12", True, r, account_request(tls12=True)))
+    r = full(710000003)
+    echo = account_request(target=b"/api/v3/echo?data=" + b"x" * (len(ACCOUNT_TARGET) - 18))
+    cases.append(rcase("request_to_another_endpoint", False, r, echo,
+                       expected=request_bytes(ACCOUNT_TARGET, api_key=b"A" * 64)))
+    r = full(710000004)
+    other_params = ACCOUNT_TARGET.replace(b"omitZeroBalances=false", b"omitZeroBalances=true&")
+    cases.append(rcase("request_with_other_query_parameters", False, r, account_request(target=other_params),
+                       expected=request_bytes(ACCOUNT_TARGET, api_key=b"A" * 64)))
+    r = full(710000005)
+    cases.append(rcase("request_for_another_host", False, r, account_request(host=b"api.binance.evil"),
+                       expected=request_bytes(ACCOUNT_TARGET, host=b"api.binance.com", api_key=b"A" * 64)))
+    r = full(710000006)
+    smuggled = b"A" * 20 + b"\r\n\r\nGET /api/v3/echo?d=" + b"B" * 19
+    cases.append(rcase("request_smuggled_in_the_api_key", False, r, account_request(api_key=smuggled)))
+    r = full(710000007)
+    cases.append(rcase("request_under_a_wrong_client_key", False, r, account_request(),
+                       client_key=rng.randbytes(16)))
     return cases
 
 
