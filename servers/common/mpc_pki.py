@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -223,21 +224,154 @@ def load_ca(ca_dir: str | Path) -> IssuedCert:
         raise PKIError(f"no CA in {d}: {exc.filename} is missing") from None
 
 
+def make_csr(directory: str | Path, pid: int) -> Path:
+    """Operator's step 1: a new key in ``directory/.config/party_{pid}.key`` (0600, it never leaves this
+    host) and the request ``directory/party_{pid}.csr`` to send to whoever holds the CA."""
+    base = Path(directory)
+    key_path = base / CONFIG_DIR / f"party_{pid}.key"
+    if key_path.exists():
+        raise PKIError(f"{key_path} already exists; refusing to replace this party's key (remove it "
+                       "first if you mean to start over)")
+    (base / CONFIG_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    request = party_csr(pid)
+    _write(key_path, request.key_pem, 0o600)
+    csr_path = base / f"party_{pid}.csr"
+    _write(csr_path, request.cert_pem, 0o644)
+    return csr_path
+
+
+def install_party_cert(directory: str | Path, pid: int, cert_pem: bytes, ca_cert_pem: bytes) -> Path:
+    """Operator's step 3: check the signed certificate (issued by this CA, for party ``pid``, for the key
+    made by :func:`make_csr` in ``directory``) and put it and the CA certificate where MPyC reads them."""
+    base = Path(directory)
+    key_path = base / CONFIG_DIR / f"party_{pid}.key"
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise PKIError(f"{key_path} is missing: run `mpcstats mpc-certs csr --party {pid} --dir {base}` "
+                       "on this host first (the certificate must match that key)") from None
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    except ValueError as exc:
+        raise PKIError(f"not a PEM certificate: {exc}") from None
+    if cert.public_key().public_bytes(serialization.Encoding.DER,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo) != \
+            key.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo):
+        raise PKIError(f"the certificate is not for this party's key {key_path} (signed from another CSR?)")
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        why = str(exc) or "its signature does not verify with the CA's key"
+        raise PKIError(f"the certificate was not issued by this CA ({why})") from None
+    try:
+        names = cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = []
+    if party_hostname(pid) not in names:
+        raise PKIError(f"the certificate names {names}, not {party_hostname(pid)!r}")
+    _write(base / CONFIG_DIR / f"party_{pid}.crt", cert_pem, 0o644)
+    _write(base / CONFIG_DIR / CA_FILE, ca_cert_pem, 0o644)
+    return base
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``mpcstats mpc-certs``: the documented deploy command for MPyC's private CA."""
-    parser.add_argument("--out", required=True, help="directory for ca/ and party_<pid>/ (created)")
-    parser.add_argument("--parties", type=int, default=3, help="number of MPC parties (default 3)")
+    """``mpcstats mpc-certs``: the deployment's MPC certificate ceremony, one step per subcommand."""
+    parser.description = (
+        "The MPC links' private CA and the parties' certificates (docs/deployment.md, section 1).\n\n"
+        "One operator for everything (tests, demos):   mpc-certs init --out pki\n"
+        "Three operators, each key on its own host:\n"
+        "  party operator:  mpc-certs csr --party N --dir /etc/mpcstats/mpc     (sends party_N.csr)\n"
+        "  CA holder:       mpc-certs init --out pki --ca-only                   (once)\n"
+        "                   mpc-certs sign --ca pki/ca --party N --csr party_N.csr  (returns party_N.crt "
+        "and pki/ca/mpyc_ca.crt)\n"
+        "  party operator:  mpc-certs install --party N --dir /etc/mpcstats/mpc --cert party_N.crt "
+        "--ca-cert mpyc_ca.crt\n"
+        "then the party's mpc_ssl_dir = the --dir.")
+    parser.add_argument("--out", help=argparse.SUPPRESS)  # the old form of `init --out`
+    parser.add_argument("--parties", type=int, default=3, help=argparse.SUPPRESS)
+    steps = parser.add_subparsers(dest="certs_command", metavar="STEP")
+    init = steps.add_parser("init", help="a new CA, and (unless --ca-only) every party's key and certificate")
+    init.add_argument("--out", required=True, help="directory for ca/ and party_<pid>/ (created)")
+    init.add_argument("--parties", type=int, default=3, help="number of MPC parties (default 3)")
+    init.add_argument("--ca-only", action="store_true",
+                      help="only the CA: the parties make their own keys (csr) and you sign them (sign)")
+    csr = steps.add_parser("csr", help="on a party's host: its own key (stays there) and a request to sign")
+    csr.add_argument("--party", type=int, required=True, choices=range(3), metavar="N", help="0, 1 or 2")
+    csr.add_argument("--dir", required=True, help="the party's mpc_ssl_dir (the key goes to DIR/.config/)")
+    sign = steps.add_parser("sign", help="at the CA: sign one party's request")
+    sign.add_argument("--ca", required=True, help="the CA directory (init's OUT/ca)")
+    sign.add_argument("--party", type=int, required=True, choices=range(3), metavar="N", help="0, 1 or 2")
+    sign.add_argument("--csr", required=True, help="the party's party_N.csr")
+    sign.add_argument("--out", dest="cert_out", help="where to write the certificate (default party_N.crt "
+                                                     "next to the CSR)")
+    sign.add_argument("--days", type=int, default=825, help="validity (default 825)")
+    install = steps.add_parser("install", help="on a party's host: check and install the signed certificate")
+    install.add_argument("--party", type=int, required=True, choices=range(3), metavar="N", help="0, 1 or 2")
+    install.add_argument("--dir", required=True, help="the party's mpc_ssl_dir (as given to csr)")
+    install.add_argument("--cert", required=True, help="the signed party_N.crt")
+    install.add_argument("--ca-cert", required=True, help="the deployment's mpyc_ca.crt")
 
 
 def run(args: argparse.Namespace) -> int:
+    step = getattr(args, "certs_command", None)
+    try:
+        if step == "csr":
+            path = make_csr(args.dir, args.party)
+            print(f"party {args.party}: key {Path(args.dir) / CONFIG_DIR / f'party_{args.party}.key'} (mode "
+                  f"0600, keep it here); send {path} to the CA holder")
+            return 0
+        if step == "sign":
+            return _sign(args)
+        if step == "install":
+            base = install_party_cert(args.dir, args.party, _read(args.cert), _read(args.ca_cert))
+            print(f"party {args.party}: installed; set mpc_ssl_dir = \"{base.resolve()}\" in its [party] table")
+            return 0
+        if step is None and not getattr(args, "out", None):
+            print("mpcstats mpc-certs: give a step: init, csr, sign or install (see --help)", file=sys.stderr)
+            return 2
+        return _init(args)
+    except PKIError as exc:
+        print(f"mpcstats mpc-certs {step or 'init'}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise PKIError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _sign(args: argparse.Namespace) -> int:
+    ca = load_ca(args.ca)
+    csr_path = Path(args.csr)
+    cert = sign_party_csr(ca, _read(args.csr), args.party, args.days)
+    out = Path(args.cert_out) if args.cert_out else csr_path.with_name(f"party_{args.party}.crt")
+    _write(out, cert, 0o644)
+    print(f"party {args.party}: certificate {out}; send it and {Path(args.ca) / CA_FILE} back to the party's "
+          "operator (mpc-certs install)")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if (out / "ca" / CA_FILE).exists():
         print(f"{out}/ca already holds a CA; refusing to replace it (parties trust the old one)",
               file=sys.stderr)
         return 1
+    if getattr(args, "ca_only", False):
+        ca_dir = out / "ca"
+        ca_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ca = generate_ca()
+        _write(ca_dir / CA_FILE, ca.cert_pem, 0o644)
+        _write(ca_dir / "mpyc_ca.key", ca.key_pem, 0o600)
+        print(f"CA: {ca_dir / CA_FILE} (key {ca_dir / 'mpyc_ca.key'}, mode 0600: keep it offline)")
+        return 0
     deployment = generate_deployment(out, args.parties)
     print(f"CA: {deployment.ca_cert} (key {deployment.ca_key}, mode 0600: keep it off the party hosts)")
     for pid, directory in enumerate(deployment.party_dirs):
-        print(f"party {pid}: copy {directory}/.config/ to the party's working directory, then run its "
-              f"MPyC programs there with --ssl")
+        print(f"party {pid}: copy {directory}/ to the party's host and set its mpc_ssl_dir to that copy")
     return 0
