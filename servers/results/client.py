@@ -95,11 +95,18 @@ def load_deployment(path: str | Path) -> Deployment:
     if isinstance(data, dict) and isinstance(data.get("consumer"), dict):
         data = data["consumer"]
     if not isinstance(data, dict) or not isinstance(data.get("parties"), list):
-        raise ConsumerError("bad_deployment", f"{path}: expected an object with a 'parties' list")
+        raise ConsumerError("bad_deployment", f"{path}: parties is missing: a list of the three parties' "
+                                              "pid, url and public_key (docs/deployment.md, 'Files you "
+                                              "hand out')")
     parties = []
     for i, p in enumerate(data["parties"]):
-        if not isinstance(p, dict) or not isinstance(p.get("url"), str) or not isinstance(p.get("public_key"), str):
-            raise ConsumerError("bad_deployment", f"{path}: party {i} needs 'url' and 'public_key' strings")
+        if not isinstance(p, dict):
+            raise ConsumerError("bad_deployment", f"{path}: parties[{i}] must be an object with pid, url "
+                                                  "and public_key")
+        for name in ("url", "public_key"):
+            if not isinstance(p.get(name), str):
+                raise ConsumerError("bad_deployment", f"{path}: parties[{i}].{name} is missing (a string; "
+                                                      "see docs/deployment.md, 'Files you hand out')")
         pid = p.get("pid", i)
         if isinstance(pid, bool) or not isinstance(pid, int):
             raise ConsumerError("bad_deployment", f"{path}: party {i} 'pid' must be an integer")
