@@ -272,7 +272,18 @@ async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
         buckets = await dp_stats.open_noisy_histogram(
             inputs, query.edge_units(), dp.noise_scale(privacy.epsilon_of("histogram"), 1))
         timings["dp_histogram"] = time.perf_counter() - t
-    return results.finish_private(query, inputs.n, noisy_sum, buckets)
+    order = None
+    if stats & {"median", "quantiles"}:
+        from mpc_programs import dp_order
+
+        t = time.perf_counter()
+        ranks = results.dp_ranks(query, inputs.n)
+        order = await dp_order.open_dp_order_statistics(
+            inputs, sorted(set(ranks.values())), to_units(privacy.clip),
+            privacy.epsilon_of("quantiles") / len(set(ranks.values())))
+        order = {level: order[rank] for level, rank in ranks.items()}
+        timings["dp_order_statistics"] = time.perf_counter() - t
+    return results.finish_private(query, inputs.n, noisy_sum, buckets, order)
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:

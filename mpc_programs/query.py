@@ -19,7 +19,10 @@ A query is a small JSON object; every field is optional::
   to the sum (sensitivity ``clip``: values are clipped to it; the mean is the noisy sum
   over the public count) and to each histogram bucket (sensitivity 1). A DP query may
   only ask for ``count`` (public by design), ``sum``, ``mean`` and ``histogram``, each
-  noised statistic needs its ε, and it cannot be combined with a filter.
+  noised statistic needs its ε, and it cannot be combined with a filter. ``median`` and
+  ``quantiles`` take ``epsilon.quantiles`` (split evenly over their distinct ranks;
+  noisy counts at each digit of the radix search, ``dp_order``) and ``clip`` too; the
+  DP 1st and 99th percentiles stand in for min and max.
 * ``filter`` — a conjunction of public comparisons ``[op, value]`` (on the query's
   column) or ``[column, op, value]`` (on any column: a join of columns of the same
   inputs), op one of ``< <= > >= == !=``: every statistic is computed over the inputs
@@ -75,7 +78,9 @@ DECIMALS_LIMIT = 8
 #: Statistics that need bucket edges.
 _NEED_EDGES = ("histogram", "mode")
 #: What a differentially private query may ask for, and which ε covers each.
-DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histogram"}
+DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histogram",
+                 "median": "quantiles", "quantiles": "quantiles"}
+DP_MECHANISMS = ("sum", "histogram", "quantiles")
 MAX_EPSILON = Decimal(10)
 
 
@@ -352,11 +357,13 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
                          f"{', '.join(DP_STATISTICS)}; {exact[0]!r} has no DP mechanism here")
     epsilon = spec.get("epsilon")
     if not isinstance(epsilon, dict) or not epsilon:
-        raise QueryError("'privacy.epsilon' must map 'sum' and/or 'histogram' to an epsilon")
+        raise QueryError("'privacy.epsilon' must map 'sum', 'histogram' and/or 'quantiles' "
+                         "to an epsilon")
     needed = {m for m in (DP_STATISTICS[s] for s in stats) if m is not None}
-    unknown = set(epsilon) - {"sum", "histogram"}
+    unknown = set(epsilon) - set(DP_MECHANISMS)
     if unknown:
-        raise QueryError(f"unknown DP mechanism {sorted(unknown)[0]!r}; known: sum, histogram")
+        raise QueryError(f"unknown DP mechanism {sorted(unknown)[0]!r}; known: "
+                         f"{', '.join(DP_MECHANISMS)}")
     missing = needed - set(epsilon)
     if missing:
         raise QueryError(f"'privacy.epsilon' needs a value for {sorted(missing)[0]!r}")
@@ -367,9 +374,10 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
             raise QueryError(f"epsilon for {name} must be in (0, {MAX_EPSILON}], got {text}")
         values.append((name, canonical_decimal(text)))  # "1", "1.0", "1.00": one ε
     clip = None
-    if "sum" in needed:
+    if needed & {"sum", "quantiles"}:
         if "clip" not in spec:
-            raise QueryError("'privacy.clip' (the largest value a sum counts, in ETH) is required")
+            raise QueryError("'privacy.clip' (the largest value a sum or quantile counts, in ETH) "
+                             "is required")
         clip = _decimal_string(spec["clip"], "privacy.clip")
         if _units(clip, "privacy.clip") <= 0:
             raise QueryError("privacy.clip must be positive")

@@ -103,8 +103,22 @@ def _sqrt(units_squared: Fraction) -> str:
         return str(d.sqrt() / SCALE)
 
 
+def dp_ranks(query: Query, n: int) -> dict[str, int]:
+    """The rank each DP order statistic publishes (no interpolation): level → round(q·(n−1)).
+
+    ``"median"`` is level 1/2; ``dp_order`` splits ``epsilon.quantiles`` over the distinct ranks.
+    """
+    levels: list[tuple[str, Fraction]] = []
+    if "median" in query.statistics:
+        levels.append(("median", Fraction(1, 2)))
+    if "quantiles" in query.statistics:
+        levels += [(q, Fraction(Decimal(q))) for q in query.quantiles]
+    return {name: int(q * (n - 1) + Fraction(1, 2)) for name, q in levels}
+
+
 def finish_private(query: Query, n: int, noisy_sum: int | None,
-                   noisy_buckets: list[int] | None) -> dict[str, Any]:
+                   noisy_buckets: list[int] | None,
+                   order: dict[str, int] | None = None) -> dict[str, Any]:
     """Published statistics of a differentially private query (see ``dp_stats``).
 
     The noisy values are published as drawn (post-processing cannot weaken DP), except
@@ -123,9 +137,15 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
         elif name == "histogram":
             out["histogram"] = {"edges": list(query.histogram_edges),
                                 "counts": [max(0, c) for c in _need(noisy_buckets)]}
+        elif name == "median":
+            out["median"] = _dec(_need(order)["median"])
+        elif name == "quantiles":
+            out["quantiles"] = {q: _dec(_need(order)[q]) for q in query.quantiles}
     epsilon = dict(query.privacy.epsilon)
     out["privacy"] = {
-        "mechanism": "discrete Laplace noise generated jointly by the three parties",
+        "mechanism": "discrete Laplace noise generated jointly by the three parties"
+                     + ("; order statistics by noisy counts at each digit of the radix search"
+                        if order else ""),
         "epsilon": epsilon,
         "epsilon_total": str(sum(Decimal(v) for v in epsilon.values())),
         **({"clip": query.privacy.clip} if query.privacy.clip is not None else {}),

@@ -56,16 +56,24 @@ def dp_sum(epsilon: Any, clip: str = "1000") -> dict[str, Any]:
 
 def test_quantile_interpolation_reconstruction_is_refused(deployment):
     """Attack: two exact queries of 32 quantile levels each, placed inside every gap between order
-    statistics, recover all balances (a level interpolates two order statistics). Judged: no quantile
-    is published — the exact query is refused (409 exact_query_refused) by the parties, and asking the
-    same levels with ``privacy`` is a query error (no DP mechanism for quantiles yet)."""
+    statistics, recover all balances (a level interpolates two order statistics). Judged: the exact
+    query is refused (409 exact_query_refused) by the parties; the same levels asked with ``privacy``
+    are answered by the DP radix search (no interpolation: each level is one noisy-searched prefix at
+    resolution 16^4 units), none of the published values is a provider's balance, and the query's ε
+    is charged to every party's budget."""
     levels = [f"{(k + 0.5) / 33:.6f}" for k in range(32)]
     refused = ask(deployment, {"statistics": ["quantiles"], "quantiles": levels})
     assert refused.status_code == 409, refused.text
     assert refused.json()["error"]["code"] == "exact_query_refused"
+    before = requests.get(deployment.coordinator_url + "/v1/budget", timeout=30).json()
     with_dp = ask(deployment, {"statistics": ["quantiles"], "quantiles": levels,
-                               "privacy": {"epsilon": {"sum": "1"}, "clip": "1"}})
-    assert with_dp.status_code == 422 and "no DP mechanism" in with_dp.text
+                               "privacy": {"epsilon": {"quantiles": "0.5"}, "clip": "1000"}})
+    assert with_dp.status_code == 200, with_dp.text
+    published = {Decimal(v) for v in with_dp.json()["statistics"]["quantiles"].values()}
+    balances = {Decimal(a.eth) for a in deployment.accounts[:PROVIDERS]}
+    assert not published & balances
+    after = requests.get(deployment.coordinator_url + "/v1/budget", timeout=30).json()
+    assert Fraction(after["epsilon_remaining"]) == Fraction(before["epsilon_remaining"]) - Fraction(1, 2)
 
 
 def test_min_and_max_are_not_published_exactly(deployment):

@@ -5,6 +5,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "notary": ("servers.notary.bench", "notarize through the relay on loopback, TLS 1.2 and 1.3"),
     "verify": ("mpc_programs.bench_verify", "input verification (AES-GCM inside MPC) per batch"),
     "e2e": ("mpcstats.commands.bench_e2e", "the deployed system: N providers, then queries"),
+    "dp": ("mpcstats.commands.bench_dp", "DP median and mean: rank / relative error and cost vs exact"),
     "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
     "rogue": ("mpcstats.commands.bench_rogue",
               "one party replaced by a rogue with a valid certificate: every attack must abort cleanly"),
