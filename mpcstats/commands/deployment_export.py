@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -69,6 +70,17 @@ def _section(path: Path, section: str) -> dict[str, Any]:
         raise ExportError(f"{path} is not valid TOML: {exc}") from None
     if not isinstance(table, dict):
         raise ExportError(f"{path} has no [{section}] table")
+    # the same environment overrides the server itself applies (MPCSTATS_<SECTION>_<KEY>)
+    prefix = f"MPCSTATS_{section.upper()}_"
+    for name, value in os.environ.items():
+        key = name[len(prefix):].lower() if name.startswith(prefix) else None
+        if key in ("host", "parties", "public_party_urls", "sources", "server_names"):
+            try:
+                table[key] = value if key == "host" else json.loads(value)
+            except json.JSONDecodeError:
+                raise ExportError(f"{name} must be JSON") from None
+        elif key == "port" and value.isdigit():
+            table[key] = int(value)
     return table
 
 
