@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from mpc_programs import ingest, secure_stats
-from mpc_programs.aes_gcm_mpc import MAX_RECORDS, ProviderInput, RecordPart, verify_batch_values
+from mpc_programs.aes_gcm_mpc import MAX_RECORDS, ProviderInput, RecordPart, RequestInput, verify_batch_values
 from mpc_programs.field import SHARES_PER_INPUT
 from mpc_programs.store import StoreError, decode_row, validate_input_id
 from mpc_programs.hardened_runtime import mpc
@@ -79,6 +79,10 @@ class Submission:
         if p.more_records or p.inner_types:
             doc["more"] = _records_json(p.more_records)
             doc["inner"] = list(p.inner_types)
+        if p.request is not None:
+            q = p.request
+            doc["request"] = {**_records_json([q.record])[0], "known": [[o, b.hex()] for o, b in q.known],
+                              "secret": [list(x) for x in q.secret], "inner_type": q.inner_type}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -115,6 +119,37 @@ def _parse_records(doc: Mapping[str, Any]) -> tuple[tuple[RecordPart, ...], tupl
     return tuple(parts), tuple(inner)
 
 
+def _parse_request(doc: object) -> RequestInput | None:
+    """``{key_share, ciphertext, tag, nonce, aad, known: [[offset, hex]], secret: [[offset, length]],
+    inner_type}``: the request bound inside MPC (absent: none)."""
+    if doc is None:
+        return None
+    keys = {"key_share", "ciphertext", "tag", "nonce", "aad", "known", "secret", "inner_type"}
+    if not isinstance(doc, dict) or set(doc) != keys:
+        raise SubmissionError("request is {" + ", ".join(sorted(keys)) + "}")
+    key_share = doc["key_share"]
+    if (not isinstance(key_share, list) or len(key_share) not in (16, 32)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256 for v in key_share)):
+        raise SubmissionError("request.key_share must be 16 or 32 bytes")
+    known, secret = doc["known"], doc["secret"]
+    if not isinstance(known, list) or len(known) > 8 or not isinstance(secret, list) or len(secret) > 8:
+        raise SubmissionError("request.known and request.secret are short lists")
+    parsed_known = []
+    for item in known:
+        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], str) or len(item[1]) > 8192:
+            raise SubmissionError("a known span is [offset, hex]")
+        parsed_known.append((_int(item[0], "known offset"), bytes.fromhex(item[1])))
+    parsed_secret = []
+    for item in secret:
+        if not isinstance(item, list) or len(item) != 2:
+            raise SubmissionError("a secret span is [offset, length]")
+        parsed_secret.append((_int(item[0], "secret offset"), _int(item[1], "secret length")))
+    if not isinstance(doc["inner_type"], bool):
+        raise SubmissionError("request.inner_type is a boolean")
+    record = RecordPart(_bytes(doc, "ciphertext"), _bytes(doc, "tag"), _bytes(doc, "nonce"), _bytes(doc, "aad"))
+    return RequestInput(key_share, record, tuple(parsed_known), tuple(parsed_secret), doc["inner_type"])
+
+
 def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 20:
         raise SubmissionError(f"{what} must be a small non-negative integer")
@@ -149,13 +184,14 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         row = decode_row(layout)
         columns, fields_, rows = _parse_extra(doc.get("extra", []))
         more_records, inner_types = _parse_records(doc)
+        request = _parse_request(doc.get("request"))
         provider = ProviderInput(
             key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
             nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
             uid=(_int(uid[0], "uid offset"), bytes.fromhex(uid[1])),
             balance=(_int(balance[0], "balance offset"), _int(balance[1], "balance length")),
             decimals=_int(doc.get("decimals", 8), "decimals"), extra_values=fields_,
-            more_records=more_records, inner_types=inner_types)
+            more_records=more_records, inner_types=inner_types, request=request)
     except (StoreError, ValueError) as exc:
         if isinstance(exc, SubmissionError):
             raise
@@ -197,6 +233,11 @@ def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
     if p.more_records or p.inner_types:
         doc["more_records"] = _records_json(p.more_records)
         doc["inner_types"] = list(p.inner_types)
+    if p.request is not None:
+        q = p.request
+        doc["request"] = {"key_share": list(q.key_share), **_records_json([q.record])[0],
+                          "known": [[o, b.hex()] for o, b in q.known],
+                          "secret": [list(x) for x in q.secret], "inner_type": q.inner_type}
     if extra:
         doc["extra"] = [{"column": name, "field": list(field), "layout": row}
                         for (name, row), field in zip(extra.items(), p.extra_values, strict=True)]

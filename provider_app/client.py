@@ -172,7 +172,20 @@ class ProviderClient:
             "fields": {name: {"offset": session.stream_offset(name),
                               "length": session.fields[name].length} for name in located},
             "uid": session.uid,
+            "request": self._request_document(session),
         }
+
+    def _request_document(self, session: ProverSession) -> dict[str, Any]:
+        """The request record and its public values (timestamp, signature, API key length): the
+        parties rebuild the request from the spec and check it inside MPC; the API key stays
+        secret (and so the signature alone lets nobody call the exchange)."""
+        record = session.request_record
+        if record is None:
+            raise ContributionError("notary_refused", "the request record is missing")
+        timestamp, signature, api_key_length = self.spec.request_values(session.request)
+        return {"index": record.index, "seq": record.seq, "header": record.header.hex(),
+                "payload": record.payload.hex(), "iv": session.client_write_iv.hex(),
+                "timestamp": timestamp, "signature": signature, "api_key_length": api_key_length}
 
     def extra_columns(self, notarized: Notarized) -> dict[str, str | None]:
         """The columns beyond the balance, each value or None (missing), for the user to see."""
@@ -202,15 +215,17 @@ class ProviderClient:
             raise ContributionError("field_not_found", str(exc)) from exc
         parties = self.pinned_parties(registration)
         key_rows = share_key_bytes(key)
+        client_rows = share_key_bytes(notarized.session.client_write_key)
         primary = self.spec.primary
         rows = {c: share_units(u) for c, u in units.items()}
         for pid, url in enumerate(parties):
             self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
-                          json={"key_share": key_rows[pid], "layout": encode_row(rows[primary][pid]),
+                          json={"key_share": key_rows[pid], "client_key_share": client_rows[pid],
+                                "layout": encode_row(rows[primary][pid]),
                                 "columns": {c: encode_row(r[pid]) for c, r in rows.items()
                                             if c != primary}},
                           token=registration.token, patience=SHARE_PATIENCE_SECONDS)
-        del key_rows, rows
+        del key_rows, client_rows, rows
         self._request("POST", self.config.coordinator_url.rstrip("/")
                       + f"/v1/registrations/{registration.session_id}/ready",
                       token=registration.token, patience=SHARE_PATIENCE_SECONDS)
@@ -236,6 +251,7 @@ class ProviderClient:
              cancel: threading.Event | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last = None
+        waiting_since: float | None = None
         while True:
             try:
                 state = self.status(registration)
@@ -249,6 +265,13 @@ class ProviderClient:
             last = state["status"]
             if state["status"] in FINAL:
                 return state
+            # a party is down: the run waits for it; say so within seconds instead of timing out
+            if state.get("waiting_for"):
+                waiting_since = waiting_since or time.monotonic()
+                if time.monotonic() - waiting_since >= OUTAGE_PATIENCE_SECONDS:
+                    raise ContributionError("waiting_for_party", str(state["waiting_for"]))
+            else:
+                waiting_since = None
             if time.monotonic() > deadline:
                 raise ContributionError("timeout")
             if cancel is not None and cancel.wait(interval):
@@ -289,6 +312,10 @@ class ProviderClient:
         return Outcome(final["status"], final.get("reason"), registration.session_id,
                        notarized.uid, time.monotonic() - started, history)
 
+
+#: How long a provider watches a registration that waits for a party that is down before it is
+#: told so (the registration stays queued and is verified when the party is back).
+OUTAGE_PATIENCE_SECONDS = 15.0
 
 #: How long a rate-limited share upload is retried: the registration is already made, and a
 #: half-shared session only expires.

@@ -160,7 +160,8 @@ def test_bad_column_fields_and_share_bodies_are_refused_with_reasons(deployment,
     shares_url = f"{party}/v1/sessions/{registration.session_id}/shares"
     auth = {"Authorization": f"Bearer {registration.token}"}
     row = encode_row(share_units(1)[0])
-    body = {"key_share": [0] * registration.key_length, "layout": row}
+    body = {"key_share": [0] * registration.key_length, "client_key_share": [0] * registration.key_length,
+            "layout": row}
     for columns, status in (({}, 422), ({"btc": row, "usdt": row}, 422), ({"btc": "x"}, 422)):
         response = requests.post(shares_url, json={**body, "columns": columns}, headers=auth,
                                  timeout=30)

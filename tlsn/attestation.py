@@ -248,9 +248,9 @@ def verify_attestation(signed: SignedAttestation | Mapping[str, Any] | str,
         entry = att.record(claim.direction, claim.index)
         if entry is None:
             raise AttestationError("record_not_attested", f"no {claim.direction} record {claim.index}")
-        if entry.epoch != "application" or claim.direction != "s2c":
+        if entry.epoch != "application" or claim.direction not in ("s2c", "c2s"):
             raise AttestationError("record_not_application_data",
-                                   f"{claim.direction} record {claim.index} is not server application data")
+                                   f"{claim.direction} record {claim.index} is not application data")
         if (entry.seq != claim.seq or entry.header != claim.header.hex()
                 or entry.payload_sha256 != hashlib.sha256(claim.payload).hexdigest()):
             raise AttestationError("record_mismatch",

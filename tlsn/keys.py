@@ -86,6 +86,17 @@ def tls12_server_write_keys(master_secret: bytes, client_random: bytes, server_r
     return ServerWriteKeys(block[k:2 * k], block[2 * k + 4:2 * k + 8])
 
 
+def tls12_client_write_keys(master_secret: bytes, client_random: bytes, server_random: bytes,
+                            suite: CipherSuite) -> ServerWriteKeys:
+    """The client→server key and 4-byte salt from the same key block (see above)."""
+    if suite.version != TLS12:
+        raise ValueError("not a TLS 1.2 suite")
+    k = suite.key_length
+    block = tls12_prf(master_secret, b"key expansion", server_random + client_random, 2 * k + 8,
+                      suite.hash_name)
+    return ServerWriteKeys(block[:k], block[2 * k:2 * k + 4])
+
+
 def tls13_traffic_keys(traffic_secret: bytes, suite: CipherSuite) -> ServerWriteKeys:
     """[sender]_write_key/iv = HKDF-Expand-Label(secret, "key"/"iv", "", len) (RFC 8446 §7.3)."""
     key = hkdf_expand_label(traffic_secret, "key", b"", suite.key_length, suite.hash_name)

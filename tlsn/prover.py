@@ -112,6 +112,12 @@ class ProverSession:
     seconds: float = 0.0
     #: TLS 1.3: the NewSessionTicket records the server sent before the response (public).
     tickets: list[ResponseRecord] = field(default_factory=list)
+    #: The client's one application-data record (the request) and its key: the request is
+    #: bound inside MPC. ``request`` is its plaintext (PRIVATE: it holds the API key).
+    client_write_key: bytes = b""
+    client_write_iv: bytes = b""
+    request_record: ResponseRecord | None = None
+    request: bytes = b""
 
     def stream_offset(self, name: str) -> int:
         """Where field ``name``'s value starts in the response (the records' contents in order)."""
@@ -145,8 +151,12 @@ class ProverSession:
         raw = json.loads(text)
         data = {f.name: raw[f.name] for f in fields(cls) if f.name in raw}
         for name in ("client_random", "server_random", "server_write_key", "server_write_iv",
-                     "plaintext"):
-            data[name] = bytes.fromhex(data[name])
+                     "plaintext", "client_write_key", "client_write_iv", "request"):
+            if name in data:
+                data[name] = bytes.fromhex(data[name])
+        if data.get("request_record") is not None:
+            data["request_record"] = ResponseRecord(**{k: bytes.fromhex(v) if k in _RECORD_BYTES else v
+                                                       for k, v in data["request_record"].items()})
         if data.get("server_handshake_traffic_secret") is not None:
             data["server_handshake_traffic_secret"] = bytes.fromhex(data["server_handshake_traffic_secret"])
         for key in ("records", "tickets"):
@@ -368,6 +378,23 @@ def _open_tls13(s2c: list[Record], suite: CipherSuite, hs_secret: bytes, app_sec
     return out
 
 
+def _open_tls13_client(c2s: list[Record], keys: keylib.ServerWriteKeys) -> list[_Opened]:
+    """The client's TLS 1.3 application records (after its Finished, the one handshake-epoch
+    record without client authentication)."""
+    encrypted = [r for r in c2s if r.content_type == APPLICATION_DATA]
+    out: list[_Opened] = []
+    for seq, r in enumerate(encrypted[1:]):
+        sealed = seal_parts(r, seq, TLS13, keys.iv)
+        inner_type, content = open_tls13_inner(keys.key, sealed)
+        if inner_type != APPLICATION_DATA:
+            continue
+        if len(content) != len(sealed.ciphertext) - 1:
+            raise ProverError("padded_record", "a padded request record is not supported")
+        record = Record(r.direction, r.index, r.content_type, r.version, r.payload, "application", seq)
+        out.append(_Opened(record, sealed, content))
+    return out
+
+
 def _locate(spec: SourceSpec, stream: bytes, opened: list[_Opened]) -> dict[str, FieldLocation]:
     starts: list[int] = []
     pos = 0
@@ -455,11 +482,16 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
             master = keylib.keylog_secret(keylog, ch.random, "CLIENT_RANDOM")
             keys = keylib.tls12_server_write_keys(master, ch.random, sh.random, suite)
             opened = _open_tls12(s2c, keys)
+            client_keys = keylib.tls12_client_write_keys(master, ch.random, sh.random, suite)
+            sent = _open_tls12(c2s, client_keys)
         else:
             hs_secret = keylib.keylog_secret(keylog, ch.random, "SERVER_HANDSHAKE_TRAFFIC_SECRET")
             app_secret = keylib.keylog_secret(keylog, ch.random, "SERVER_TRAFFIC_SECRET_0")
             keys = keylib.tls13_traffic_keys(app_secret, suite)
             opened = _open_tls13(s2c, suite, hs_secret, app_secret, tickets)
+            client_secret = keylib.keylog_secret(keylog, ch.random, "CLIENT_TRAFFIC_SECRET_0")
+            client_keys = keylib.tls13_traffic_keys(client_secret, suite)
+            sent = _open_tls13_client(c2s, client_keys)
     except InvalidTag:
         raise ProverError("key_derivation_mismatch", "derived keys do not open the server's records") from None
     stream = b"".join(o.plaintext for o in opened)
@@ -480,12 +512,21 @@ def _analyse(spec: SourceSpec, server_name: str, suite: CipherSuite, pipe: _TLSP
                               stream_offset=sum(len(p.plaintext) for p in opened[:i]),
                               plaintext_length=len(o.plaintext))
                for i, o in enumerate(opened[:last + 1])]
+    request_bytes = b"".join(o.plaintext for o in sent)
+    if len(sent) != 1:
+        raise ProverError("one_request", "the request must be one record, alone on the connection")
+    r0 = sent[0]
+    request_record = ResponseRecord(index=r0.record.index, seq=r0.record.seq or 0, header=r0.record.header,
+                                    payload=r0.record.payload, ciphertext=r0.sealed.ciphertext,
+                                    tag=r0.sealed.tag, nonce=r0.sealed.nonce, aad=r0.sealed.aad,
+                                    stream_offset=0, plaintext_length=len(r0.plaintext))
     leading = [ResponseRecord(index=o.record.index, seq=o.record.seq or 0, header=o.record.header,
                               payload=o.record.payload, ciphertext=o.sealed.ciphertext, tag=o.sealed.tag,
                               nonce=o.sealed.nonce, aad=o.sealed.aad, stream_offset=0, plaintext_length=0)
                for o in tickets]
     return ProverSession(
-        tickets=leading, server_name=server_name, tls_version=suite.version, cipher_suite=suite.name,
+        tickets=leading, client_write_key=client_keys.key, client_write_iv=client_keys.iv,
+        request_record=request_record, request=request_bytes, server_name=server_name, tls_version=suite.version, cipher_suite=suite.name,
         cipher_suite_id=suite.code, key_length=suite.key_length, client_random=ch.random,
         server_random=sh.random, server_write_key=keys.key, server_write_iv=keys.iv,
         server_handshake_traffic_secret=hs_secret, records=records, fields=locations,

@@ -80,17 +80,45 @@ class SourceSpec:
         if self.signature == "hmac-sha256-hex":
             sig = hmac.new(credentials.secret.encode(), query.encode(), hashlib.sha256).hexdigest()
             query = f"{query}&{self.signature_param}={sig}"
+        return self._assemble(query, host or self.host, credentials.api_key)
+
+    def _assemble(self, query: str, host: str, api_key: str) -> bytes:
         target = self.path + ("?" + query if query else "")
         headers = [
             f"{self.method} {quote(target, safe='/?=&%:.,-_~')} HTTP/1.1",
-            f"Host: {host or self.host}",
-            f"{self.api_key_header}: {credentials.api_key}",
+            f"Host: {host}",
+            f"{self.api_key_header}: {api_key}",
             "Accept: application/json",
             "Accept-Encoding: identity",
             "User-Agent: mpcstats-notarize/1",
             "Connection: close",
         ]
         return ("\r\n".join(headers) + "\r\n\r\n").encode()
+
+    def expected_request(self, *, host: str, timestamp_ms: int, signature: str | None,
+                         api_key_length: int) -> tuple[bytes, tuple[int, int]]:
+        """What :meth:`build_request` sent, as the servers rebuild it from public values: the
+        request with the API key's ``api_key_length`` bytes zeroed, and their (offset, length).
+        Inside MPC every other byte is known plaintext (the request line with the spec's path
+        and query parameters, Host, the fixed headers)."""
+        query = self.query.format(timestamp=timestamp_ms, recv_window=self.recv_window)
+        if self.signature == "hmac-sha256-hex":
+            query = f"{query}&{self.signature_param}={signature}"
+        placeholder = "\0" * api_key_length
+        request = self._assemble(query, host, placeholder)
+        start = request.index(f"{self.api_key_header}: ".encode() + placeholder.encode()) + len(self.api_key_header) + 2
+        return request, (start, api_key_length)
+
+    def request_values(self, request: bytes) -> tuple[int, str | None, int]:
+        """(timestamp, signature, API key length) of a request :meth:`build_request` made: the
+        public values a registration names."""
+        head = request.split(b"\r\n", 3)
+        target = head[0].split(b" ")[1].decode()
+        params = dict(p.partition("=")[::2] for p in target.partition("?")[2].split("&"))
+        key_line = head[2].decode()
+        key = key_line.partition(": ")[2]
+        signature = params.get(self.signature_param) if self.signature == "hmac-sha256-hex" else None
+        return int(params.get("timestamp", "0")), signature, len(key)
 
 
 def _require(table: dict, key: str, kind: type, where: str):  # type: ignore[no-untyped-def]

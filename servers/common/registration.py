@@ -29,7 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tlsn import (S2C, TLS12, AttestationError, Record, RecordClaim, SourceSpec, TLSNError,
+from tlsn import (C2S, S2C, TLS12, AttestationError, Record, RecordClaim, SourceSpec, TLSNError,
                   UnsupportedCipherError, load_spec, seal_parts, suite_by_name, verify_attestation)
 
 FIRST_BLOCK = b"HTTP/1.1 200 OK\r"
@@ -68,13 +68,16 @@ class CheckedRegistration:
     more_records: tuple[tuple[bytes, bytes, bytes, bytes], ...] = ()
     #: TLS 1.3: the inner content type each record must carry (0x16 tickets, 0x17 response).
     inner_types: tuple[int, ...] = ()
+    #: The request, bound inside MPC with the client-write key.
+    request: "CheckedRequest | None" = None
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.extra_fields)
 
     def submission(self, key_share: list[int], layout: str,
-                   extra_layouts: Mapping[str, str] | None = None) -> dict[str, Any]:
+                   extra_layouts: Mapping[str, str] | None = None,
+                   client_key_share: list[int] | None = None) -> dict[str, Any]:
         """The verify-job document for this registration with one party's secret shares
         (``extra_layouts``: the shared layout of each extra column, by name)."""
         doc = {"input_id": self.input_id, "key_share": key_share,
@@ -87,6 +90,8 @@ class CheckedRegistration:
             doc["more_records"] = [{"ciphertext": c.hex(), "tag": t.hex(), "nonce": n.hex(), "aad": a.hex()}
                                    for n, a, c, t in self.more_records]
             doc["inner_types"] = list(self.inner_types)
+        if self.request is not None:
+            doc["request"] = self.request.to_json(client_key_share or [])
         if self.extra_fields:
             layouts = extra_layouts or {}
             doc["extra"] = [{"column": name, "field": list(field), "layout": layouts.get(name, "")}
@@ -194,6 +199,7 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
             sealed_records.append(seal_parts(record, claim.seq, attestation.tls_version, iv))
     except TLSNError as exc:
         raise RegistrationError("invalid_record", str(exc)) from None
+    request = _check_request(doc, spec, attestation, host=server_names[source], tls12=tls12)
     inner_types: tuple[int, ...] = () if tls12 else tuple([0x16] * tickets + [0x17] * (len(claims) - tickets))
     if any(len(s.ciphertext) < 1 for s in sealed_records):
         raise RegistrationError("invalid_record", "an empty record")
@@ -236,7 +242,94 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         balance_field=values[0][1], attested_at=attestation.time,
         extra_fields=tuple(values[1:]),
         more_records=tuple((x.nonce, x.aad, x.ciphertext, x.tag) for x in sealed_records[1:]),
-        inner_types=inner_types)
+        inner_types=inner_types, request=request)
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """The provider's request record and what the MPC checks in it: every byte known (rebuilt
+    from the spec and the public timestamp and signature) except the API key's."""
+
+    nonce: bytes
+    aad: bytes
+    ciphertext: bytes
+    tag: bytes
+    known: tuple[tuple[int, bytes], ...]
+    secret: tuple[tuple[int, int], ...]
+    inner_type: bool
+
+    def to_json(self, key_share: list[int]) -> dict[str, Any]:
+        return {"key_share": key_share, "ciphertext": self.ciphertext.hex(), "tag": self.tag.hex(),
+                "nonce": self.nonce.hex(), "aad": self.aad.hex(),
+                "known": [[o, b.hex()] for o, b in self.known],
+                "secret": [list(x) for x in self.secret], "inner_type": self.inner_type}
+
+
+REQUEST_SKEW_SECONDS = 30
+
+
+def _check_request(doc: Mapping[str, Any], spec: SourceSpec, attestation: Any, *, host: str,
+                   tls12: bool) -> CheckedRequest:
+    """The request: the client's first and only application-data record on the connection (one
+    request per connection), attested; its public values (timestamp, signature, API key length)
+    give the known plaintext the MPC checks with the client-write key."""
+    req = doc.get("request")
+    if not isinstance(req, Mapping):
+        raise RegistrationError("invalid_field", "request is a required object")
+    index = _int(req, "index", "request", 1 << 20)
+    seq = _int(req, "seq", "request", 1 << 62)
+    header = _hex(req, "header", "request", 5)
+    payload = _hex(req, "payload", "request", MAX_REQUEST_RECORD)
+    iv = _hex(req, "iv", "request", 12)
+    timestamp = _int(req, "timestamp", "request", 1 << 53)
+    api_key_length = _int(req, "api_key_length", "request", 257)
+    signature = req.get("signature")
+    if len(header) != 5 or header[0] != 23 or int.from_bytes(header[3:5], "big") != len(payload):
+        raise RegistrationError("invalid_record", "request header does not match an application-data record")
+    if len(iv) != (4 if tls12 else 12):
+        raise RegistrationError("invalid_record", "the request IV has the wrong length")
+    if spec.signature == "hmac-sha256-hex" and (
+            not isinstance(signature, str) or re.fullmatch("[0-9a-f]{64}", signature) is None):
+        raise RegistrationError("invalid_field", "request.signature must be 64 lowercase hex digits")
+    if not 1 <= api_key_length <= 256:
+        raise RegistrationError("invalid_field", "request.api_key_length out of range")
+    if abs(timestamp / 1000 - attestation.time) > spec.recv_window / 1000 + REQUEST_SKEW_SECONDS:
+        raise RegistrationError("invalid_field", "request.timestamp is not the notarization's time")
+    first_seq = 1 if tls12 else 0  # TLS 1.2: the client's Finished is sequence number 0
+    sent = [e for e in attestation.records if e.direction == "c2s" and e.epoch == "application"
+            and (not tls12 or e.header[:2] == "17")]
+    if seq != first_seq or len(sent) != 1 or sent[0].index != index:
+        raise RegistrationError("one_request", "the request must be the client's only application record")
+    try:
+        verify_attestation_records(attestation, [RecordClaim(C2S, index, seq, header, payload)])
+        record = Record(C2S, index, header[0], int.from_bytes(header[1:3], "big"), payload, seq=seq)
+        sealed = seal_parts(record, seq, attestation.tls_version, iv)
+    except AttestationError as exc:
+        raise RegistrationError(f"attestation_{exc.reason}", str(exc)) from None
+    except TLSNError as exc:
+        raise RegistrationError("invalid_record", str(exc)) from None
+    expected, (start, length) = spec.expected_request(host=host, timestamp_ms=timestamp,
+                                                      signature=signature, api_key_length=api_key_length)
+    if len(expected) != len(sealed.ciphertext) - (0 if tls12 else 1):
+        raise RegistrationError("invalid_record", "the request record's length is not the spec's request")
+    return CheckedRequest(sealed.nonce, sealed.aad, sealed.ciphertext, sealed.tag,
+                          ((0, expected[:start]), (start + length, expected[start + length:])),
+                          ((start, length),), not tls12)
+
+
+MAX_REQUEST_RECORD = 4096 + 256
+
+
+def verify_attestation_records(attestation: Any, claims: list[RecordClaim]) -> None:
+    """Each claim is an attested application record, byte for byte (the signature was checked)."""
+    for claim in claims:
+        entry = attestation.record(claim.direction, claim.index)
+        if entry is None:
+            raise AttestationError("record_not_attested", f"no {claim.direction} record {claim.index}")
+        if (entry.epoch != "application" or entry.seq != claim.seq or entry.header != claim.header.hex()
+                or entry.payload_sha256 != hashlib.sha256(claim.payload).hexdigest()):
+            raise AttestationError("record_mismatch",
+                                   f"{claim.direction} record {claim.index} differs from what the notary saw")
 
 
 MAX_RECORDS = 64

@@ -26,6 +26,7 @@ class PendingSession:
     key_share: list[int] | None = None
     layout: str | None = None
     extra_layouts: dict[str, str] | None = None  # the extra columns' rows, by name
+    client_key_share: list[int] | None = None  # the request's (client-write) key, shared
 
     @property
     def has_shares(self) -> bool:
@@ -62,13 +63,15 @@ class SessionTable:
                 session = self._sessions.pop(sid, None)
                 if session is not None:  # drop the key share explicitly
                     session.key_share = None
+                    session.client_key_share = None
                     session.layout = None
                     session.extra_layouts = None
 
     def _expire(self) -> None:
         now = time.time()
         for sid in [s for s, v in self._sessions.items() if v.expires_at < now]:
-            self._sessions.pop(sid).key_share = None
+            expired = self._sessions.pop(sid)
+            expired.key_share = expired.client_key_share = None
 
     def __len__(self) -> int:
         with self._lock:
