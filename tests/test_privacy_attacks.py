@@ -120,10 +120,12 @@ def test_averaging_repeated_dp_queries_with_epsilon_spelled_differently(deployme
 
 
 def test_budget_exhaustion_and_differencing_by_one_provider(deployment):
-    """Attack: distinct DP queries until the noise is gone, and a DP sum before and after one provider
-    joins (their difference is that provider's balance plus noise). Judged: the parties refuse the
-    query that would take the total ε past the budget (409 privacy_budget_exhausted) — so the
-    privacy loss of every provider stays ≤ BUDGET, joining included — and /v1/budget says so."""
+    """Attack: distinct DP queries until the noise is gone, and a DP sum or the exact release before
+    and after one provider joins (their difference is that provider's balance, plus noise for DP).
+    Judged: the parties refuse the query that would take the total ε past the budget (409
+    privacy_budget_exhausted) — so the privacy loss of every provider stays ≤ BUDGET, joining
+    included — /v1/budget says so, and the exact release over the pool with one new provider is
+    refused (409 too_few_new_providers: the default minimum is 5)."""
     spent = []
     for clip in ("10", "20", "30", "40", "50", "60", "70"):
         answer = ask(deployment, dp_sum("1", clip))
@@ -143,6 +145,9 @@ def test_budget_exhaustion_and_differencing_by_one_provider(deployment):
         == "accepted"
     after = ask(deployment, dp_sum("1", "10"))
     assert after.status_code == 409 and after.json()["error"]["code"] == "privacy_budget_exhausted"
+    # ... nor a fresh exact release: one new provider is fewer than exact_release_min_new_providers
+    exact = ask(deployment, DEFAULT_RELEASE)
+    assert exact.status_code == 409 and exact.json()["error"]["code"] == "too_few_new_providers"
     budget = requests.get(deployment.coordinator_url + "/v1/budget", timeout=30).json()
     assert all(p["pool"]["n"] == PROVIDERS + 1 for p in budget["parties"])
 

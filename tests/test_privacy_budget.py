@@ -134,3 +134,32 @@ def test_a_new_pool_version_keeps_the_spent_budget(tmp_path):
 def test_a_non_positive_budget_is_a_config_error(tmp_path, value):
     with pytest.raises(ValueError, match="privacy_budget_epsilon"):
         _config(tmp_path, value).validate()
+
+
+def _exact(client: TestClient, ids: list[str], spec: Any = None) -> Any:
+    from servers.party.policy import DEFAULT_RELEASE
+    return client.post("/v1/query", json={"run_id": "run-" + secrets.token_hex(4),
+                                          "query": spec or DEFAULT_RELEASE, "input_ids": ids},
+                       headers={"authorization": f"Bearer {TOKEN}"})
+
+
+def test_exact_queries_only_for_the_release_and_only_with_enough_new_providers(tmp_path):
+    """Judged by status and code: another exact query is refused; the release is answered once per
+    pool (then from the cache); after 1 new provider it is refused, after 5 it runs again."""
+    client, runs = _party(tmp_path)
+    other = _exact(client, IDS, {"statistics": ["count", "max"]})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "exact_query_refused"
+    assert _exact(client, IDS).status_code == 200 and _exact(client, IDS).status_code == 200
+    assert len(runs) == 1
+    store_path = client.app.state.party.mpc.store_path  # type: ignore[attr-defined]
+    grown = list(IDS)
+    for k in range(5):
+        grown.append(f"binance_eth:{0xabc0 + k:040x}")
+        with ShareStore(store_path, 0) as store:
+            store.add_many({grown[-1]: [1] * SHARES_PER_INPUT})
+        answer = _exact(client, grown)
+        if k < 4:
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["error"]["code"] == "too_few_new_providers"
+    assert answer.status_code == 200 and len(runs) == 2
+    assert client.get("/v1/budget").json()["last_exact_release"]["n"] == len(IDS) + 5

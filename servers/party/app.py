@@ -43,7 +43,8 @@ from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.http import get_dict, get_int, get_list, get_str, read_json
 from servers.common.registration import (RegistrationError, check_registration, load_sources,
                                          pool_columns)
-from servers.party.budget import BudgetExhausted, PoolVersion, PrivacyLedger
+from servers.party.budget import (BudgetExhausted, PoolVersion, PrivacyLedger,
+                                  TooFewNewProviders)
 from servers.party.config import PartyConfig
 from servers.party.policy import ExactQueryRefused, check_exact, release_keys
 from servers.party.mpc import MPCService, error_code
@@ -161,14 +162,6 @@ async def receive_shares(request: Request) -> JSONResponse:
             or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
                        for v in key_share)):
         raise InvalidField("key_share", f"must be {session.registration.key_length} bytes (0-255)")
-    client_key_share = None
-    if session.registration.request is not None:  # the request is bound: its key is shared too
-        client_key_share = get_list(body, "client_key_share", max_items=32)
-        if (len(client_key_share) != session.registration.key_length
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
-                           for v in client_key_share)):
-            raise InvalidField("client_key_share",
-                               f"must be {session.registration.key_length} bytes (0-255)")
     layout = get_str(body, "layout", max_len=SHARES_PER_INPUT * 40)
     try:
         decode_row(layout)
@@ -176,7 +169,6 @@ async def receive_shares(request: Request) -> JSONResponse:
         raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
     extra = _extra_layouts(body, session.registration.extra_columns)
     session.key_share, session.layout, session.extra_layouts = key_share, layout, extra
-    session.client_key_share = client_key_share
     return JSONResponse({"session_id": session.session_id, "status": "shared"})
 
 
@@ -216,7 +208,7 @@ async def verify(request: Request) -> JSONResponse:
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
            "submissions": [s.registration.submission(s.key_share or [], s.layout or "",
-                                                     s.extra_layouts, s.client_key_share)
+                                                     s.extra_layouts)
                            for s in sessions]}
     try:
         outcome = await state.mpc.run(job)
@@ -304,15 +296,21 @@ async def query(request: Request) -> JSONResponse:
     except ExactQueryRefused as exc:
         raise Conflict(code="exact_query_refused", message=str(exc)) from None
     version, key = state.pool_version(), canonical_key(parsed)
-    if parsed.privacy is not None:
+    guarded = parsed.privacy is not None or state.config.exact_queries == "release"
+    if guarded:
         # the same question over the same pool: the same signed answer, no new noise, no ε
         cached = state.ledger.cached(version, key)
         if cached is not None:
             return JSONResponse({**cached, "cached": True})
         try:
-            state.ledger.spend(version, key, parsed.privacy.epsilon_total())
+            if parsed.privacy is not None:
+                state.ledger.spend(version, key, parsed.privacy.epsilon_total())
+            else:
+                state.ledger.exact_release(version, state.config.exact_release_min_new_providers)
         except BudgetExhausted as exc:
             raise Conflict(code="privacy_budget_exhausted", message=str(exc)) from None
+        except TooFewNewProviders as exc:
+            raise Conflict(code="too_few_new_providers", message=str(exc)) from None
     job = {"task": "stats", "query": parsed.to_json(), "input_ids": stored,
            "min_inputs": state.config.min_inputs, "columns": state.columns}
     try:
@@ -324,7 +322,7 @@ async def query(request: Request) -> JSONResponse:
               "input_digest": outcome["input_digest"], "statistics": outcome["statistics"],
               "computed_at": computed_at}
     document = signing.sign_result(state.signing_key, result, state.config.index)
-    if parsed.privacy is not None:
+    if guarded:
         state.ledger.remember(version, key, document)
     latest = state.results.table("latest")
     latest.truncate()

@@ -13,7 +13,10 @@ noise away. So every party keeps, in its own data dir (``privacy_ledger.json``):
   party's ``privacy_budget_epsilon``. The ε is spent *before* the run starts and stays
   spent if the run fails (a run that fails after an opening has still released
   something). Each party decides alone: a coordinator cannot talk it into more.
-* **the cache**: the signed answer of every DP run, keyed by (pool version, the query's
+* **the last exact release** (``exact_queries = "release"``): the pool version of the
+  operator's last exact release; the next one needs that same pool or at least
+  ``exact_release_min_new_providers`` more inputs (``exact_release``).
+* **the cache**: the signed answer of every DP run (and every exact release), keyed by (pool version, the query's
   canonical key — ε "1", "1.0" and "1.00" are one key, see ``query.canonical_key``).
   The same question over the same pool gets the same signed answer again, costing no
   budget and drawing no new noise.
@@ -46,6 +49,10 @@ def fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
+class TooFewNewProviders(Exception):
+    """An exact release over a pool that grew by fewer than the minimum since the last one."""
+
+
 class BudgetExhausted(Exception):
     def __init__(self, needed: Fraction, remaining: Fraction, total: Fraction) -> None:
         super().__init__(f"this query needs epsilon {fraction_text(needed)} but the pool's "
@@ -74,6 +81,8 @@ class PrivacyLedger:
             loaded = json.loads(self.path.read_text())
             self._data = {"spends": list(loaded.get("spends", [])),
                           "cache": dict(loaded.get("cache", {}))}
+            if loaded.get("exact_last"):
+                self._data["exact_last"] = dict(loaded["exact_last"])
 
     # -- reading ------------------------------------------------------------------------------
     def spent(self) -> Fraction:
@@ -97,9 +106,36 @@ class PrivacyLedger:
                           "(its first providers are in every run)",
             "versions": [{**v, "spent": fraction_text(v["spent"])} for v in versions.values()],
             "cached_answers": len(self._data["cache"])}
+        last = self._data.get("exact_last")
+        if last is not None:
+            out["last_exact_release"] = {"input_digest": last["pool"], "n": last["n"]}
         if version is not None:
             out["pool"] = {"input_digest": version.digest, "n": version.n}
         return out
+
+    def last_exact(self) -> dict[str, Any] | None:
+        return self._data.get("exact_last")
+
+    def exact_release(self, version: PoolVersion, min_new: int) -> None:
+        """Allow an exact release over ``version`` or raise :class:`TooFewNewProviders`.
+
+        Differencing: two exact sums over pools that differ by one provider give that
+        provider's balance. So after an exact release over n inputs the next one needs
+        the same pool (the same inputs: more statistics of the same release) or at least
+        ``min_new`` more inputs — then any difference is an aggregate of ≥ ``min_new``.
+        """
+        with self._lock:
+            last = self._data.get("exact_last")
+            if last is not None and last["pool"] != version.digest:
+                if version.n - last["n"] < min_new:
+                    raise TooFewNewProviders(
+                        f"the last exact release covered {last['n']} inputs; the next needs at "
+                        f"least {min_new} new providers (the pool has {version.n}); ask with "
+                        "'privacy' meanwhile")
+            if last is None or last["pool"] != version.digest:
+                self._data["exact_last"] = {"pool": version.digest, "n": version.n,
+                                            "at": time.time()}
+                self._save()
 
     def cached(self, version: PoolVersion, key: str) -> dict[str, Any] | None:
         return self._data["cache"].get(self._cache_key(version, key))

@@ -63,6 +63,9 @@ class PartyConfig:
     #: The operator's exact releases: query specs (fixed statistics, quantile grid, edges).
     #: Empty: the foundation statistics without min and max (``policy.DEFAULT_RELEASE``).
     exact_releases: list[dict[str, Any]] = field(default_factory=list)
+    #: Between two exact releases over different pools, at least this many new providers
+    #: (differencing two releases then gives an aggregate of that many, never one balance).
+    exact_release_min_new_providers: int = 5
     max_pending_sessions: int = 10_000
     #: Requests per second (and burst) per client address on the provider- and
     #: consumer-facing endpoints (share uploads, results, key); the coordinator's
@@ -94,6 +97,8 @@ class PartyConfig:
                              "(see `mpcstats mpc-certs`); MPC links never run without TLS")
         if not self.privacy_budget_epsilon > 0:
             raise ValueError("privacy_budget_epsilon must be positive")
+        if self.exact_release_min_new_providers < 1:
+            raise ValueError("exact_release_min_new_providers must be at least 1")
         if self.exact_queries not in ("release", "any"):
             raise ValueError('exact_queries must be "release" or "any"')
         self.mpc_deadline().check()
