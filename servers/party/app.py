@@ -162,6 +162,14 @@ async def receive_shares(request: Request) -> JSONResponse:
             or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
                        for v in key_share)):
         raise InvalidField("key_share", f"must be {session.registration.key_length} bytes (0-255)")
+    client_key_share = None
+    if session.registration.request is not None:  # the request is bound: its key is shared too
+        client_key_share = get_list(body, "client_key_share", max_items=32)
+        if (len(client_key_share) != session.registration.key_length
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
+                           for v in client_key_share)):
+            raise InvalidField("client_key_share",
+                               f"must be {session.registration.key_length} bytes (0-255)")
     layout = get_str(body, "layout", max_len=SHARES_PER_INPUT * 40)
     try:
         decode_row(layout)
@@ -169,6 +177,7 @@ async def receive_shares(request: Request) -> JSONResponse:
         raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
     extra = _extra_layouts(body, session.registration.extra_columns)
     session.key_share, session.layout, session.extra_layouts = key_share, layout, extra
+    session.client_key_share = client_key_share
     return JSONResponse({"session_id": session.session_id, "status": "shared"})
 
 
@@ -208,7 +217,7 @@ async def verify(request: Request) -> JSONResponse:
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
            "submissions": [s.registration.submission(s.key_share or [], s.layout or "",
-                                                     s.extra_layouts)
+                                                     s.extra_layouts, s.client_key_share)
                            for s in sessions]}
     try:
         outcome = await state.mpc.run(job)
