@@ -43,6 +43,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "Try again later; nothing about your balance was stored."),
     "network": ("The connection was lost.",
                 "Check your internet connection and try again; nothing was counted twice."),
+    "waiting_for_party": ("Your shares were sent, but a computation party is down, so verification waits "
+                          "for it.",
+                          "Nothing is lost: your contribution is verified when the party is back. Check "
+                          "the results later; contributing again is not needed."),
     "timeout": ("Verification is taking longer than expected.",
                 "Check the status again later; your contribution may still be counted."),
     "cancelled": ("You cancelled the contribution.", "Nothing was sent to the servers."),

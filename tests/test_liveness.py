@@ -213,6 +213,9 @@ def test_no_run_starts_while_a_party_is_down_and_queued_registrations_wait(setup
     assert "503" in error["message"]
     time.sleep(1.0)  # several scheduler ticks: the batch waits, nothing runs, nothing is rejected
     assert _status(base, reg) == "queued"
+    waiting = requests.get(f"{base}/v1/registrations/{reg['session_id']}", timeout=10,
+                           headers={"Authorization": f"Bearer {reg['token']}"}).json()
+    assert waiting["waiting_for"].startswith(f"party 1 ({parties[1].url}) is unreachable")  # the provider hears why
     assert [p.verify_calls for p in parties] == calls
     assert any(f"party 1 ({parties[1].url}) is unreachable" in r.getMessage()
                for r in caplog.records)

@@ -74,3 +74,20 @@ def test_provide_names_what_is_wrong_with_the_deployment_file(tmp_path: Path, co
     assert done.returncode == 2, done.stdout + done.stderr
     assert "bad deployment file" in done.stderr and expected in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_registration_waiting_for_a_party_that_is_down_is_told_so_within_seconds(monkeypatch) -> None:
+    """The coordinator's status names the outage (``waiting_for``); the provider stops watching after
+    OUTAGE_PATIENCE_SECONDS with that cause, instead of waiting out its whole timeout."""
+    import provider_app.client as client_module
+    from provider_app.client import Registration
+
+    monkeypatch.setattr(client_module, "OUTAGE_PATIENCE_SECONDS", 0.3)
+    client = _client("http://127.0.0.1:9", None)
+    outage = "party 1 (http://127.0.0.5:8200) is unreachable: connection refused"
+    monkeypatch.setattr(client, "status", lambda registration: {"status": "queued", "waiting_for": outage})
+    registration = Registration("s", "t", [], 16, 0.0)
+    with pytest.raises(ContributionError) as err:
+        client.wait(registration, timeout=600, interval=0.05)
+    assert err.value.code == "waiting_for_party" and err.value.detail == outage
+    assert "Nothing is lost" in err.value.next_step

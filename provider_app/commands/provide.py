@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"status": "failed", "code": exc.code, "message": exc.sentence,
                               "next_step": exc.next_step}))
         else:
-            print(f"{exc.sentence}\n{exc.next_step}", file=sys.stderr)
+            cause = f"\nCause: {exc.detail}" if exc.code == "waiting_for_party" and exc.detail else ""
+            print(f"{exc.sentence}{cause}\n{exc.next_step}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"status": outcome.status, "session_id": outcome.session_id,

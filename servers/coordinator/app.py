@@ -165,8 +165,13 @@ async def ready(request: Request) -> JSONResponse:
                       404: "unknown session or token"})
 async def status(request: Request) -> JSONResponse:
     session = _session_for_token(request)
-    return JSONResponse({"session_id": session["session_id"], "status": session["status"],
-                         "reason": session.get("reason"), "updated": session["updated"]})
+    body = {"session_id": session["session_id"], "status": session["status"],
+            "reason": session.get("reason"), "updated": session["updated"]}
+    # while a party is down, queued registrations wait: say for what, so the provider is told now
+    outage = getattr(request.app.state.coordinator.scheduler, "_outage", None)
+    if outage and session["status"] in ("queued", "verifying"):
+        body["waiting_for"] = outage
+    return JSONResponse(body)
 
 
 @operation("Run a statistics query over every counted input (MPC on the three parties)",
