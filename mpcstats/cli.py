@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -68,7 +69,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:  # a file or an address the user named: say which, without a traceback
+        if os.environ.get("MPCSTATS_TRACEBACK"):
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"mpcstats {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("MPCSTATS_TRACEBACK"):
+            raise
+        print(f"mpcstats {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              f"Please report it; MPCSTATS_TRACEBACK=1 shows the traceback.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -134,3 +134,11 @@ def test_the_results_api_speaks_the_same_rate_vocabulary(tmp_path: Path) -> None
     for old in ("rate_burst", "global_rate_per_second", "global_rate_burst"):
         with pytest.raises(ConfigError, match="is no longer supported"):
             from_dict(ResultsConfig, {"data_dir": str(tmp_path), "parties": parties, old: 1}, "results")
+
+
+def test_no_command_shows_a_traceback_for_a_path_it_cannot_use(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = mpcstats("up", "--dir", str(blocker / "below-a-file"))  # cannot create it
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "mpcstats up: " in done.stderr and str(blocker) in done.stderr
