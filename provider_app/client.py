@@ -251,6 +251,7 @@ class ProviderClient:
              cancel: threading.Event | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last = None
+        waiting_since: float | None = None
         while True:
             try:
                 state = self.status(registration)
@@ -264,6 +265,13 @@ class ProviderClient:
             last = state["status"]
             if state["status"] in FINAL:
                 return state
+            # a party is down: the run waits for it; say so within seconds instead of timing out
+            if state.get("waiting_for"):
+                waiting_since = waiting_since or time.monotonic()
+                if time.monotonic() - waiting_since >= OUTAGE_PATIENCE_SECONDS:
+                    raise ContributionError("waiting_for_party", str(state["waiting_for"]))
+            else:
+                waiting_since = None
             if time.monotonic() > deadline:
                 raise ContributionError("timeout")
             if cancel is not None and cancel.wait(interval):
@@ -304,6 +312,10 @@ class ProviderClient:
         return Outcome(final["status"], final.get("reason"), registration.session_id,
                        notarized.uid, time.monotonic() - started, history)
 
+
+#: How long a provider watches a registration that waits for a party that is down before it is
+#: told so (the registration stays queued and is verified when the party is back).
+OUTAGE_PATIENCE_SECONDS = 15.0
 
 #: How long a rate-limited share upload is retried: the registration is already made, and a
 #: half-shared session only expires.
