@@ -56,6 +56,12 @@ class CoordinatorConfig:
     #: release, ``servers/party/policy.DEFAULT_RELEASE``). The parties must list the same
     #: spec in their ``exact_releases``, or they refuse it (409 ``exact_query_refused``).
     release_query: dict[str, Any] = field(default_factory=dict)
+    #: API keys allowed to ask queries that spend privacy budget (``privacy``): name → SHA-256
+    #: hex of the key (``servers/coordinator/api_keys.py``); none: no DP query is accepted.
+    api_keys: dict[str, str] = field(default_factory=dict)
+    #: Per API key: queries per second and burst.
+    api_key_rate: float = 0.2
+    api_key_burst: float = 10.0
     #: Below this many inputs nothing is computed.
     min_inputs: int = 10
     #: Rate limits: per client address (requests/second, burst) and for the whole server.
@@ -73,6 +79,9 @@ class CoordinatorConfig:
         "three times), and give party i's operator party_tokens[i] as its control_token")}
 
     def validate(self) -> None:
+        from servers.coordinator.api_keys import ApiKeys
+
+        ApiKeys(self.api_keys, self.api_key_rate, self.api_key_burst)  # raises on a bad hash
         if len(self.parties) != 3:
             raise ValueError("parties must list the three computation parties' URLs")
         if self.public_party_urls and len(self.public_party_urls) != 3:

@@ -213,12 +213,12 @@ def _get_json(url: str, timeout: float, verify: str | bool) -> tuple[int, Any]:
 
 
 def request_json(method: str, url: str, *, timeout: float, verify: str | bool,
-                 body: Any = None) -> tuple[int, Any]:
+                 body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     """(HTTP status, decoded JSON body), reading at most MAX_BYTES: a hostile server cannot make
     a consumer buffer without end. Any failure is a :class:`FetchError`."""
     try:
         with requests.request(method, url, json=body, timeout=timeout, verify=verify, stream=True,
-                              headers={"Accept": "application/json"}) as response:
+                              headers={"Accept": "application/json", **(headers or {})}) as response:
             chunks, size = [], 0
             for chunk in response.iter_content(65536):
                 size += len(chunk)
