@@ -306,8 +306,7 @@ class ProviderClient:
 
         final = self.wait(registration, timeout=timeout, on_status=on_status)
         if final["status"] != "accepted":
-            error = ContributionError("rejected", final.get("reason") or final["status"])
-            raise error
+            raise final_error(final)
         progress("done", "Your balance is counted. Thank you!")
         return Outcome(final["status"], final.get("reason"), registration.session_id,
                        notarized.uid, time.monotonic() - started, history)
@@ -316,6 +315,14 @@ class ProviderClient:
 #: How long a provider watches a registration that waits for a party that is down before it is
 #: told so (the registration stays queued and is verified when the party is back).
 OUTAGE_PATIENCE_SECONDS = 15.0
+
+def final_error(final: dict[str, Any]) -> ContributionError:
+    """The error for a registration that ended without being counted. "Already counted" is said
+    only here, after the uid was proven inside MPC — never before (no membership oracle)."""
+    reason = final.get("reason") or final["status"]
+    counted = "already stored" in reason or "already counted" in reason
+    return ContributionError("already_counted" if counted else "rejected", reason)
+
 
 #: How long a rate-limited share upload is retried: the registration is already made, and a
 #: half-shared session only expires.

@@ -123,10 +123,11 @@ def test_tokens_sessions_and_shares_are_checked(deployment, notarized):
     replay = requests.post(url, json=good, headers=auth, timeout=10)
     assert replay.status_code == 409 and error_of(replay) == "already_shared"
     assert client.wait(registration, timeout=120)["status"] == "accepted"
-    # a replayed attestation (the same registration again) is refused
+    # a replayed attestation (the same registration again) is refused: one registration per
+    # attestation (and nothing said about the account)
     response = requests.post(deployment.coordinator_url + "/v1/registrations",
                              json=client.registration_document(n), timeout=10)
-    assert response.status_code == 409 and error_of(response) == "already_counted"
+    assert response.status_code == 409 and error_of(response) == "attestation_used"
     # a status query with another session's token reveals nothing
     other = requests.get(deployment.coordinator_url + f"/v1/registrations/{registration.session_id}",
                          headers={"Authorization": "Bearer " + os.urandom(8).hex()}, timeout=10)

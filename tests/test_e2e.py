@@ -12,6 +12,7 @@ from mpc_programs import plaintext
 from mpc_programs.encoding import to_units
 from mpc_programs.query import parse_query
 from mpcstats.local_deployment import start_local_deployment
+from provider_app.client import Registration
 from provider_app.errors import ContributionError
 
 from deployment_helpers import client, creds, party_inputs
@@ -142,3 +143,43 @@ def test_every_server_restarts_without_losing_or_adding_anything(deployment, ten
     assert client(deployment).contribute(creds(deployment.accounts[13])).status == "accepted"
     result = query(deployment)
     assert result["n"] == counted + 1
+
+
+def test_no_uid_squatting_and_no_membership_oracle(deployment, ten_accepted):
+    """Issue 17: a provider with its own valid attestation claims other accounts' uids. Before
+    verification the coordinator answers alike for a counted uid, a uid in flight and a new one
+    (201: no oracle), reserves nothing (the owner is not blocked: no squatting), and refuses a
+    second registration of one attestation; the squatter's shared claim is rejected inside MPC."""
+    c = client(deployment)
+    squatter, victim = deployment.accounts[14], deployment.accounts[15]
+    url = deployment.coordinator_url + "/v1/registrations"
+
+    def claiming(uid: int) -> requests.Response:
+        notarized = c.notarize(creds(squatter))
+        document = c.registration_document(notarized)
+        assert len(str(uid)) == len(document["uid"])
+        document["uid"] = str(uid)  # the claim; the notarized response holds the squatter's own
+        return requests.post(url, json=document, timeout=30)
+
+    counted, new = claiming(ten_accepted[0].uid), claiming(victim.uid)
+    in_flight = claiming(victim.uid)
+    assert counted.status_code == new.status_code == in_flight.status_code == 201
+    assert set(counted.json()) == set(new.json()) == set(in_flight.json())
+    # one registration per attestation
+    notarized = c.notarize(creds(squatter))
+    document = c.registration_document(notarized)
+    assert requests.post(url, json=document, timeout=30).status_code == 201
+    replay = requests.post(url, json=document, timeout=30)
+    assert replay.status_code == 409 and replay.json()["error"]["code"] == "attestation_used"
+    # the squatter shares its real keys under the victim's uid: rejected inside MPC
+    squat = c.notarize(creds(squatter))
+    squat_doc = c.registration_document(squat)
+    squat_doc["uid"] = str(victim.uid)
+    body = requests.post(url, json=squat_doc, timeout=30).json()
+    registration = Registration(body["session_id"], body["token"], list(body["parties"]),
+                                int(body["key_length"]), float(body["expires_at"]))
+    c.share(squat, registration)
+    final = c.wait(registration, timeout=120)
+    assert final["status"] == "rejected" and "did not verify" in final["reason"]
+    # the owner is not blocked by any of it
+    assert client(deployment).contribute(creds(victim)).status == "accepted"

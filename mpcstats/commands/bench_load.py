@@ -9,7 +9,7 @@ global token buckets both take part, as with many real clients. Every request go
 
 A client's loop alternates ``GET /stats`` (results API) and ``POST /v1/registrations`` (coordinator) with,
 in turn: a valid notarized registration document re-posted (201 the first time for an account not yet
-contributed, then 409 registration_in_progress; 409 already_counted for a contributed one), a document
+contributed, then 409 attestation_used: one registration per attestation), a document
 with a forged signature (403), a document with a wrong field type (422) and a body that is not JSON (400).
 Loops are bounded in time and in count; the run stops by itself.
 

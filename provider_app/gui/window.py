@@ -240,7 +240,8 @@ class MainWindow(QMainWindow):
             final = client.wait(registration, timeout=VERIFY_TIMEOUT, cancel=task.cancel,
                                 on_status=lambda status: task.progress(("status", status)))
             if final["status"] != "accepted":
-                raise ContributionError("rejected", final.get("reason") or final["status"])
+                from provider_app.client import final_error
+                raise final_error(final)
             task.progress(("verify", "done"))
             return {"uid": notarized.uid, "session_id": registration.session_id, "source": source}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -36,7 +37,7 @@ from servers.common.registration import (RegistrationError, check_registration, 
 from servers.coordinator.config import CoordinatorConfig
 from servers.coordinator.parties import PartyCallError, Parties
 from servers.coordinator.scheduler import QueryFailed, Scheduler
-from servers.coordinator.state import CoordinatorState, DuplicateInput
+from servers.coordinator.state import CoordinatorState, DuplicateAttestation
 from tlsn import key_id as notary_key_id
 from tlsn import public_key_from_b64
 
@@ -101,12 +102,14 @@ async def health(request: Request) -> JSONResponse:
 
 
 @operation("Register a notarized account response",
-           description="Checks the notary's signature, the host, freshness and the record digest, "
-                       "and that the account is not counted or in flight (one account, one input). "
+           description="Checks the notary's signature, the host, freshness and the records' digests, "
+                       "and that the attestation was not registered before (one registration per "
+                       "attestation). The claimed uid reserves nothing: it is proven inside MPC, and "
+                       "a verified input already counted is rejected then (one account, one input). "
                        "Returns a session id, a one-time token and the parties' URLs.",
            request_body=_REGISTRATION_BODY,
            responses={201: json_response("session opened", {"type": "object"}),
-                      403: "attestation refused", 409: "account already counted or in progress",
+                      403: "attestation refused", 409: "attestation registered before",
                       422: "malformed registration", 429: "rate limited",
                       503: "a party is unavailable"})
 async def register(request: Request) -> JSONResponse:
@@ -125,13 +128,17 @@ async def register(request: Request) -> JSONResponse:
     token = secrets.token_urlsafe(32)
     token_sha256 = hashlib.sha256(token.encode()).hexdigest()
     expires_at = time.time() + config.session_ttl_seconds
+    # One registration per attestation; the claimed uid reserves nothing before it is proven
+    # inside MPC (no squatting), and the answer is the same whether the account is new,
+    # counted or in flight (no membership oracle).
+    attestation_sha256 = hashlib.sha256(json.dumps(body.get("attestation"), sort_keys=True).encode()).hexdigest()
     try:
         coordinator.state.reserve({"session_id": session_id, "input_id": checked.input_id,
                                    "source": checked.source, "token_sha256": token_sha256,
+                                   "attestation_sha256": attestation_sha256,
                                    "expires_at": expires_at, "created": time.time()})
-    except DuplicateInput as exc:
-        code = "already_counted" if exc.counted else "registration_in_progress"
-        raise Conflict(code=code, message=f"this account is {exc}") from None
+    except DuplicateAttestation as exc:
+        raise Conflict(code="attestation_used", message=str(exc)) from None
     try:
         await coordinator.parties.all("/v1/sessions", {
             "session_id": session_id, "token_sha256": token_sha256, "registration": body})

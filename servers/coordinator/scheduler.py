@@ -166,7 +166,7 @@ class Scheduler:
                 self.state.set_status([s["session_id"] for s in sessions], "queued")
 
     async def verify_waiting(self) -> None:
-        batch = self.state.with_status("queued", self.config.max_batch)
+        batch = self.state.verify_batch(self.config.max_batch)
         if not batch:
             return
         if await self._outage_now(f"{len(batch)} queued registration(s) wait until it is back"):

@@ -1,9 +1,12 @@
 """The coordinator's durable state: sessions and counted inputs (TinyDB, atomic writes).
 
-Sybil resistance lives here: an input id (a function of source and uid) may be in
-at most one live session and, once accepted, never again. ``reserve`` checks and
-creates under one lock, so of two concurrent registrations of one uid exactly one
-wins. Rejected and expired sessions release their uid.
+Sybil resistance lives here: an input id (a function of source and uid) is counted at
+most once. Nothing is reserved for a *claimed* uid before it is proven: a registration
+claiming a uid (counted, in flight or new) is answered alike, so it neither blocks the
+account's owner (squatting) nor tells whether the account is counted (an oracle). The
+claim is proven inside MPC; a verified registration is counted unless its input id
+already is ("already counted" is said only to whoever proved the uid). One registration
+per attestation: ``reserve`` refuses an attestation seen before, under one lock.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ class DuplicateInput(Exception):
         self.counted = counted
 
 
+class DuplicateAttestation(Exception):
+    """This attestation was registered before (one registration per attestation)."""
+
+    def __init__(self) -> None:
+        super().__init__("this attestation was registered before: notarize again")
+
+
+ALREADY_COUNTED = "already counted: this account's input is in the pool"
+
+
 class CoordinatorState:
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -42,16 +55,28 @@ class CoordinatorState:
         self._db.close()
 
     def reserve(self, session: dict[str, Any]) -> None:
-        """Create ``session`` (status waiting_for_shares) unless its input is taken."""
+        """Create ``session`` (status waiting_for_shares) unless its attestation
+        (``attestation_sha256``) was registered before. The claimed uid reserves nothing."""
         with self._lock:
-            input_id = session["input_id"]
-            if self._inputs.contains(Query().input_id == input_id):
-                raise DuplicateInput(counted=True)
-            live = Query().input_id == input_id
-            if any(s["status"] in LIVE for s in self._sessions.search(live)):
-                raise DuplicateInput(counted=False)
+            digest = session["attestation_sha256"]
+            if self._sessions.contains(Query().attestation_sha256 == digest):
+                raise DuplicateAttestation()
             self._sessions.insert({**session, "status": "waiting_for_shares",
                                    "reason": None, "updated": time.time()})
+
+    def verify_batch(self, limit: int) -> list[dict[str, Any]]:
+        """Queued sessions for one verification run, oldest first: at most one per input id,
+        and none whose input id has a run still committing (so an id is never staged twice)."""
+        with self._lock:
+            taken = {s["input_id"] for s in self._sessions.search(Query().status == "committing")}
+            batch = []
+            for s in self.with_status("queued"):
+                if s["input_id"] not in taken:
+                    taken.add(s["input_id"])
+                    batch.append(s)
+                    if len(batch) >= limit:
+                        break
+            return batch
 
     def get(self, session_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -68,15 +93,22 @@ class CoordinatorState:
                                    **extra}, Query().session_id.one_of(ids))
 
     def accept(self, sessions: list[dict[str, Any]], run_id: str) -> None:
-        """Mark sessions accepted and count their inputs (one write for each table)."""
+        """Mark sessions accepted and count their inputs (one write for each table); a session
+        whose input id is already counted is rejected instead (never counted twice)."""
         if not sessions:
             return
         with self._lock:
             now = time.time()
+            counted = {doc["input_id"] for doc in self._inputs.all()}
+            fresh, again = [], []
+            for s in sessions:
+                (again if s["input_id"] in counted else fresh).append(s)
+                counted.add(s["input_id"])
             self._inputs.insert_multiple(
                 {"input_id": s["input_id"], "session_id": s["session_id"], "source": s["source"],
-                 "accepted_at": now, "run_id": run_id} for s in sessions)
-            self.set_status([s["session_id"] for s in sessions], "accepted")
+                 "accepted_at": now, "run_id": run_id} for s in fresh)
+            self.set_status([s["session_id"] for s in fresh], "accepted")
+            self.set_status([s["session_id"] for s in again], "rejected", ALREADY_COUNTED)
 
     def with_status(self, status: str, limit: int | None = None) -> list[dict[str, Any]]:
         with self._lock:

@@ -137,8 +137,9 @@ async def open_session(request: Request) -> JSONResponse:
             max_age_seconds=state.config.attestation_max_age_seconds)
     except RegistrationError as exc:
         raise APIError(422, exc.code, exc.message) from None
-    if checked.input_id in state.stored_ids():
-        raise Conflict(code="already_counted", message="this account is already counted")
+    # No "already counted" here: the uid is only claimed until it is proven inside MPC, and the
+    # answer must not tell a counted account from a new one (the verification rejects a
+    # duplicate once the uid is proven).
     session = PendingSession(session_id, token_sha256, checked,
                              time.time() + state.config.session_ttl_seconds)
     if not state.sessions.add(session):
