@@ -10,6 +10,7 @@ answers its health check. Everything binds to 127.0.0.1.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -87,6 +88,8 @@ class LocalDeployment:
     accounts: list[SimAccount] = field(default_factory=list)
     party_public_keys: list[str] = field(default_factory=list)
     source: str = SOURCE
+    #: The deployment's API key for queries that spend privacy budget (``api_keys.py``).
+    api_key: str = ""
 
     @property
     def coordinator_url(self) -> str:
@@ -306,7 +309,13 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         d.start_server(f"party{i}")
 
     # -- coordinator ---------------------------------------------------------------------------
+    key_file = root / "api_key"
+    if not key_file.exists():
+        _write_private(key_file, secrets.token_urlsafe(32).encode())
+    d.api_key = key_file.read_text().strip()
     _write_toml(root / "coordinator.toml", "coordinator", {
+        "api_keys": {"local": hashlib.sha256(d.api_key.encode()).hexdigest()},
+        "api_key_rate": 50.0, "api_key_burst": 200.0,
         "data_dir": str(root / "coordinator"), "parties": d.party_urls,
         "party_tokens": party_tokens, "notary_keys": [notary_public], "host": HOST,
         "port": coordinator_port, "server_names": {d.source: EXCHANGE_NAME},

@@ -159,3 +159,16 @@ def test_dp_order_published_value_and_search_top():
     assert dp_order.search_top(16 ** 9 + 1) == 10
     assert dp_order.published_value([1, 2, 3, 4, 5, 6], 6) == 0x123456
     assert dp_order.published_value([1, 0, 0, 0, 0, 0], 10) == 0x1000008000
+
+
+def test_the_results_page_says_exact_release_or_dp_and_the_budget_left():
+    from servers.results.page import render_page
+    budget = {"epsilon_remaining": "7.5", "epsilon_budget": "10"}
+    exact = render_page({"n": 12, "statistics": {"count": 12, "mean": "1"}, "computed_at": 1,
+                         "accepted_at": 2, "parties": []}, budget=budget)
+    assert 'id="exact-release"' in exact and "Differential privacy</h2>" not in exact
+    assert '<span id="budget-remaining">7.5</span> of 10' in exact
+    noisy = render_page({"n": 12, "statistics": {"count": 12, "sum": "1", "privacy": {
+        "mechanism": "m", "epsilon": {"sum": "1"}, "epsilon_total": "1", "clip": "8"}},
+        "computed_at": 1, "accepted_at": 2, "parties": []}, budget=budget)
+    assert 'id="exact-release"' not in noisy and 'id="budget-remaining">7.5<' in noisy

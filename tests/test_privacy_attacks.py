@@ -10,6 +10,7 @@ success is judged: an attack succeeds if it recovers one balance (or the count /
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from fractions import Fraction
@@ -46,12 +47,59 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Any:
     d.stop()
 
 
-def ask(deployment: Any, spec: Any) -> requests.Response:
-    return requests.post(deployment.coordinator_url + "/v1/queries", json={"query": spec}, timeout=300)
+def ask(deployment: Any, spec: Any, key: str | None = "") -> requests.Response:
+    """POST /v1/queries with the deployment's API key (``key=None``: anonymous)."""
+    key = deployment.api_key if key == "" else key
+    headers = {"authorization": f"Bearer {key}"} if key is not None else {}
+    return requests.post(deployment.coordinator_url + "/v1/queries", json={"query": spec},
+                         headers=headers, timeout=300)
+
+
+def test_queries_that_spend_budget_need_an_api_key(deployment):
+    """Attack: an anonymous client drains the budget. Judged: a DP query without a key, or with a
+    key that is not the deployment's, is refused (401) before any party is asked — the budget is
+    unchanged; anonymous readers still get the operator's exact release."""
+    before = requests.get(deployment.coordinator_url + "/v1/budget", timeout=30).json()
+    anonymous = ask(deployment, dp_sum("1", "123"), key=None)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "api_key_required"
+    wrong = ask(deployment, dp_sum("1", "123"), key="not-a-key-of-this-deployment")
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "bad_api_key"
+    after = requests.get(deployment.coordinator_url + "/v1/budget", timeout=30).json()
+    assert after["epsilon_remaining"] == before["epsilon_remaining"]
+    assert ask(deployment, DEFAULT_RELEASE, key=None).status_code == 200
 
 
 def dp_sum(epsilon: Any, clip: str = "1000") -> dict[str, Any]:
     return {"statistics": ["count", "sum"], "privacy": {"epsilon": {"sum": epsilon}, "clip": clip}}
+
+
+def test_the_cli_says_dp_or_exact_and_the_budget_left(deployment, tmp_path, capsys):
+    """``mpcstats query --spec``: a DP answer is labelled with its ε and the budget left; without the
+    API key the DP spec is refused (exit 1, naming --api-key); the exact release is labelled exact."""
+    import json
+
+    from mpcstats.cli import main
+
+    spec = tmp_path / "dp.json"
+    spec.write_text(json.dumps(dp_sum("0.25", "77")))
+    dep = str(deployment.root / "deployment.json")
+    assert main(["query", "--spec", str(spec), "--deployment", dep]) == 1
+    assert "--api-key" in capsys.readouterr().err
+    assert main(["query", "--spec", str(spec), "--deployment", dep, "--api-key", deployment.api_key]) == 0
+    out = capsys.readouterr().out
+    assert "Differentially private: sum ε=0.25" in out and "privacy budget left: ε=" in out
+    release = tmp_path / "release.json"
+    release.write_text(json.dumps(DEFAULT_RELEASE))
+    assert main(["query", "--spec", str(release), "--deployment", dep]) == 0
+    assert "Exact release" in capsys.readouterr().out
+    # the results page: the latest result's kind and the budget the parties report (polled each second)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        page = requests.get(deployment.results_url + "/", timeout=10).text
+        if 'id="budget-remaining"' in page:
+            break
+        time.sleep(0.5)
+    assert 'id="budget-remaining"' in page and ("exact-release" in page or "epsilon-total" in page)
 
 
 def test_quantile_interpolation_reconstruction_is_refused(deployment):

@@ -163,3 +163,24 @@ def test_exact_queries_only_for_the_release_and_only_with_enough_new_providers(t
             assert answer.json()["error"]["code"] == "too_few_new_providers"
     assert answer.status_code == 200 and len(runs) == 2
     assert client.get("/v1/budget").json()["last_exact_release"]["n"] == len(IDS) + 5
+
+
+def test_each_api_key_has_its_own_rate_limit():
+    """Judged by status: a key over its burst gets 429 while another key still gets through."""
+    from servers.common.errors import RateLimited, Unauthorized
+    from servers.coordinator.api_keys import ApiKeys, key_hash
+
+    class FakeRequest:
+        def __init__(self, key: str | None) -> None:
+            self.headers = {"authorization": f"Bearer {key}"} if key else {}
+
+    keys = ApiKeys({"a": key_hash("alpha"), "b": key_hash("beta")}, rate=0.001, burst=2)
+    assert [keys.require(FakeRequest("alpha")) for _ in range(2)] == ["a", "a"]  # type: ignore[arg-type]
+    with pytest.raises(RateLimited):
+        keys.require(FakeRequest("alpha"))  # type: ignore[arg-type]
+    assert keys.require(FakeRequest("beta")) == "b"  # type: ignore[arg-type]
+    for bad in (None, "gamma"):
+        with pytest.raises(Unauthorized):
+            keys.require(FakeRequest(bad))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="SHA-256"):
+        ApiKeys({"a": "alpha"}, 1, 1)

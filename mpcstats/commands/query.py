@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -95,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the latest statistics")
     parser.add_argument("--coordinator-url", metavar="URL",
                         help="the coordinator that runs --spec (default: the --deployment file's)")
+    parser.add_argument("--api-key", metavar="KEY", default=os.environ.get("MPCSTATS_API_KEY"),
+                        help="the deployment's API key, needed for a --spec with 'privacy' (it spends "
+                             "the pool's privacy budget); default: $MPCSTATS_API_KEY")
     parser.add_argument("--ca-file", metavar="PEM", help="CA bundle for servers with a private CA")
     parser.add_argument("--timeout", type=float, default=None,
                         help=f"seconds per request (default {READ_TIMEOUT:.0f}; {QUERY_TIMEOUT:.0f} for --spec)")
@@ -149,7 +153,8 @@ def run_spec(args: argparse.Namespace) -> int:
     verify: str | bool = args.ca_file or ca_file or True
     timeout = args.timeout if args.timeout is not None else QUERY_TIMEOUT
     try:
-        answer = post_query(coordinator_url, query.to_json(), timeout=timeout, verify=verify)
+        answer = post_query(coordinator_url, query.to_json(), timeout=timeout, verify=verify,
+                            api_key=args.api_key)
         if parties:
             entry = verify_query_answer(answer, parties)
         else:
@@ -160,12 +165,29 @@ def run_spec(args: argparse.Namespace) -> int:
         headline = "Refusing to show statistics" if exc.reason not in _HTTP_REASONS else "Query failed"
         return _fail(args, exc, EXIT_FAILED, headline)
     entry["signatures"] = answer.get("signatures")
+    budget = fetch_budget(coordinator_url, timeout=timeout, verify=verify)
+    if budget is not None:
+        entry["budget"] = budget
     if args.json:
         print(json.dumps({**entry, "source": coordinator_url}, sort_keys=True))
     else:
         print(format_table(entry, coordinator_url, unverified_note=(
             "signatures not checked here: give --deployment FILE or --party-key HEX three times")))
     return EXIT_OK
+
+
+def fetch_budget(coordinator_url: str, *, timeout: float, verify: str | bool) -> dict[str, Any] | None:
+    """The coordinator's ``GET /v1/budget`` (the least ε any party has left), or None if unavailable."""
+    try:
+        status, body = request_json("GET", coordinator_url.rstrip("/") + "/v1/budget",
+                                    timeout=timeout, verify=verify)
+    except FetchError:
+        return None
+    if status != 200 or not isinstance(body, dict) or "epsilon_remaining" not in body:
+        return None
+    parties = [p for p in body.get("parties") or [] if isinstance(p, dict)]
+    total = next((p.get("epsilon_budget") for p in parties if "epsilon_budget" in p), None)
+    return {"epsilon_remaining": body["epsilon_remaining"], "epsilon_budget": total}
 
 
 #: ConsumerError reasons of a query that did not run (rather than one whose answer failed a check).
@@ -226,10 +248,12 @@ def _spec_target(args: argparse.Namespace) -> tuple[str, tuple[PartySource, ...]
 
 
 def post_query(coordinator_url: str, query: dict[str, Any], *, timeout: float,
-               verify: str | bool) -> dict[str, Any]:
+               verify: str | bool, api_key: str | None = None) -> dict[str, Any]:
     """``POST /v1/queries``: the coordinator's answer, or a :class:`ConsumerError` saying why not."""
     url = coordinator_url.rstrip("/") + QUERIES_PATH
-    status, body = request_json("POST", url, timeout=timeout, verify=verify, body={"query": query})
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    status, body = request_json("POST", url, timeout=timeout, verify=verify, body={"query": query},
+                                headers=headers)
     error = body.get("error") if isinstance(body, Mapping) else None
     code = error.get("code") if isinstance(error, Mapping) else None
     message = error.get("message") if isinstance(error, Mapping) else None
@@ -240,6 +264,9 @@ def post_query(coordinator_url: str, query: dict[str, Any], *, timeout: float,
         raise NoResultYet(str(message or "not enough providers yet"))
     if status == 422:
         raise ConsumerError("invalid_query", f"the coordinator refused the query: {detail}")
+    if status == 401:
+        raise ConsumerError("query_failed", f"this query spends privacy budget and needs the "
+                                            f"deployment's API key (--api-key): {detail}")
     if status == 429:
         raise ConsumerError("rate_limited", "the coordinator is rate limiting queries; try again later")
     raise ConsumerError("query_failed", f"the coordinator answered HTTP {status} ({detail})")
@@ -329,6 +356,21 @@ def describe_query(query: Any) -> str | None:
     return "query: " + " · ".join(parts) if parts else None
 
 
+def privacy_line(statistics: Mapping[str, Any], budget: Any = None) -> str:
+    """Whether the figures are differentially private (ε per statistic) or an exact release."""
+    privacy = statistics.get("privacy") if isinstance(statistics, Mapping) else None
+    if isinstance(privacy, Mapping) and isinstance(privacy.get("epsilon"), Mapping):
+        per = ", ".join(f"{k} ε={v}" for k, v in privacy["epsilon"].items())
+        text = f"Differentially private: {per} (total ε={privacy.get('epsilon_total')})"
+    else:
+        text = "Exact release (no noise): the operator's fixed statistics"
+    if isinstance(budget, Mapping) and budget.get("epsilon_remaining") is not None:
+        text += f" · privacy budget left: ε={budget['epsilon_remaining']}"
+        if budget.get("epsilon_budget") is not None:
+            text += f" of {budget['epsilon_budget']}"
+    return text
+
+
 def format_table(entry: dict[str, Any], source: str, *, unverified_note: str | None = None) -> str:
     """The statistics as aligned text: a header, one row per statistic, a text histogram, who signed.
 
@@ -343,6 +385,7 @@ def format_table(entry: dict[str, Any], source: str, *, unverified_note: str | N
     described = describe_query(query)
     if described:
         lines.append(printable(described))
+    lines.append(printable(privacy_line(statistics, entry.get("budget"))))
     message = notice(statistics)
     if message is not None:
         lines += ["", printable(f"  No statistics: {message}.")]

@@ -34,6 +34,7 @@ from servers.common.openapi import add_openapi_route, json_response, operation
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.registration import (RegistrationError, check_registration, load_sources,
                                          pool_columns)
+from servers.coordinator.api_keys import ApiKeys
 from servers.coordinator.config import CoordinatorConfig
 from servers.coordinator.parties import PartyCallError, Parties
 from servers.coordinator.scheduler import QueryFailed, Scheduler
@@ -50,6 +51,7 @@ class Coordinator:
         self.state = CoordinatorState(config.data_dir)
         self.parties = Parties(config.parties, config.party_tokens, config.party_timeout_seconds)
         self.scheduler = Scheduler(config, self.state, self.parties)
+        self.api_keys = ApiKeys(config.api_keys, config.api_key_rate, config.api_key_burst)
         self.sources = load_sources(config.sources)
         self.server_names = {n: config.server_names.get(n, s.host) for n, s in self.sources.items()}
         keys = [public_key_from_b64(k) for k in config.notary_keys]
@@ -187,7 +189,11 @@ async def status(request: Request) -> JSONResponse:
            request_body={"required": False, "content": {"application/json": {
                "schema": {"type": "object", "properties": {"query": {"type": "object"}}}}}},
            responses={200: json_response("signed result", {"type": "object"}),
-                      409: "not enough providers yet", 422: "invalid query",
+                      401: "api_key_required / bad_api_key: a query with privacy spends the "
+                           "pool's budget and needs Authorization: Bearer <API key>",
+                      409: "not enough providers yet, exact_query_refused (only the operator's "
+                           "release is exact), too_few_new_providers, privacy_budget_exhausted",
+                      422: "invalid query", 429: "rate limited (per address; per API key)",
                       503: "party_unreachable (no run starts while a party is down; the message "
                            "names it), busy, mpc_aborted or mpc_timeout"})
 async def run_query(request: Request) -> JSONResponse:
@@ -197,6 +203,8 @@ async def run_query(request: Request) -> JSONResponse:
         query = parse_query(body.get("query"), pool_columns(coordinator.sources))
     except QueryError as exc:
         raise InvalidField("query", str(exc)) from None
+    if query.privacy is not None:  # it spends the pool's privacy budget: a deployment's key only
+        coordinator.api_keys.require(request)
     try:
         result = await coordinator.scheduler.run_query(query)
     except QueryFailed as exc:

@@ -85,7 +85,8 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
                responses={200: html_response("The page")})
     async def page(request: Request) -> HTMLResponse:
         entry = cache.latest()
-        html = render_page(public_entry(entry) if entry else None, min_providers=config.min_providers)
+        html = render_page(public_entry(entry) if entry else None, min_providers=config.min_providers,
+                           budget=poller.budget)
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     @operation("Latest agreed statistics",

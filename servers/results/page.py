@@ -102,8 +102,11 @@ def render_not_enough(n: Any = None, min_providers: int | None = None) -> str:
     return _document(body, "MPCStats — not enough providers yet")
 
 
-def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1) -> str:
-    """The whole page for ``entry`` (the public form of the latest result), or the waiting page."""
+def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1,
+                budget: Mapping[str, Any] | None = None) -> str:
+    """The whole page for ``entry`` (the public form of the latest result), or the waiting page.
+
+    ``budget``: the parties' remaining privacy budget (``Poller.budget``), shown when known."""
     if entry is None:
         return render_not_enough()
     n = entry.get("n")
@@ -113,7 +116,7 @@ def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1) -> s
     if not isinstance(statistics, Mapping):
         statistics = {}
     query = entry.get("query")
-    sections = [_notice(statistics), _headline(n, statistics, query), _privacy(statistics),
+    sections = [_notice(statistics), _headline(n, statistics, query), _privacy(statistics, budget),
                 _histogram(statistics), _table(statistics, query), _provenance(entry)]
     return _document("".join(s for s in sections if s), "MPCStats — pool statistics")
 
@@ -143,11 +146,25 @@ def _headline(n: int, statistics: Mapping[str, Any], query: Any = None) -> str:
     return f'<section id="summary"><h2>The pool at a glance</h2><div class="cards">{"".join(cards)}</div></section>'
 
 
-def _privacy(statistics: Mapping[str, Any]) -> str:
-    """Say plainly when the numbers carry differential-privacy noise, and how much (ε)."""
+def _budget(budget: Mapping[str, Any] | None) -> str:
+    if not isinstance(budget, Mapping) or budget.get("epsilon_remaining") is None:
+        return ""
+    total = budget.get("epsilon_budget")
+    of = f" of {_e(total)}" if total not in (None, "None") else ""
+    return ('<p class="meta">Privacy budget left for new differentially private questions on this '
+            f'pool: ε = <span id="budget-remaining">{_e(budget["epsilon_remaining"])}</span>{of} '
+            "(the least any computation party reports; each enforces it itself).</p>")
+
+
+def _privacy(statistics: Mapping[str, Any], budget: Mapping[str, Any] | None = None) -> str:
+    """Say plainly whether the numbers carry differential-privacy noise (ε) or are an exact release."""
     privacy = statistics.get("privacy")
     if not isinstance(privacy, Mapping):
-        return ""
+        return ('<section id="privacy"><h2>Exact release</h2><p id="exact-release">These figures are '
+                "the operator's exact release: a fixed list of statistics over every counted provider, "
+                "without noise. Each is an aggregate of at least the minimum pool; differentially "
+                "private questions are answered separately, with noise.</p>"
+                f"{_budget(budget)}</section>")
     epsilon = privacy.get("epsilon")
     items = "".join(f'<li>{_e(name)}: ε = <span data-epsilon="{_e(name)}">{_e(value)}</span></li>'
                     for name, value in (epsilon.items() if isinstance(epsilon, Mapping) else []))
@@ -160,7 +177,7 @@ def _privacy(statistics: Mapping[str, Any]) -> str:
             f"over time.{clip_text}</p><ul>{items}</ul>"
             f'<p class="meta">Total privacy budget of this result: ε = '
             f'<span id="epsilon-total">{_e(privacy.get("epsilon_total", ""))}</span>. Smaller ε '
-            "means more noise and more privacy.</p></section>")
+            f"means more noise and more privacy.</p>{_budget(budget)}</section>")
 
 
 def _histogram(statistics: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ request handler.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 import logging
 import threading
 from collections import Counter
@@ -79,13 +80,23 @@ class Poller:
         self._lock = threading.Lock()
         self.counters: Counter[str] = Counter()
         self.last_report: PollReport | None = None
+        #: The privacy budget the parties report (``GET /v1/budget``; unsigned, informational):
+        #: the least remaining ε of the three, or None before any party answered.
+        self.budget: dict[str, Any] | None = None
 
     def poll_once(self) -> PollReport:
         """One round: fetch all three in parallel, verify, compare, cache if new. Never raises for a party."""
         with ThreadPoolExecutor(max_workers=len(self.parties)) as pool:
             outcomes = list(pool.map(self._fetch_and_verify, self.parties))
         report = self._decide(outcomes)
+        with ThreadPoolExecutor(max_workers=len(self.parties)) as pool:
+            budgets = [b for b in pool.map(self._fetch_budget, self.parties) if b is not None]
         with self._lock:
+            if budgets:
+                least = min(budgets, key=lambda b: Fraction(b["epsilon_remaining"]))
+                self.budget = {"epsilon_remaining": least["epsilon_remaining"],
+                               "epsilon_budget": least.get("epsilon_budget"),
+                               "parties": len(budgets)}
             self.counters["polls"] += 1
             self.counters[report.outcome.value] += 1
             self.last_report = report
@@ -135,6 +146,24 @@ class Poller:
         except MarkError as exc:
             return _PartyFailure(Outcome.MALFORMED, str(exc))
         return result
+
+    def _fetch_budget(self, party: PartyEndpoint) -> dict[str, Any] | None:
+        """One party's ``GET /v1/budget`` (remaining and total ε), or None if it does not answer."""
+        try:
+            with self._session_factory() as session:
+                response = session.get(party.url.rstrip("/") + "/v1/budget", timeout=self.timeout,
+                                       stream=True, verify=self.verify,
+                                       headers={"Accept": "application/json"})
+                body = self._read_capped(response)
+            if response.status_code != 200:
+                return None
+            data = json.loads(body)
+            remaining, total = data["epsilon_remaining"], data.get("epsilon_budget")
+            Fraction(remaining)  # a number, or this answer is ignored
+            return {"epsilon_remaining": str(remaining), "epsilon_budget": str(total)}
+        except (requests.RequestException, _PartyFailure, ValueError, KeyError, TypeError,
+                ZeroDivisionError):
+            return None
 
     def _read_capped(self, response: requests.Response) -> bytes:
         chunks, size = [], 0
