@@ -1,8 +1,8 @@
-"""Test certificates: a ``trustme`` CA, and server certificates that pass strict Web PKI checks.
+"""Test certificates: a throwaway CA, and server certificates that pass strict Web PKI checks.
 
-trustme's own leaf certificates mark subjectAltName critical while having a subject, which
-``cryptography``'s RFC 5280 verifier (used by the notary) rightly rejects; so the leaf is issued
-here, by the trustme CA key, with a non-critical SAN.
+Made with ``cryptography`` alone (no test-only dependency: ``mpcstats demo`` runs on a plain
+install). The leaf's subjectAltName is non-critical (it has a subject), as ``cryptography``'s
+RFC 5280 verifier (used by the notary) requires.
 """
 
 from __future__ import annotations
@@ -12,22 +12,37 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
+def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mpcstats exchange simulator"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "mpcstats test CA")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=9), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),
+                           critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return key, cert
+
+
 @dataclass
 class ExchangeCA:
     """A throwaway certificate authority; ``cert_pem`` is what clients and the notary trust."""
 
-    ca: trustme.CA = field(default_factory=trustme.CA)
+    _pair: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] = field(default_factory=_new_ca, repr=False)
 
     @property
     def cert_pem(self) -> str:
-        return self.ca.cert_pem.bytes().decode()
+        return self._pair[1].public_bytes(serialization.Encoding.PEM).decode()
 
     def write_cert(self, path: str | Path) -> Path:
         Path(path).write_text(self.cert_pem)
@@ -36,8 +51,7 @@ class ExchangeCA:
     def issue(self, names: list[str], *, days: int = 30, key_type: str = "ec") -> tuple[bytes, bytes]:
         """A server certificate for ``names`` with an ``"ec"`` (P-256) or ``"rsa"`` (2048) key:
         (cert chain PEM, private key PEM)."""
-        ca_key = serialization.load_pem_private_key(self.ca.private_key_pem.bytes(), None)
-        ca_cert = x509.load_pem_x509_certificate(self.ca.cert_pem.bytes())
+        ca_key, ca_cert = self._pair
         key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
         if key_type == "ec":
             key = ec.generate_private_key(ec.SECP256R1())
