@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--auto-query-seconds", type=float, default=5.0,
                         help="recompute the statistics after new inputs, at most this often")
-    parser.add_argument("--min-inputs", type=int, default=1)
+    parser.add_argument("--min-inputs", type=int, default=10,
+                        help="the minimum pool size: no statistic over fewer providers (default 10, "
+                             "as in production; the demo's own runs may use fewer)")
     parser.add_argument("--source", choices=(SOURCE, TWO_COLUMN_SOURCE), default=SOURCE,
                         help="what the pool counts: the ETH balance (default) or ETH and BTC balances")
 
