@@ -56,6 +56,7 @@ accepted that the notarized record does not contain (up to the GCM/known-plainte
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -202,14 +203,34 @@ def _value_digits(off: int, length: int, decimals: int,
     return digits
 
 
-def _stream_map(p: ProviderInput) -> tuple[list[Pos] | None, list[tuple[Pos, int]]]:
+class _StreamMap:
+    """Stream position -> (record, offset): records' content lengths, no per-byte table."""
+
+    def __init__(self, records: list[int], lengths: list[int]) -> None:
+        self.records, self.starts = records, []
+        total = 0
+        for n in lengths:
+            self.starts.append(total)
+            total += n
+        self.length = total
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, pos: int) -> Pos:
+        k = bisect.bisect_right(self.starts, pos) - 1
+        return self.records[k], pos - self.starts[k]
+
+
+def _stream_map(p: ProviderInput) -> tuple[_StreamMap | None, list[tuple[Pos, int]]]:
     """Each stream position's (record, offset), and the inner-type checks; None if malformed."""
     records = p.records
     if not 1 <= len(records) <= MAX_RECORDS:
         return None, []
     if any(len(r.nonce) != 12 or len(r.tag) != 16 for r in records):
         return None, []
-    where: list[Pos] = []
+    data_records: list[int] = []
+    lengths: list[int] = []
     type_checks: list[tuple[Pos, int]] = []
     if p.inner_types:
         if len(p.inner_types) != len(records):
@@ -226,14 +247,17 @@ def _stream_map(p: ProviderInput) -> tuple[list[Pos] | None, list[tuple[Pos, int
                 # response. (A response record's own type byte only says where the server's bytes
                 # sit; the server, not the provider, decides it, and every used byte is checked.)
                 type_checks.append(((r, len(rec.ciphertext) - 1), kind))
-            else:
-                where += [(r, i) for i in range(len(rec.ciphertext) - 1)]
+            elif len(rec.ciphertext) > 1:
+                data_records.append(r)
+                lengths.append(len(rec.ciphertext) - 1)
         if not seen_data:
             return None, []
     else:
         for r, rec in enumerate(records):
-            where += [(r, i) for i in range(len(rec.ciphertext))]
-    return where, type_checks
+            if rec.ciphertext:
+                data_records.append(r)
+                lengths.append(len(rec.ciphertext))
+    return _StreamMap(data_records, lengths), type_checks
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Starts 3 local party processes running :mod:`mpc_programs.verify_demo` on synthetic records and
 prints one JSON line: median seconds per batch, per provider, and bytes sent per party per batch
 (mean over the parties, counted on MPyC's connections), the response size and how many records
-each provider's response spans (every one tag-checked).
+each provider's response spans (every one tag-checked); with full-size responses each provider's
+request is bound too (client-write key: request record tag and known plaintext).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
            "bytes_per_party": int(statistics.mean(rep["bytes_per_party"] for rep in reports)),
            "key_bits": args.key_bits, "repeat": args.repeat, "columns": args.columns,
            "accepted": reports[0]["accepted"], "response_bytes": reports[0]["response_bytes"],
-           "records": reports[0]["records"]}
+           "records": reports[0]["records"], "request_bound": reports[0]["request_bound"]}
     if not args.json:
         print(f"verify: batch {args.batch}, AES-{args.key_bits}, {out['response_bytes']}-byte responses "
               f"({out['records']} records): {seconds:.3f} s per batch, "

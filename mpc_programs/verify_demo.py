@@ -24,18 +24,19 @@ import numpy as np
 
 from mpc_programs.aes_gcm_mpc import ProviderInput, share_key_bytes, verify_batch_values
 from mpc_programs.field import PRIME, WIDE_SECINT_BITS
-from mpc_programs.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record, make_response,
-                                             provider_input, response_input)
+from mpc_programs.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record, make_request,
+                                             make_response, provider_input, request_input, response_input)
 from mpc_programs.hardened_runtime import mpc
 
 
 def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, columns: int = 1,
-                    response_bytes: int = 0, tickets: int = 2
+                    response_bytes: int = 0, tickets: int = 2, bind_request: bool = True
                     ) -> tuple[list[SyntheticRecord | SyntheticResponse], list[ProviderInput]]:
     """B honest providers' records and this party's view of their inputs (``columns`` = 2:
     the BTC balance is claimed too, as a second column). ``response_bytes`` > 0: full-size
     responses of about that many bytes over several records (the head, 16 KB body records,
-    ``tickets`` TLS 1.3 NewSessionTickets first), every record tag-checked; 0: one small record."""
+    ``tickets`` TLS 1.3 NewSessionTickets first), every record tag-checked, and (``bind_request``)
+    the request checked with the client-write key; 0: one small record."""
     rng = random.Random(seed)
     share_rng = np.random.default_rng(seed)
     records: list[SyntheticRecord | SyntheticResponse] = []
@@ -49,7 +50,12 @@ def synthetic_batch(batch: int, seed: int, key_bits: int, pid: int, m: int, colu
                                  response_bytes=response_bytes, tickets=tickets)
             rows = share_key_bytes(resp.key, m=m, t=(m - 1) // 2, rng=share_rng)
             records.append(resp)
-            inputs.append(response_input(resp, rows[pid], extra))
+            request = None
+            if bind_request:  # the request, bound with the client-write key
+                req = make_request(rng, key_bits=key_bits)
+                client_rows = share_key_bytes(req.key, m=m, t=(m - 1) // 2, rng=share_rng)
+                request = request_input(req, client_rows[pid])
+            inputs.append(response_input(resp, rows[pid], extra, request=request))
         else:
             rec = make_record(rng, uid=100000000 + i, key_bits=key_bits, balances=balances)
             rows = share_key_bytes(rec.key, m=m, t=(m - 1) // 2, rng=share_rng)
@@ -107,7 +113,8 @@ async def main(argv: list[str] | None = None) -> int:
                           "accepted": accepted, "balances_ok": ok if args.check else None,
                           "response_bytes": len(records[0].stream if isinstance(records[0], SyntheticResponse)
                                                 else records[0].plaintext),
-                          "records": len(inputs[0].records)}),
+                          "records": len(inputs[0].records),
+                          "request_bound": inputs[0].request is not None}),
               flush=True)
     await mpc.shutdown()
     return 0 if accepted == args.batch and ok else 1

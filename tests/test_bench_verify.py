@@ -26,3 +26,4 @@ def test_the_verify_benchmark_on_full_size_responses():
                for r in results]
     assert all(r["accepted"] == 2 and r["balances_ok"] is True for r in reports), reports
     assert reports[0]["records"] == 6 and reports[0]["response_bytes"] >= 39_000
+    assert reports[0]["request_bound"] is True
