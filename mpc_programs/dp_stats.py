@@ -28,8 +28,8 @@ import numpy as np
 from mpc_programs.dp import discrete_laplace
 from mpc_programs.field import PRIME
 from mpc_programs.hardened_runtime import mpc
-from mpc_programs.secure_stats import (FIELD, SharedInputs, below_indicators, counts_below,
-                                       local_array, secint)
+from mpc_programs.secure_stats import (FIELD, SharedInputs, _multiply, below_indicators,
+                                       counts_below, local_array, secint)
 
 
 async def joint_noise(scales: Sequence[Fraction]) -> np.ndarray:
@@ -52,6 +52,25 @@ async def open_noisy_clipped_sum(inputs: SharedInputs, clip_units: int,
     noise = (await joint_noise([scale]))[0]
     total = clipped + secint(FIELD(int(noise)))
     return _signed(int(await mpc.output(total)))
+
+
+async def open_noisy_clipped_moments(inputs: SharedInputs, clip_units: int, scale_sum: Fraction,
+                                     scale_squares: Fraction) -> tuple[int, int]:
+    """(Σ y_i + noise, Σ y_i² + noise) for y_i = min(x_i, C), opened (for the DP variance).
+
+    y = x·b + C·(1 − b) with b_i = [x_i < C] (N products for x·b), then Σy (local) and y·y
+    (one inner product). Sensitivities C and C²; ``scale_*`` = sensitivity / ε_part.
+    """
+    below = (await below_indicators(inputs, [clip_units]))[clip_units]
+    kept = await _multiply(below, inputs.values())  # x_i·b_i
+    clipped = (kept + clip_units * (1 - below)) % PRIME  # local shares of y_i
+    total = int(np.sum(clipped) % PRIME)
+    squares = local_array(clipped, True) @ local_array(clipped, True)
+    noise = await joint_noise([scale_sum, scale_squares])
+    noisy_total = secint(FIELD((total + int(noise[0])) % PRIME))
+    noisy_squares = squares + secint(FIELD(int(noise[1])))
+    s, q = await mpc.output([noisy_total, noisy_squares])
+    return _signed(int(s)), _signed(int(q))
 
 
 async def open_noisy_histogram(inputs: SharedInputs, edges: Sequence[int],

@@ -272,6 +272,14 @@ async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
         buckets = await dp_stats.open_noisy_histogram(
             inputs, query.edge_units(), dp.noise_scale(privacy.epsilon_of("histogram"), 1))
         timings["dp_histogram"] = time.perf_counter() - t
+    moments = None
+    if stats & {"variance", "stdev", "pvariance", "pstdev"}:
+        t = time.perf_counter()
+        clip = to_units(privacy.clip)
+        half = privacy.epsilon_of("variance") / 2
+        moments = await dp_stats.open_noisy_clipped_moments(
+            inputs, clip, dp.noise_scale(half, clip), dp.noise_scale(half, clip * clip))
+        timings["dp_variance"] = time.perf_counter() - t
     order = None
     if stats & {"median", "quantiles"}:
         from mpc_programs import dp_order
@@ -283,7 +291,7 @@ async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
             privacy.epsilon_of("quantiles") / len(set(ranks.values())))
         order = {level: order[rank] for level, rank in ranks.items()}
         timings["dp_order_statistics"] = time.perf_counter() - t
-    return results.finish_private(query, inputs.n, noisy_sum, buckets, order)
+    return results.finish_private(query, inputs.n, noisy_sum, buckets, order, moments)
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,9 @@ A query is a small JSON object; every field is optional::
   noised statistic needs its ε, and it cannot be combined with a filter. ``median`` and
   ``quantiles`` take ``epsilon.quantiles`` (split evenly over their distinct ranks;
   noisy counts at each digit of the radix search, ``dp_order``) and ``clip`` too; the
-  DP 1st and 99th percentiles stand in for min and max.
+  DP 1st and 99th percentiles stand in for min and max. ``variance``, ``stdev``,
+  ``pvariance`` and ``pstdev`` take ``epsilon.variance`` (half on a noisy clipped sum,
+  half on a noisy clipped sum of squares, sensitivity clip²).
 * ``filter`` — a conjunction of public comparisons ``[op, value]`` (on the query's
   column) or ``[column, op, value]`` (on any column: a join of columns of the same
   inputs), op one of ``< <= > >= == !=``: every statistic is computed over the inputs
@@ -79,8 +81,9 @@ DECIMALS_LIMIT = 8
 _NEED_EDGES = ("histogram", "mode")
 #: What a differentially private query may ask for, and which ε covers each.
 DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histogram",
-                 "median": "quantiles", "quantiles": "quantiles"}
-DP_MECHANISMS = ("sum", "histogram", "quantiles")
+                 "median": "quantiles", "quantiles": "quantiles", "variance": "variance",
+                 "stdev": "variance", "pvariance": "variance", "pstdev": "variance"}
+DP_MECHANISMS = ("sum", "histogram", "quantiles", "variance")
 MAX_EPSILON = Decimal(10)
 
 
@@ -374,7 +377,7 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
             raise QueryError(f"epsilon for {name} must be in (0, {MAX_EPSILON}], got {text}")
         values.append((name, canonical_decimal(text)))  # "1", "1.0", "1.00": one ε
     clip = None
-    if needed & {"sum", "quantiles"}:
+    if needed & {"sum", "quantiles", "variance"}:
         if "clip" not in spec:
             raise QueryError("'privacy.clip' (the largest value a sum or quantile counts, in ETH) "
                              "is required")

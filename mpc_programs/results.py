@@ -118,7 +118,8 @@ def dp_ranks(query: Query, n: int) -> dict[str, int]:
 
 def finish_private(query: Query, n: int, noisy_sum: int | None,
                    noisy_buckets: list[int] | None,
-                   order: dict[str, int] | None = None) -> dict[str, Any]:
+                   order: dict[str, int] | None = None,
+                   moments: tuple[int, int] | None = None) -> dict[str, Any]:
     """Published statistics of a differentially private query (see ``dp_stats``).
 
     The noisy values are published as drawn (post-processing cannot weaken DP), except
@@ -137,6 +138,17 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
         elif name == "histogram":
             out["histogram"] = {"edges": list(query.histogram_edges),
                                 "counts": [max(0, c) for c in _need(noisy_buckets)]}
+        elif name in ("variance", "stdev", "pvariance", "pstdev"):
+            noisy_total, noisy_squares = _need(moments)
+            # n·Σy² − (Σy)² from the noisy aggregates, never below 0 (post-processing)
+            numerator = max(n * noisy_squares - noisy_total * noisy_total, 0)
+            sample = name in ("variance", "stdev")
+            if sample and n < 2:
+                out[name] = None
+                continue
+            var_units = Fraction(numerator, n * (n - 1) if sample else n * n)
+            out[name] = _dec(var_units / SCALE) if name in ("variance", "pvariance") \
+                else _sqrt(var_units)
         elif name == "median":
             out["median"] = _dec(_need(order)["median"])
         elif name == "quantiles":

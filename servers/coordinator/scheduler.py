@@ -277,6 +277,9 @@ class Scheduler:
             self._dirty = False
         except QueryFailed as exc:
             log.warning("scheduled query failed: %s", exc.message)
+            if exc.code in ("too_few_new_providers", "exact_query_refused"):
+                # the parties' policy, not a fault: try again one interval later, not every tick
+                self._last_query = time.time()
 
     async def _require_parties(self) -> None:
         outage = await self._ready_for_run("queries are refused until it is back",
