@@ -29,14 +29,14 @@ TOKEN = "t" * 32
 IDS = [f"binance_eth:{i:040x}" for i in range(12)]
 
 
-def _config(tmp_path: Path, budget: float = 3.0) -> PartyConfig:
+def _config(tmp_path: Path, budget: float = 3.0, **extra: Any) -> PartyConfig:
     return PartyConfig(index=0, data_dir=tmp_path, mpc_peers=["127.0.0.1:1"] * 3,
                        control_token=TOKEN, notary_keys=[public_key_b64(NotaryKey.generate().public_key)],
-                       min_inputs=10, privacy_budget_epsilon=budget, mpc_ssl_dir=tmp_path)
+                       min_inputs=10, privacy_budget_epsilon=budget, mpc_ssl_dir=tmp_path, **extra)
 
 
-def _party(tmp_path: Path, budget: float = 3.0) -> tuple[TestClient, list[dict[str, Any]]]:
-    app: Any = create_app(_config(tmp_path, budget))
+def _party(tmp_path: Path, budget: float = 3.0, **extra: Any) -> tuple[TestClient, list[dict[str, Any]]]:
+    app: Any = create_app(_config(tmp_path, budget, **extra))
     with ShareStore(app.state.party.mpc.store_path, 0) as store:
         if store.count() == 0:
             store.add_many({i: [1] * SHARES_PER_INPUT for i in IDS})
@@ -184,3 +184,18 @@ def test_each_api_key_has_its_own_rate_limit():
             keys.require(FakeRequest(bad))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="SHA-256"):
         ApiKeys({"a": "alpha"}, 1, 1)
+
+
+def test_a_column_clipping_bound_set_by_the_operator_is_the_only_clip(tmp_path):
+    """Judged by status: with dp_clip balance = 1000 a DP sum clipped at 8 is refused before any ε is
+    spent; clipped at "1000.0" it runs; the bound is public in GET /v1/budget."""
+    client, runs = _party(tmp_path, dp_clip={"balance": "1000"})
+    refused = _ask(client, "1")  # clip 8
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "clip_not_allowed"
+    assert client.get("/v1/budget").json()["epsilon_spent"] == "0" and runs == []
+    query = {"statistics": ["count", "sum"], "privacy": {"epsilon": {"sum": "1"}, "clip": "1000.0"}}
+    ok = client.post("/v1/query", json={"run_id": "run-clip-ok", "query": query, "input_ids": IDS},
+                     headers={"authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and client.get("/v1/budget").json()["dp_clip"] == {"balance": "1000"}
+    with pytest.raises(ValueError, match="dp_clip.balance"):
+        _config(tmp_path, dp_clip={"balance": "-1"}).validate()

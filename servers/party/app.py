@@ -46,7 +46,8 @@ from servers.common.registration import (RegistrationError, check_registration, 
 from servers.party.budget import (BudgetExhausted, PoolVersion, PrivacyLedger,
                                   TooFewNewProviders)
 from servers.party.config import PartyConfig
-from servers.party.policy import ExactQueryRefused, check_exact, release_keys
+from servers.party.policy import (ClipRefused, ExactQueryRefused, check_clip, check_exact,
+                                  release_keys)
 from servers.party.mpc import MPCService, error_code
 from servers.party.sessions import PendingSession, SessionTable
 from tlsn import public_key_from_b64, key_id as notary_key_id
@@ -303,8 +304,11 @@ async def query(request: Request) -> JSONResponse:
                                f"{state.config.min_inputs})")
     try:
         check_exact(parsed, state.config.exact_queries, state.releases)
+        check_clip(parsed, state.config.dp_clip, state.columns[0])
     except ExactQueryRefused as exc:
         raise Conflict(code="exact_query_refused", message=str(exc)) from None
+    except ClipRefused as exc:
+        raise Conflict(code="clip_not_allowed", message=str(exc)) from None
     version, key = state.pool_version(), canonical_key(parsed)
     guarded = parsed.privacy is not None or state.config.exact_queries == "release"
     if guarded:
@@ -346,6 +350,7 @@ async def budget(request: Request) -> JSONResponse:
     return JSONResponse({"party": state.config.index,
                          **state.ledger.status(state.pool_version()),
                          "exact_queries": state.config.exact_queries,
+                         "dp_clip": state.config.dp_clip,
                          "exact_releases": [json.loads(k) for k in sorted(state.releases)]})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,9 @@ class PartyConfig:
     #: Between two exact releases over different pools, at least this many new providers
     #: (differencing two releases then gives an aggregate of that many, never one balance).
     exact_release_min_new_providers: int = 5
+    #: Public clipping bound per column (ETH) for DP sums, means, variances and quantiles: a DP
+    #: query on that column must use it as its ``clip`` (409 ``clip_not_allowed`` otherwise).
+    dp_clip: dict[str, str] = field(default_factory=dict)
     max_pending_sessions: int = 10_000
     #: Requests per second (and burst) per client address on the provider- and
     #: consumer-facing endpoints (share uploads, results, key); the coordinator's
@@ -97,6 +101,13 @@ class PartyConfig:
                              "(see `mpcstats mpc-certs`); MPC links never run without TLS")
         if not self.privacy_budget_epsilon > 0:
             raise ValueError("privacy_budget_epsilon must be positive")
+        for column, bound in self.dp_clip.items():
+            try:
+                ok = Decimal(bound) > 0
+            except ArithmeticError:
+                ok = False
+            if not ok:
+                raise ValueError(f"dp_clip.{column} must be a positive decimal (ETH), got {bound!r}")
         if self.exact_release_min_new_providers < 1:
             raise ValueError("exact_release_min_new_providers must be at least 1")
         if self.exact_queries not in ("release", "any"):

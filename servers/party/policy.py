@@ -18,9 +18,11 @@ balances): an operator who wants them published lists them, and says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from mpc_programs.query import DEFAULT_STATISTICS, Query, canonical_key, parse_query
+from mpc_programs.query import (DEFAULT_STATISTICS, Query, canonical_decimal, canonical_key,
+                                parse_query)
 
 #: The release a party allows when its operator configured none.
 DEFAULT_RELEASE: dict[str, Any] = {
@@ -47,3 +49,22 @@ def check_exact(query: Query, mode: str, allowed: frozenset[str]) -> None:
             "this party publishes exact figures only for the operator's fixed release "
             "(GET /v1/budget lists it); ask with 'privacy' (a differentially private "
             "answer that spends the pool's budget) instead")
+
+
+class ClipRefused(Exception):
+    pass
+
+
+def check_clip(query: Query, bounds: dict[str, str], primary: str) -> None:
+    """A DP query's ``clip`` must be the operator's public bound for its column, when one is set.
+
+    ``dp_clip`` (column → ETH) fixes the clipping range per column at deployment, so every DP
+    figure of a column is on the same, published scale (and accuracy is judged against it).
+    """
+    if query.privacy is None or query.privacy.clip is None:
+        return
+    column = query.own_column(primary)
+    bound = bounds.get(column)
+    if bound is not None and Decimal(bound) != Decimal(query.privacy.clip):
+        raise ClipRefused(f"this deployment clips {column!r} at {canonical_decimal(bound)} "
+                          f"(dp_clip); ask with \"clip\": \"{canonical_decimal(bound)}\"")
