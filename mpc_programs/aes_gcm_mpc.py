@@ -172,6 +172,9 @@ class ProviderInput:
         return (RecordPart(self.ciphertext, self.tag, self.nonce, self.aad), *self.more_records)
 
 
+EQUALITY_CHECKS = 5
+"""Random combinations the known-plaintext equality is tested with: soundness error 2^-40."""
+
 MAX_RECORDS = 64
 """Most records one provider's response may span (64 x 16 KB: far beyond any account)."""
 
@@ -452,7 +455,7 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     # the request (the API key) may be CR or LF (``forbid``: 1 where it is).
     req_checks = [req_layouts[i].checks if i in req_row else [] for i in range(count)]  # type: ignore[union-attr]
     req_secret = [req_layouts[i].secret if i in req_row else [] for i in range(count)]  # type: ignore[union-attr]
-    n_forbid = max(len(x) for x in req_secret)
+    n_forbid = max(1, max(len(x) for x in req_secret))
     secret_bytes = np.full((count, n_forbid), 0x41, dtype=np.uint8)  # padding: public 'A'
     for i in with_req:
         secret_bytes[i, :len(req_secret[i])] = decrypt(req_row[i], req_secret[i])
@@ -480,11 +483,18 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
                                             digits.reshape(count * columns, n_digits),
                                             weights.reshape(count * columns, n_digits))
     range_bad = range_bad.reshape(count, -1)
-    n_diffs = diffs.shape[1]
-    nonzero = await engine.nonzero(np.concatenate(
-        [diffs, secret_bytes ^ np.uint8(0x0D), secret_bytes ^ np.uint8(0x0A)], axis=1))
-    forbid = nonzero[:, n_diffs:] ^ np.uint8(1)  # 1 where a secret request byte is CR or LF
-    flags = np.concatenate([nonzero[:, :n_diffs], range_bad, forbid], axis=1)
+    # Known plaintext: every difference must be 0. Instead of a zero test per byte, test
+    # EQUALITY_CHECKS random combinations of them, with coefficients drawn jointly after every
+    # input is fixed: a nonzero difference vector survives one combination with probability
+    # 2^-8, all of them with 2^-(8 * EQUALITY_CHECKS) = 2^-40 (the statistical security).
+    coins, _ = await engine.open(await engine.random((count, EQUALITY_CHECKS, diffs.shape[1])))
+    combos = np.bitwise_xor.reduce(gf256.mul(coins, diffs[:, None, :]), axis=-1)
+    # No secret request byte may be CR or LF: the product of (b - CR)(b - LF) over them is
+    # nonzero exactly then (padding 'A' is neither).
+    allowed = await engine.prod(await engine.mul(secret_bytes ^ np.uint8(0x0D), secret_bytes ^ np.uint8(0x0A)))
+    nonzero = await engine.nonzero(np.concatenate([combos, allowed.reshape(count, 1)], axis=1))
+    flags = np.concatenate([nonzero[:, :EQUALITY_CHECKS], range_bad, nonzero[:, EQUALITY_CHECKS:] ^ np.uint8(1)],
+                           axis=1)
     verdict = await engine.prod(flags ^ np.uint8(1))
     verdict = np.where(gate, verdict, np.uint8(0))  # public AND: a sharing of 0 where gate fails
     opened, _ = await engine.open(verdict)
