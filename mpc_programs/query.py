@@ -85,6 +85,8 @@ DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histo
                  "stdev": "variance", "pvariance": "variance", "pstdev": "variance"}
 DP_MECHANISMS = ("sum", "histogram", "quantiles", "variance")
 MAX_EPSILON = Decimal(10)
+#: The least ε one DP order statistic may get (``dp_order``: its noise must fit 30-bit comparisons).
+MIN_EPSILON_PER_RANK = Fraction(1, 10_000)
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,10 @@ def _parse_query(spec: object) -> Query:
     privacy = None
     if "privacy" in spec:
         privacy = _parse_privacy(spec["privacy"], stats, filt or bool(column_filters))
+        ranks = len(set(levels)) * ("quantiles" in stats) + ("median" in stats)
+        if ranks and privacy.epsilon_of("quantiles") / ranks < MIN_EPSILON_PER_RANK:
+            raise QueryError(f"epsilon for quantiles is split over {ranks} ranks; each needs at "
+                             f"least {MIN_EPSILON_PER_RANK} (the noise must fit the comparisons)")
     return Query(tuple(dict.fromkeys(stats)), tuple(levels), tuple(edge_texts), filt, privacy,
                  column=column, columns=pair, column_filters=column_filters)
 

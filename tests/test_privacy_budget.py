@@ -199,3 +199,21 @@ def test_a_column_clipping_bound_set_by_the_operator_is_the_only_clip(tmp_path):
     assert ok.status_code == 200 and client.get("/v1/budget").json()["dp_clip"] == {"balance": "1000"}
     with pytest.raises(ValueError, match="dp_clip.balance"):
         _config(tmp_path, dp_clip={"balance": "-1"}).validate()
+
+
+def test_the_production_defaults_are_the_safe_ones(tmp_path):
+    """A party configured with nothing but the required settings runs the policy the attack tests
+    exercise: exact figures only for the default release (no min, no max), a budget, new providers
+    between exact releases; DP quantiles need enough ε per rank."""
+    from mpc_programs.query import QueryError
+    from servers.party.policy import DEFAULT_RELEASE
+
+    config = _config(tmp_path)
+    defaults = PartyConfig(index=0, data_dir=tmp_path, mpc_peers=config.mpc_peers, control_token=TOKEN,
+                           notary_keys=config.notary_keys)
+    assert defaults.exact_queries == "release" and defaults.exact_releases == []
+    assert defaults.privacy_budget_epsilon == 10.0 and defaults.exact_release_min_new_providers == 5
+    assert "min" not in DEFAULT_RELEASE["statistics"] and "max" not in DEFAULT_RELEASE["statistics"]
+    with pytest.raises(QueryError, match="split over 32 ranks"):
+        parse_query({"statistics": ["quantiles"], "quantiles": [str(k / 100) for k in range(1, 33)],
+                     "privacy": {"epsilon": {"quantiles": "0.003"}, "clip": "1"}})
