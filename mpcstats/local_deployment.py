@@ -90,6 +90,9 @@ class LocalDeployment:
     source: str = SOURCE
     #: The deployment's API key for queries that spend privacy budget (``api_keys.py``).
     api_key: str = ""
+    #: Every API key of the deployment (``api_key`` first; the ``api_keys`` argument of
+    #: :func:`start_local_deployment` says how many).
+    api_keys: list[str] = field(default_factory=list)
 
     @property
     def coordinator_url(self) -> str:
@@ -210,6 +213,7 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
                            client_rate: float = 50.0,
                            source: str = SOURCE,
                            party_options: dict[str, object] | None = None,
+                           api_keys: int = 1,
                            say: Callable[[str], None] = lambda text: None) -> LocalDeployment:
     """Generate keys and configs under ``root`` and start every server; stop() ends them.
 
@@ -227,7 +231,7 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
     try:
         _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
                results_poll_seconds, mpc_timeout_seconds, client_rate, say,
-               {"exact_queries": "any", **(party_options or {})})
+               {"exact_queries": "any", **(party_options or {})}, api_keys)
     except BaseException:
         deployment.stop()
         raise
@@ -236,7 +240,8 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
 
 def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_query: float,
            min_inputs: int, poll: float, mpc_timeout: float, client_rate: float,
-           say: Callable[[str], None], party_options: dict[str, object]) -> None:
+           say: Callable[[str], None], party_options: dict[str, object],
+           n_api_keys: int = 1) -> None:
     root = d.root
     ports = _free_ports(10)
     exchange_port, notary_port, coordinator_port, results_port = ports[:4]
@@ -309,12 +314,15 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         d.start_server(f"party{i}")
 
     # -- coordinator ---------------------------------------------------------------------------
-    key_file = root / "api_key"
-    if not key_file.exists():
-        _write_private(key_file, secrets.token_urlsafe(32).encode())
-    d.api_key = key_file.read_text().strip()
+    for k in range(max(1, n_api_keys)):
+        key_file = root / ("api_key" if k == 0 else f"api_key_{k + 1}")
+        if not key_file.exists():
+            _write_private(key_file, secrets.token_urlsafe(32).encode())
+        d.api_keys.append(key_file.read_text().strip())
+    d.api_key = d.api_keys[0]
     _write_toml(root / "coordinator.toml", "coordinator", {
-        "api_keys": {"local": hashlib.sha256(d.api_key.encode()).hexdigest()},
+        "api_keys": {("local" if k == 0 else f"local{k + 1}"): hashlib.sha256(key.encode()).hexdigest()
+                     for k, key in enumerate(d.api_keys)},
         "api_key_rate": 50.0, "api_key_burst": 200.0,
         "data_dir": str(root / "coordinator"), "parties": d.party_urls,
         "party_tokens": party_tokens, "notary_keys": [notary_public], "host": HOST,

@@ -38,7 +38,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Any:
     d = start_local_deployment(tmp_path_factory.mktemp("privacy-attacks"), accounts=PROVIDERS + 1,
                                seed=16, min_inputs=MIN_INPUTS, mpc_timeout_seconds=60.0,
                                party_options={"exact_queries": "release",
-                                              "privacy_budget_epsilon": BUDGET})
+                                              "privacy_budget_epsilon": BUDGET}, api_keys=3)
     with ThreadPoolExecutor(3) as pool:
         outcomes = list(pool.map(lambda a: client(d).contribute(creds(a), timeout=180),
                                  d.accounts[:PROVIDERS]))
@@ -168,15 +168,17 @@ def test_averaging_repeated_dp_queries_with_epsilon_spelled_differently(deployme
 
 
 def test_budget_exhaustion_and_differencing_by_one_provider(deployment):
-    """Attack: distinct DP queries until the noise is gone, and a DP sum or the exact release before
-    and after one provider joins (their difference is that provider's balance, plus noise for DP).
+    """Attack: distinct DP queries until the noise is gone, rotating three API keys, and a DP sum or
+    the exact release before and after one provider joins (their difference is that provider's
+    balance, plus noise for DP).
     Judged: the parties refuse the query that would take the total ε past the budget (409
     privacy_budget_exhausted) — so the privacy loss of every provider stays ≤ BUDGET, joining
     included — /v1/budget says so, and the exact release over the pool with one new provider is
     refused (409 too_few_new_providers: the default minimum is 5)."""
     spent = []
-    for clip in ("10", "20", "30", "40", "50", "60", "70"):
-        answer = ask(deployment, dp_sum("1", clip))
+    for k, clip in enumerate(("10", "20", "30", "40", "50", "60", "70")):
+        # many keys: the budget is the pool's, not a key's — rotating keys buys nothing
+        answer = ask(deployment, dp_sum("1", clip), key=deployment.api_keys[k % 3])
         if answer.status_code != 200:
             assert answer.status_code == 409, answer.text
             assert answer.json()["error"]["code"] == "privacy_budget_exhausted"
