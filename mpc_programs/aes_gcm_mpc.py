@@ -1,4 +1,4 @@
-"""Input verification inside MPC: decrypt and authenticate a notarized AES-GCM record.
+"""Input verification inside MPC: decrypt and authenticate a notarized AES-GCM response.
 
 Run by the three computation parties (MPyC, Shamir t=1 of 3) over a batch of P providers
 (DESIGN.md, "Data flow" 3-4). Per provider:
@@ -6,21 +6,25 @@ Run by the three computation parties (MPyC, Shamir t=1 of 3) over a batch of P p
 * secret: the AES-128 or AES-256 record key, shared byte by byte over GF(2^8) (AES polynomial
   0x11B, MPyC's points 1, 2, 3) by the provider with :func:`share_key_bytes`; each party passes
   its row (:func:`load_key_share`).
-* public: ciphertext, tag, 12-byte nonce and AAD of the notarized record (TLS 1.2 or 1.3
-  layout, built by the caller); templates (offset, expected bytes) that must appear in the
-  plaintext -- the first block ``HTTP/1.1 200 OK\\r`` and the bytes around each field, covering
+* public: ciphertext, tag, 12-byte nonce and AAD of every record of the response from its
+  first through the last one used (TLS 1.2 or 1.3 layout, built by the caller; positions index
+  the response stream, see :class:`ProviderInput`); templates (offset, expected bytes) that must
+  appear in the plaintext -- the first block ``HTTP/1.1 200 OK\\r`` and the bytes around each field, covering
   the byte just before and just after the uid and the balance (else the provider is rejected in
   the clear); the uid offset and the claimed uid; the balance offset and length (ASCII digits
   with a '.' before the last ``decimals`` digits), and as many more value fields of the same
   format (further columns of the pool: ``extra_values``). Template bytes must come from the source spec,
   never from the provider.
+* the request (:class:`RequestInput`): the client-write key's shares and the request record;
+  every byte of it is known plaintext from the spec except the API key's, which may hold no CR
+  or LF.
 
 Outputs: one opened verdict per provider, and each party's shares of the balances (in units of
 10^-decimals) as a secure array of the statistics type (default ``mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)``), not opened.
 The caller stores the accepted ones and drops the rest (a rejected provider's entry is garbage)
-together with the key shares. Also opened, by design: H = E_k(0^128) and E_k(J0) of the
-record, so the GCM tag is checked in the clear (:mod:`mpc_programs.gcm`); they say nothing about
-the plaintext, whose keystream blocks E_k(nonce || i+2) stay secret.
+together with the key shares. Also opened, by design: H = E_k(0^128) of each key and E_k(J0) of
+every record, so each GCM tag is checked in the clear (:mod:`mpc_programs.gcm`, GHASH vectorised);
+they say nothing about the plaintext, whose keystream blocks E_k(nonce || i+2) stay secret.
 
 Why GF(2^8) and not bits or GF(2^128): AES is byte-oriented and its only non-linear step is
 inversion in GF(2^8); with Frobenius-aware resharing the whole S-box costs 4 rounds and 7 byte
@@ -43,8 +47,11 @@ Checks folded into the verdict, and their soundness:
   (error 2^-8 per combination in GF(2^8)) at the same round cost.
 * GCM tag over AAD and ciphertext: forging needs the key (GCM's security), but GCM does not
   commit to its key, hence the known-plaintext checks.
-* templates and uid: d = plaintext byte + expected byte; d^255 is 1 iff d != 0, and the verdict
-  is prod(1 + d^255) over all bytes (and range bits): exactly 1 iff every byte matches. No error.
+* templates, uid and request: d = plaintext byte + expected byte must be 0 for every byte. The
+  parties draw public random coefficients (jointly, after every input is fixed) and zero-test
+  EQUALITY_CHECKS = 5 combinations sum(c_k d_k) in GF(2^8) (c^255 is 1 iff c != 0): a nonzero d
+  passes one with probability 2^-8, all five with 2^-40 (the statistical security). The
+  verdict is the product of (1 - flag) over those and the range bits.
   A fake key that still authenticates (GCM is not key-committing) decrypts the checked bytes to
   pseudo-random values, except the few an attacker can steer (the notary prototype steered 16
   bytes of one block); the templates therefore span several blocks: the first block, and the
