@@ -47,6 +47,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,36 @@ def run(args: argparse.Namespace) -> int:
         return _fail(args, exc, EXIT_NO_RESULT, "Not enough providers yet")
     except ConsumerError as exc:
         return _fail(args, exc, EXIT_FAILED, "Refusing to show statistics" if args.verify else "Error")
+    budget = _read_budget(deployment, args.timeout, verify)
+    if budget is not None:
+        entry["budget"] = budget
     if args.json:
         print(json.dumps({**entry, "source": source}, sort_keys=True))
     else:
         print(format_table(entry, source))
     return EXIT_OK
+
+
+def _read_budget(deployment: Deployment, timeout: float, verify: str | bool) -> dict[str, Any] | None:
+    """The remaining privacy budget, shown beside the figures: from the results API's ``GET /budget``,
+    else the least of the parties' ``GET /v1/budget``. Informational (not signed); None if unknown."""
+    answers = []
+    urls = ([deployment.results_url.rstrip("/") + "/budget"] if deployment.results_url else
+            [p.url.rstrip("/") + "/v1/budget" for p in deployment.parties])
+    for url in urls:
+        try:
+            status, body = request_json("GET", url, timeout=timeout, verify=verify)
+        except FetchError:
+            continue
+        if status == 200 and isinstance(body, dict) and "epsilon_remaining" in body:
+            answers.append({"epsilon_remaining": str(body["epsilon_remaining"]),
+                            "epsilon_budget": body.get("epsilon_budget")})
+    if not answers:
+        return None
+    try:
+        return min(answers, key=lambda b: Fraction(b["epsilon_remaining"]))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def run_spec(args: argparse.Namespace) -> int:

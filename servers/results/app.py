@@ -119,6 +119,20 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
         entries = cache.history(limit)
         return JSONResponse({"results": [public_entry(e) for e in entries], "count": len(entries)})
 
+    @operation("The privacy budget left for differentially private queries on this pool",
+               description="The least remaining ε any computation party reports (each party enforces "
+                           "its own budget; GET /v1/budget of the parties, read by the poller; not "
+                           "signed). An identical DP query is answered from the parties' cache at no cost.",
+               responses={200: json_response("Budget", {"type": "object", "properties": {
+                   "epsilon_remaining": {"type": "string"}, "epsilon_budget": {"type": ["string", "null"]},
+                   "parties": {"type": "integer"}}}),
+                   404: error_response("`no_budget_yet`: no party has answered yet"),
+                   429: error_response("`rate_limited`")})
+    async def budget(request: Request) -> JSONResponse:
+        if poller.budget is None:
+            raise NotFound(code="no_budget_yet", message="no computation party has reported its budget yet")
+        return JSONResponse(poller.budget)
+
     @operation("Liveness and the poller's counters",
                responses={200: json_response("Health", {"type": "object", "properties": {
                    "status": {"const": "ok"}, "results_cached": {"type": "integer"},
@@ -145,6 +159,7 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
         routes=[Route("/", page, methods=["GET"]),
                 Route("/stats", stats, methods=["GET"]),
                 Route("/stats/history", history, methods=["GET"]),
+                Route("/budget", budget, methods=["GET"]),
                 Route("/health", health, methods=["GET"])],
         middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths={"/health"})],
         exception_handlers=exception_handlers(),
