@@ -217,3 +217,9 @@ def test_the_production_defaults_are_the_safe_ones(tmp_path):
     with pytest.raises(QueryError, match="split over 32 ranks"):
         parse_query({"statistics": ["quantiles"], "quantiles": [str(k / 100) for k in range(1, 33)],
                      "privacy": {"epsilon": {"quantiles": "0.003"}, "clip": "1"}})
+
+
+def test_a_damaged_ledger_stops_the_party_instead_of_resetting_the_budget(tmp_path):
+    (tmp_path / LEDGER_FILE).write_text("{not json")
+    with pytest.raises(RuntimeError, match="privacy ledger"):
+        create_app(_config(tmp_path))

@@ -78,7 +78,14 @@ class PrivacyLedger:
         self._lock = threading.Lock()
         self._data: dict[str, Any] = {"spends": [], "cache": {}}
         if self.path.exists():
-            loaded = json.loads(self.path.read_text())
+            try:
+                loaded = json.loads(self.path.read_text())
+                if not isinstance(loaded, dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, OSError) as exc:
+                # fail closed: a party that lost its ledger must not start with a fresh budget
+                raise RuntimeError(f"cannot read the privacy ledger {self.path} ({exc}); restore it "
+                                   "from a backup — starting without it would reset the budget") from None
             self._data = {"spends": list(loaded.get("spends", [])),
                           "cache": dict(loaded.get("cache", {}))}
             if loaded.get("exact_last"):
