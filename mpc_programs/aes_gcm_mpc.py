@@ -416,26 +416,32 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     for i in with_req:
         gate[i] &= consistent[req_row[i]]
 
-    # One batched AES call per key size: blocks [0^128, J0 of each record (padded with 0^128 up
-    # to the batch's most records, so only H and tag masks are ever opened), keystream blocks...].
+    # One batched AES call per key size and row kind (server-write rows, client-write rows: their
+    # widths differ). Row layout: [0^128, J0 of each of its records, its keystream blocks],
+    # padded at the end; only H and the J0s are ever opened (gathered per row, padded with H
+    # again), so a row's padding or keystream never is.
     rmax = max(len(recs) for recs in row_records)
-    nb = max(len(blocks) for blocks in row_blocks)
-    public = np.zeros((n_rows, 1 + rmax + nb, 16), dtype=np.uint8)
-    for row, (recs, blocks) in enumerate(zip(row_records, row_blocks, strict=True)):
-        nonces = [r.nonce for r in recs]
-        for r, nonce in enumerate(nonces):
-            public[row, 1 + r] = np.frombuffer(gcm.counter_block(nonce, 1), dtype=np.uint8)
-        ctrs = [(r, b + 2) for r, b in blocks] + [(blocks[0][0], blocks[0][1] + 2)] * (nb - len(blocks))
-        for j, (r, ctr) in enumerate(ctrs):
-            public[row, 1 + rmax + j] = np.frombuffer(gcm.counter_block(nonces[r], ctr), dtype=np.uint8)
-    enc = np.zeros_like(public)
-    for klen in sorted(set(klens)):
-        rows = [i for i in range(n_rows) if klens[i] == klen]
-        out, _ = await encrypt(engine, keys[rows, :klen], public[rows])
-        enc[rows] = out
+    first_ks = [1 + len(recs) for recs in row_records]
+    enc_rows: list[np.ndarray] = [np.zeros((0, 16), dtype=np.uint8)] * n_rows
+    for group in sorted({(klens[row], row >= count) for row in range(n_rows)}):
+        rows = [row for row in range(n_rows) if (klens[row], row >= count) == group]
+        width = max(first_ks[row] + len(row_blocks[row]) for row in rows)
+        public = np.zeros((len(rows), width, 16), dtype=np.uint8)
+        for g, row in enumerate(rows):
+            nonces = [r.nonce for r in row_records[row]]
+            for r, nonce in enumerate(nonces):
+                public[g, 1 + r] = np.frombuffer(gcm.counter_block(nonce, 1), dtype=np.uint8)
+            for j, (r, b) in enumerate(row_blocks[row]):
+                public[g, first_ks[row] + j] = np.frombuffer(gcm.counter_block(nonces[r], b + 2),
+                                                             dtype=np.uint8)
+        out, _ = await encrypt(engine, keys[rows, :group[0]], public)
+        for g, row in enumerate(rows):
+            enc_rows[row] = out[g]
 
     # GHASH in the clear from the opened H and each record's E_k(J0): every record's tag.
-    hj, _ = await engine.open(enc[:, :1 + rmax])
+    hj, _ = await engine.open(np.stack([
+        enc_rows[row][list(range(1 + len(recs))) + [0] * (rmax - len(recs))]
+        for row, recs in enumerate(row_records)]))
 
     def tags(row: int) -> bool:
         recs = row_records[row]
@@ -448,8 +454,9 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
 
     # Decrypt only the checked bytes: keystream + public ciphertext, free in GF(2^8).
     def decrypt(row: int, positions: list[Pos], ok: bool = True) -> np.ndarray:
-        slot = {blk: 1 + rmax + j for j, blk in enumerate(row_blocks[row])}
-        out = np.array([enc[row, slot[(r, off // 16)], off % 16] for r, off in positions], dtype=np.uint8)
+        slot = {blk: first_ks[row] + j for j, blk in enumerate(row_blocks[row])}
+        ks = enc_rows[row]
+        out = np.array([ks[slot[(r, off // 16)], off % 16] for r, off in positions], dtype=np.uint8)
         if ok:
             recs = row_records[row]
             out ^= np.frombuffer(bytes(recs[r].ciphertext[off] for r, off in positions), dtype=np.uint8)
