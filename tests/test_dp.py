@@ -192,3 +192,19 @@ def test_dp_variance_from_noisy_clipped_moments(tmp_path):
     assert abs(Decimal(stats["stdev"]) ** 2 - Decimal(stats["variance"])) < Decimal("1e-6")
     assert Decimal(stats["pvariance"]) < Decimal(stats["variance"])
     assert stats["privacy"]["epsilon"] == {"variance": "8"}
+
+
+@pytest.mark.slow
+def test_bench_dp_reports_accuracy_and_seconds(capsys):
+    """``mpcstats bench dp --json`` at a small N: the report has the issue's shape and sane values
+    (the N = 10,000 figures are in docs/statistics.md)."""
+    import json
+
+    from mpcstats.cli import main
+
+    main(["bench", "dp", "--n", "1000", "--runs", "1", "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["n"] == 1000 and report["epsilon"] == 1.0
+    assert set(report["seconds"]) == {"median", "dp_median", "mean", "dp_mean"}
+    # rank noise sd ≈ 70 at ε = 1 (≈ 0.07 of N here), mean noise sd ≈ 0.0025 of the clip: 4+ sd bounds
+    assert 0 <= report["median_rank_error"] <= 0.3 and 0 <= report["mean_rel_error"] <= 0.02
