@@ -341,8 +341,9 @@ def _map_server_code(code: str, status: int) -> str:
         return "rate_limited"
     if code in ("already_counted", "registration_in_progress"):
         return code
-    if code.startswith("attestation_"):
-        return "attestation_rejected"
+    if code.startswith("attestation_") or code in ("records_not_contiguous", "not_first_response",
+                                                   "one_request", "invalid_record"):
+        return "attestation_rejected"  # the proof does not fit: the detail names the cause
     if status >= 500 or code in ("party_unavailable", "party_unreachable"):
         return "party_unavailable"
     if code == "unknown_session":
@@ -358,6 +359,8 @@ def _map_prover_error(exc: ProverError) -> str:
         return "exchange_refused"
     if exc.reason in ("field_not_found", "field_not_unique", "field_spans_records"):
         return "field_not_found"
+    if exc.reason == "padded_record":
+        return "unsupported"
     if exc.reason == "tls_handshake_failed" and "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return "exchange_untrusted"  # retrying never helps: say so, and what to set
     if exc.reason in ("timeout", "connection_closed", "tls_handshake_failed", "truncated_response"):
