@@ -84,8 +84,9 @@ class PartyState:
         self.ledger = PrivacyLedger(config.data_dir, Fraction(str(config.privacy_budget_epsilon)))
         self.releases = release_keys(config.exact_releases, self.columns)
 
-    def pool_version(self) -> PoolVersion:
-        ids = sorted(self.stored_ids())
+    def pool_version(self, ids: list[str] | None = None) -> PoolVersion:
+        """The pool version of ``ids`` (sorted counted input ids; default: those stored now)."""
+        ids = sorted(self.stored_ids()) if ids is None else ids
         return PoolVersion(hashlib.sha256(json.dumps(ids).encode()).hexdigest(), len(ids))
 
     def require_coordinator(self, request: Request) -> None:
@@ -309,7 +310,7 @@ async def query(request: Request) -> JSONResponse:
         raise Conflict(code="exact_query_refused", message=str(exc)) from None
     except ClipRefused as exc:
         raise Conflict(code="clip_not_allowed", message=str(exc)) from None
-    version, key = state.pool_version(), canonical_key(parsed)
+    version, key = state.pool_version(stored), canonical_key(parsed)  # the inputs this run covers
     guarded = parsed.privacy is not None or state.config.exact_queries == "release"
     if guarded:
         # the same question over the same pool: the same signed answer, no new noise, no ε
