@@ -43,9 +43,10 @@ def test_real_transcripts_verify_and_store_the_right_balances(notaries, exchange
                                          max_age_seconds=600)
             input_id = f"{flavour}:{case}"
             key_rows = share_key_bytes(result.session.server_write_key)
+            client_rows = share_key_bytes(result.session.client_write_key)  # the request is bound too
             layout_rows = share_units(to_units(result.session.balance))
             for pid in range(3):
-                doc_ = checked.submission(key_rows[pid], encode_row(layout_rows[pid]))
+                doc_ = checked.submission(key_rows[pid], encode_row(layout_rows[pid]), None, client_rows[pid])
                 per_party[pid].append({**doc_, "input_id": input_id})
             if case == "honest":
                 expected[input_id] = to_units(result.session.balance)
