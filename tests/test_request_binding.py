@@ -132,3 +132,27 @@ def test_a_request_of_another_length_or_a_second_request_is_refused_before_mpc(s
     doc.pop("request")
     with pytest.raises(RegistrationError):
         _check(setting, doc)
+
+
+def test_the_records_must_run_from_the_first_response_record_without_gaps(setting) -> None:
+    """The registration must name every record from the server's first application record
+    (TLS 1.3 tickets included) through the last one used, consecutive; else it is refused before
+    any MPC with the real cause."""
+    _, _, _, accounts = setting
+    client = ProviderClient(DeploymentConfig("http://coordinator.invalid", "http://notary.invalid"))
+    notarized = _notarize(setting, accounts[3], SPEC)
+    good = client.registration_document(notarized)
+    assert len(good["records"]) >= 4 and _check(setting, good)
+    gap = {**good, "records": good["records"][:2] + good["records"][3:]}
+    with pytest.raises(RegistrationError) as info:
+        _check(setting, gap)
+    assert info.value.code == "records_not_contiguous"
+    late = {**good, "records": good["records"][1:], "tickets": max(good["tickets"] - 1, 0)}
+    with pytest.raises(RegistrationError) as info:
+        _check(setting, late)
+    assert info.value.code == "not_first_response"
+    one = {k: v for k, v in good.items() if k not in ("records", "iv", "tickets")}
+    one["record"] = {**good["records"][-1], "iv": good["iv"]}  # the old one-record form: the uid's record only
+    with pytest.raises(RegistrationError) as info:
+        _check(setting, one)
+    assert info.value.code == "not_first_response"
