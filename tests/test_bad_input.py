@@ -128,6 +128,12 @@ def test_tokens_sessions_and_shares_are_checked(deployment, notarized):
     response = requests.post(deployment.coordinator_url + "/v1/registrations",
                              json=client.registration_document(n), timeout=10)
     assert response.status_code == 409 and error_of(response) == "attestation_used"
+    # ... also when the JSON around the signed attestation is padded with a field nobody reads
+    padded = client.registration_document(n)
+    padded["attestation"] = {**padded["attestation"], "note": "again"}
+    response = requests.post(deployment.coordinator_url + "/v1/registrations", json=padded, timeout=10)
+    assert response.status_code in (409, 403, 422) and error_of(response) != "already_counted"
+    assert response.status_code != 201
     # a status query with another session's token reveals nothing
     other = requests.get(deployment.coordinator_url + f"/v1/registrations/{registration.session_id}",
                          headers={"Authorization": "Bearer " + os.urandom(8).hex()}, timeout=10)

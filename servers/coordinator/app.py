@@ -11,9 +11,9 @@ The coordinator never sees a share or a plaintext balance; it sees the uid (by d
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -133,7 +133,9 @@ async def register(request: Request) -> JSONResponse:
     # One registration per attestation; the claimed uid reserves nothing before it is proven
     # inside MPC (no squatting), and the answer is the same whether the account is new,
     # counted or in flight (no membership oracle).
-    attestation_sha256 = hashlib.sha256(json.dumps(body.get("attestation"), sort_keys=True).encode()).hexdigest()
+    # the digest of the notary's signature (checked above; Ed25519 signatures are not malleable),
+    # not of the JSON around it, which a provider could pad with fields nobody reads
+    attestation_sha256 = hashlib.sha256(base64.b64decode(body["attestation"]["signature"])).hexdigest()
     try:
         coordinator.state.reserve({"session_id": session_id, "input_id": checked.input_id,
                                    "source": checked.source, "token_sha256": token_sha256,
