@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 
 from mpc_programs.encoding import to_units
+from mpc_programs.query import parse_query
 from servers.common import signing
 from servers.common.mpc_deadline import DEFAULT_BASE_SECONDS
 from servers.common.mpc_pki import generate_deployment
@@ -329,6 +330,13 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         "port": coordinator_port, "server_names": {d.source: EXCHANGE_NAME},
         "sources": [d.source],
         "auto_query_seconds": auto_query, "min_inputs": min_inputs,
+        # the release follows new inputs after this debounce (off when auto_query is 0: tests
+        # ask for their queries themselves); in development the parties answer any exact
+        # query, and the published release is the full default query
+        "release_debounce_seconds": auto_query,
+        "release_max_delay_seconds": max(30.0, 6 * auto_query),
+        **({"release_query": parse_query(None).to_json()}
+           if party_options.get("exact_queries") == "any" else {}),
         "mpc_timeout_seconds": mpc_timeout,
         "client_rate": client_rate, "client_burst": 4 * client_rate,
         "global_rate": max(200.0, 4 * client_rate), "global_burst": max(400.0, 8 * client_rate)})
@@ -345,7 +353,8 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
         f'public_key = "{d.party_public_keys[i]}"\n' for i in range(3))
     _write_toml(root / "results.toml", "results", {
         "data_dir": str(root / "results"), "host": HOST, "port": results_port,
-        "poll_seconds": poll, "min_providers": min_inputs}, extra=parties_toml)
+        "poll_seconds": poll, "min_providers": min_inputs,
+        "coordinator_url": f"http://{HOST}:{coordinator_port}"}, extra=parties_toml)
     d.commands["results"] = _cli("results", "--config", str(root / "results.toml"))
     url = f"http://{HOST}:{results_port}"
     d.endpoints["results"] = (url, url + "/health")

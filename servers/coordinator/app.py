@@ -225,7 +225,23 @@ async def budget(request: Request) -> JSONResponse:
     return JSONResponse(await coordinator.scheduler.budget())
 
 
-@operation("The last result this coordinator obtained (consumers should read the results API)",
+@operation("The published release: which query it is, how many counted inputs it covers, and "
+           "when it is recomputed next (after new inputs, debounced; null: nothing new to cover)",
+           responses={200: json_response("release schedule", {
+               "type": "object",
+               "properties": {"release_query": {"type": "object"},
+                              "next_release_due": {"type": ["number", "null"]},
+                              "release_debounce_seconds": {"type": "number"},
+                              "counted_inputs": {"type": "integer"},
+                              "release_covers": {"type": ["integer", "null"]},
+                              "last_release_at": {"type": ["integer", "null"]}}})})
+async def release(request: Request) -> JSONResponse:
+    coordinator: Coordinator = request.app.state.coordinator
+    return JSONResponse(coordinator.scheduler.release_status())
+
+
+@operation("The last published release this coordinator obtained (consumers should read the "
+           "results API); custom queries never replace it",
            responses={200: json_response("signed result", {"type": "object"}),
                       404: "no result yet"})
 async def latest(request: Request) -> JSONResponse:
@@ -255,6 +271,7 @@ def create_app(config: CoordinatorConfig) -> Starlette:
         Route("/v1/registrations/{session_id}/ready", ready, methods=["POST"]),
         Route("/v1/queries", run_query, methods=["POST"]),
         Route("/v1/results/latest", latest),
+        Route("/v1/release", release),
         Route("/v1/budget", budget),
     ], middleware=[Middleware(RateLimitMiddleware, limiter=limiter, exempt_paths=("/health",))],
         exception_handlers=exception_handlers(), lifespan=lifespan)

@@ -49,9 +49,15 @@ class CoordinatorConfig:
     mpc_seconds_per_submission: float = DEFAULT_SECONDS_PER_SUBMISSION
     mpc_seconds_per_input: float = DEFAULT_SECONDS_PER_INPUT
     mpc_timeout_max_seconds: float = DEFAULT_MAX_SECONDS
-    #: Run the default statistics query after new inputs are accepted, at most this often
-    #: (0 turns it off; queries can always be requested through the API).
+    #: Also recompute the release on a timer: at most this often, and only after new inputs
+    #: (0 turns the timer off; the release still follows new inputs, see below).
     auto_query_seconds: float = 0.0
+    #: Recompute the published release this many seconds after the last newly counted input
+    #: (a debounce: a burst of providers makes one release, not one each); 0 turns it off.
+    release_debounce_seconds: float = 10.0
+    #: ... but never later than this after the first input the release does not cover yet, so a
+    #: steady stream of providers cannot hold the release back.
+    release_max_delay_seconds: float = 120.0
     #: The query the schedule runs: the operator's exact release (empty: the parties' default
     #: release, ``servers/party/policy.DEFAULT_RELEASE``). The parties must list the same
     #: spec in their ``exact_releases``, or they refuse it (409 ``exact_query_refused``).
@@ -89,6 +95,10 @@ class CoordinatorConfig:
         check_party_tokens(self.party_tokens)
         if not self.notary_keys:
             raise ValueError("at least one notary key must be trusted")
+        if min(self.auto_query_seconds, self.release_debounce_seconds,
+               self.release_max_delay_seconds) < 0:
+            raise ValueError("auto_query_seconds, release_debounce_seconds and "
+                             "release_max_delay_seconds must be >= 0")
         if self.max_batch < 1 or self.verify_attempts < 1 or self.min_inputs < 1:
             raise ValueError("max_batch, verify_attempts and min_inputs must be at least 1")
         if not (self.party_timeout_seconds > 0 and self.health_timeout_seconds > 0):

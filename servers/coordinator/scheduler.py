@@ -17,6 +17,7 @@ must not hold the queue forever). Registrations never wait on this queue.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -61,6 +62,12 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
         self._last_query = 0.0
+        #: when the first and the last input the published release does not cover yet were
+        #: counted (None: the release covers every counted input)
+        self._first_new: float | None = None
+        self._last_new: float | None = None
+        #: a release the parties' policy refused (e.g. too few new providers): not before this
+        self._release_not_before = 0.0
         #: the outage last logged, so that a party that stays down is logged once, not per tick
         self._outage: str | None = None
         #: parties whose last health answer said they still run an MPC program
@@ -244,7 +251,11 @@ class Scheduler:
             return False
         self.state.accept(sessions, run_id)
         if sessions:
+            now = time.time()
             self._dirty = True
+            self._first_new = self._first_new or now
+            self._last_new = now
+            self.wakeup.set()
         return True
 
     async def _abort(self, run_id: str, drop_sessions: bool) -> None:
@@ -267,19 +278,56 @@ class Scheduler:
 
     # -- queries -----------------------------------------------------------------------------------
 
+    def release_key(self) -> str:
+        from servers.party.policy import DEFAULT_RELEASE
+        return canonical_key(parse_query(self.config.release_query or DEFAULT_RELEASE))
+
+    def next_release_due(self) -> float | None:
+        """When the release is recomputed next (Unix time), or None: nothing new to cover.
+
+        Event-driven: ``release_debounce_seconds`` after the last newly counted input, but no
+        later than ``release_max_delay_seconds`` after the first; or on the optional timer
+        (``auto_query_seconds``). A release the parties' policy refused waits one debounce.
+        """
+        if not self._dirty:
+            return None
+        candidates = []
+        debounce, cap = self.config.release_debounce_seconds, self.config.release_max_delay_seconds
+        if debounce > 0 and self._last_new is not None and self._first_new is not None:
+            candidates.append(min(self._last_new + debounce, self._first_new + max(cap, debounce)))
+        if self.config.auto_query_seconds > 0:
+            candidates.append(self._last_query + self.config.auto_query_seconds)
+        if not candidates:
+            return None
+        return max(min(candidates), self._release_not_before)
+
+    def release_status(self) -> dict[str, Any]:
+        """Public: what the published release covers and when it is recomputed."""
+        counted = len(self.state.counted_ids())
+        covered = self.last_result.get("n") if self.last_result else None
+        return {"release_query": json.loads(self.release_key()),
+                "next_release_due": self.next_release_due(),
+                "release_debounce_seconds": self.config.release_debounce_seconds,
+                "counted_inputs": counted, "release_covers": covered,
+                "last_release_at": self.last_result.get("computed_at") if self.last_result else None}
+
     async def _auto_query(self) -> None:
-        interval = self.config.auto_query_seconds
-        if interval <= 0 or not self._dirty or time.time() - self._last_query < interval:
+        due = self.next_release_due()
+        if due is None or time.time() < due or len(self.state.counted_ids()) < self.config.min_inputs:
             return
+        first_new = self._first_new
         try:
             from servers.party.policy import DEFAULT_RELEASE
-            await self.run_query(parse_query(self.config.release_query or DEFAULT_RELEASE))
-            self._dirty = False
+            await self.run_query(parse_query(self.config.release_query or DEFAULT_RELEASE),
+                                 release=True)
+            if self._first_new == first_new:  # nothing arrived while it ran
+                self._dirty = False
+                self._first_new = self._last_new = None
         except QueryFailed as exc:
-            log.warning("scheduled query failed: %s", exc.message)
-            if exc.code in ("too_few_new_providers", "exact_query_refused"):
-                # the parties' policy, not a fault: try again one interval later, not every tick
-                self._last_query = time.time()
+            log.warning("scheduled release failed: %s", exc.message)
+            # the parties' policy (too few new providers), an outage: not every tick
+            self._release_not_before = time.time() + max(self.config.release_debounce_seconds,
+                                                          self.config.batch_interval_seconds)
 
     async def _require_parties(self) -> None:
         outage = await self._ready_for_run("queries are refused until it is back",
@@ -291,7 +339,7 @@ class Scheduler:
                 f"party {i} ({self.parties.urls[i]}) is still finishing an earlier MPC run"
                 for i in self._busy) + "; try again shortly", 503)
 
-    async def run_query(self, query: Query) -> dict[str, Any]:
+    async def run_query(self, query: Query, release: bool | None = None) -> dict[str, Any]:
         """Run ``query`` over every counted input — or answer from the cache.
 
         The same query over the same input set is answered with the result already
@@ -299,6 +347,8 @@ class Scheduler:
         parties busy), and a differentially private query cannot be repeated to
         average its noise away. No run starts while a party is down.
         """
+        if release is None:  # a consumer asked for exactly the release: it is the release
+            release = canonical_key(query) == self.release_key()
         input_ids = self.state.counted_ids()
         if len(input_ids) < self.config.min_inputs:
             raise QueryFailed("not_enough_inputs",
@@ -317,7 +367,7 @@ class Scheduler:
             if cached is not None:
                 return cached
             await self._require_parties()
-            result = await self._compute(query, input_ids)
+            result = await self._compute(query, input_ids, release)
             self._results[key] = result
             while len(self._results) > QUERY_CACHE_SIZE:
                 self._results.pop(next(iter(self._results)))
@@ -350,10 +400,11 @@ class Scheduler:
                                             if Fraction(p.get("epsilon_remaining", "-1")) == low)
         return out
 
-    async def _compute(self, query: Query, input_ids: list[str]) -> dict[str, Any]:
+    async def _compute(self, query: Query, input_ids: list[str], release: bool) -> dict[str, Any]:
         run_id = f"query-{secrets.token_hex(8)}"
         body = {"run_id": run_id, "query": query.to_json(), "input_ids": input_ids,
-                "min_inputs": self.config.min_inputs, "computed_at": int(time.time())}
+                "min_inputs": self.config.min_inputs, "computed_at": int(time.time()),
+                "release": release}
         timeout = self._mpc_call_timeout(self.deadline.query(len(input_ids)))
         try:
             documents = await self.parties.all("/v1/query", body, timeout=timeout,
@@ -369,7 +420,12 @@ class Scheduler:
         results = [d["result"] for d in documents]
         if any(r != results[0] for r in results):
             raise QueryFailed("parties_disagree", "the computation parties disagree")
-        self.last_result = {**results[0],
-                            "signatures": [{"party": d["party"], "key_id": d["key_id"],
-                                            "signature": d["signature"]} for d in documents]}
-        return self.last_result
+        signed = {**results[0],
+                  "signatures": [{"party": d["party"], "key_id": d["key_id"],
+                                  "signature": d["signature"]} for d in documents]}
+        if release:  # custom queries never replace the published release
+            self.last_result = signed
+            if len(input_ids) >= len(self.state.counted_ids()):
+                self._dirty = False
+                self._first_new = self._last_new = None
+        return signed

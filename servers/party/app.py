@@ -291,6 +291,12 @@ async def query(request: Request) -> JSONResponse:
     except QueryError as exc:
         raise InvalidField("query", str(exc)) from None
     input_ids = get_list(body, "input_ids", max_items=1_000_000, item_type=str)
+    # The deployment's published release (what /v1/results/latest and the results API serve) is
+    # replaced only by a run the coordinator marks as the release; a custom query is answered
+    # to whoever asked and never narrows the published figures.
+    release = body.get("release", False)
+    if not isinstance(release, bool):
+        raise InvalidField("release", "must be true or false")
     # the coordinator fixes the time so that the three signed results are identical
     computed_at = get_int(body, "computed_at", default=int(time.time()), min_value=0)
     # A party enforces its own rules: a query covers every counted input (no narrowing a
@@ -310,12 +316,19 @@ async def query(request: Request) -> JSONResponse:
         raise Conflict(code="exact_query_refused", message=str(exc)) from None
     except ClipRefused as exc:
         raise Conflict(code="clip_not_allowed", message=str(exc)) from None
+    if release and state.config.exact_queries == "release" and (
+            parsed.privacy is not None or canonical_key(parsed) not in state.releases):
+        raise Conflict(code="not_a_release",
+                       message="only one of the operator's exact releases (GET /v1/budget) can "
+                               "be published as the release")
     version, key = state.pool_version(stored), canonical_key(parsed)  # the inputs this run covers
     guarded = parsed.privacy is not None or state.config.exact_queries == "release"
     if guarded:
         # the same question over the same pool: the same signed answer, no new noise, no ε
         cached = state.ledger.cached(version, key)
         if cached is not None:
+            if release:
+                _publish(state, cached)
             return JSONResponse({**cached, "cached": True})
         try:
             if parsed.privacy is not None:
@@ -339,10 +352,16 @@ async def query(request: Request) -> JSONResponse:
     document = signing.sign_result(state.signing_key, result, state.config.index)
     if guarded:
         state.ledger.remember(version, key, document)
+    if release:
+        _publish(state, document)
+    return JSONResponse(document)
+
+
+def _publish(state: PartyState, document: dict[str, Any]) -> None:
+    """Make ``document`` this party's published release (``GET /v1/results/latest``)."""
     latest = state.results.table("latest")
     latest.truncate()
-    latest.insert(document)
-    return JSONResponse(document)
+    latest.insert(dict(document))
 
 
 async def budget(request: Request) -> JSONResponse:

@@ -78,7 +78,8 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
     poller = Poller(config.parties, cache, timeout=config.request_timeout,
                     results_path=config.results_path, max_bytes=config.max_result_bytes,
                     ca_file=str(config.party_ca_file) if config.party_ca_file else None,
-                    future_tolerance=config.future_tolerance_seconds)
+                    future_tolerance=config.future_tolerance_seconds,
+                    coordinator_url=config.coordinator_url)
 
     @operation("Results page", description="HTML page with the statistics, a histogram and who signed them; "
                "'Not enough providers yet' before the first result.",
@@ -86,7 +87,7 @@ def create_app(config: ResultsConfig, *, poll: bool = True) -> Starlette:
     async def page(request: Request) -> HTMLResponse:
         entry = cache.latest()
         html = render_page(public_entry(entry) if entry else None, min_providers=config.min_providers,
-                           budget=poller.budget)
+                           budget=poller.budget, release=poller.release)
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     @operation("Latest agreed statistics",

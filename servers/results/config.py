@@ -79,6 +79,9 @@ class ResultsConfig:
     # How far a signed result's computed_at may lie ahead of this server's clock; a later one is refused:
     # served, it would hold back every honest release until that time (results are never rolled back).
     future_tolerance_seconds: float = 600.0
+    #: The coordinator's URL, to show on the page when the release is recomputed next
+    #: (``GET /v1/release``; informational, unsigned). Empty: the page does not say.
+    coordinator_url: str = ""
 
     RETIRED: ClassVar[dict[str, str]] = {
         old: f"every server names its rate limits alike: write {new} instead"

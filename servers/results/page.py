@@ -103,10 +103,13 @@ def render_not_enough(n: Any = None, min_providers: int | None = None) -> str:
 
 
 def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1,
-                budget: Mapping[str, Any] | None = None) -> str:
+                budget: Mapping[str, Any] | None = None,
+                release: Mapping[str, Any] | None = None) -> str:
     """The whole page for ``entry`` (the public form of the latest result), or the waiting page.
 
-    ``budget``: the parties' remaining privacy budget (``Poller.budget``), shown when known."""
+    ``budget``: the parties' remaining privacy budget (``Poller.budget``), shown when known;
+    ``release``: the coordinator's release schedule (``Poller.release``): when this page's
+    figures are recomputed next."""
     if entry is None:
         return render_not_enough()
     n = entry.get("n")
@@ -117,7 +120,7 @@ def render_page(entry: Mapping[str, Any] | None, *, min_providers: int = 1,
         statistics = {}
     query = entry.get("query")
     sections = [_notice(statistics), _headline(n, statistics, query), _privacy(statistics, budget),
-                _histogram(statistics), _table(statistics, query), _provenance(entry)]
+                _histogram(statistics), _table(statistics, query), _provenance(entry, release)]
     return _document("".join(s for s in sections if s), "MPCStats — pool statistics")
 
 
@@ -202,7 +205,22 @@ def _table(statistics: Mapping[str, Any], query: Any = None) -> str:
             "figure.</p></section>")
 
 
-def _provenance(entry: Mapping[str, Any]) -> str:
+def _next_update(entry: Mapping[str, Any], release: Mapping[str, Any] | None) -> str:
+    """When the published release is recomputed next, from the coordinator's schedule."""
+    if not isinstance(release, Mapping):
+        return ""
+    due, counted = release.get("next_release_due"), release.get("counted_inputs")
+    if isinstance(due, (int, float)):
+        machine, human = format_time(int(due))
+        waiting = (counted - entry["n"]) if isinstance(counted, int) and isinstance(entry.get("n"), int) else None
+        more = f" ({waiting} new provider{'s' if waiting != 1 else ''} waiting)" if waiting else ""
+        text = f'<time id="next-update" datetime="{_e(machine)}">{_e(human)}</time>{_e(more)}'
+    else:
+        text = '<span id="next-update">when new providers are counted</span>'
+    return f"<dt>Next update</dt><dd>{text}</dd>"
+
+
+def _provenance(entry: Mapping[str, Any], release: Mapping[str, Any] | None = None) -> str:
     computed_machine, computed_human = format_time(entry.get("computed_at"))
     accepted_machine, accepted_human = format_time(entry.get("accepted_at"))
     listed = entry.get("parties")
@@ -222,5 +240,6 @@ def _provenance(entry: Mapping[str, Any]) -> str:
         f'<dt>Providers</dt><dd><span data-stat="n" data-value="{_e(entry.get("n"))}">'
         f'{_e(entry.get("n"))}</span></dd>'
         f'<dt>Run</dt><dd><code>{_e(entry.get("run_id"))}</code></dd>'
+        f"{_next_update(entry, release)}"
         f'<dt>Input digest</dt><dd><code>{_e(entry.get("input_digest"))}</code></dd>'
         "</dl></section>")

@@ -67,6 +67,7 @@ class Poller:
                  results_path: str = "/v1/results/latest", max_bytes: int = 1 << 20,
                  ca_file: str | None = None,
                  future_tolerance: float = DEFAULT_FUTURE_TOLERANCE_SECONDS,
+                 coordinator_url: str = "",
                  session_factory: Callable[[], requests.Session] = requests.Session) -> None:
         self.parties = sorted(parties, key=lambda p: p.pid)
         self.keys: dict[int, Ed25519PublicKey] = {p.pid: p.key() for p in self.parties}
@@ -83,6 +84,9 @@ class Poller:
         #: The privacy budget the parties report (``GET /v1/budget``; unsigned, informational):
         #: the least remaining ε of the three, or None before any party answered.
         self.budget: dict[str, Any] | None = None
+        #: The coordinator's release schedule (``GET /v1/release``; informational), or None.
+        self.coordinator_url = coordinator_url.rstrip("/")
+        self.release: dict[str, Any] | None = None
 
     def poll_once(self) -> PollReport:
         """One round: fetch all three in parallel, verify, compare, cache if new. Never raises for a party."""
@@ -91,7 +95,9 @@ class Poller:
         report = self._decide(outcomes)
         with ThreadPoolExecutor(max_workers=len(self.parties)) as pool:
             budgets = [b for b in pool.map(self._fetch_budget, self.parties) if b is not None]
+        release = self._fetch_release() if self.coordinator_url else None
         with self._lock:
+            self.release = release
             if budgets:
                 least = min(budgets, key=lambda b: Fraction(b["epsilon_remaining"]))
                 self.budget = {"epsilon_remaining": least["epsilon_remaining"],
@@ -163,6 +169,23 @@ class Poller:
             return {"epsilon_remaining": str(remaining), "epsilon_budget": str(total)}
         except (requests.RequestException, _PartyFailure, ValueError, KeyError, TypeError,
                 ZeroDivisionError):
+            return None
+
+    def _fetch_release(self) -> dict[str, Any] | None:
+        """The coordinator's ``GET /v1/release``: when the release is recomputed next."""
+        try:
+            with self._session_factory() as session:
+                response = session.get(self.coordinator_url + "/v1/release", timeout=self.timeout,
+                                       stream=True, headers={"Accept": "application/json"})
+                body = self._read_capped(response)
+            if response.status_code != 200:
+                return None
+            data = json.loads(body)
+            due = data.get("next_release_due")
+            return {"next_release_due": float(due) if due is not None else None,
+                    "counted_inputs": int(data.get("counted_inputs", 0)),
+                    "release_debounce_seconds": float(data.get("release_debounce_seconds", 0))}
+        except (requests.RequestException, _PartyFailure, ValueError, KeyError, TypeError):
             return None
 
     def _read_capped(self, response: requests.Response) -> bytes:
