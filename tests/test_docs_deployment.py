@@ -266,7 +266,7 @@ def _deploy(root: Path, text: str, blocks: dict[str, dict[str, Any]], cli, start
                        for i, p in enumerate(doc["parties"])]
             write_toml(root / file, {"results": fill(doc, {
                 "host": ADDRESS["results"], "port": http_ports["results"], "data_dir": str(root / "results"),
-                "parties": parties}, file)})
+                "parties": parties, "coordinator_url": url["coordinator"]}, file)})
         else:
             pytest.fail(f"docs/deployment.md starts a server from {file}, which it does not show")
 
