@@ -249,7 +249,8 @@ def test_bench_prints_the_documented_shape() -> None:
     assert set(result) == {"tls12", "tls13"}
     for entry in result.values():
         assert set(entry) == {"seconds", "bytes"}
-        assert 0 < entry["seconds"] < 5 and 1500 < entry["bytes"] < 20000
+        # a full-size account response (~32 KB over three records) plus the handshake
+        assert 0 < entry["seconds"] < 5 and 20_000 < entry["bytes"] < 100_000
 
 
 def test_attest_waits_for_an_open_relay_then_refuses(notaries) -> None:
