@@ -29,6 +29,7 @@ from mpc_programs.query import parse_query
 from servers.common import signing
 from servers.common.mpc_deadline import DEFAULT_BASE_SECONDS
 from servers.common.mpc_pki import generate_deployment
+from servers.coordinator.api_keys import new_api_key
 from servers.exchange_sim.accounts import SimAccount, load_accounts
 from tlsn import NotaryKey, public_key_b64
 
@@ -318,7 +319,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
     for k in range(max(1, n_api_keys)):
         key_file = root / ("api_key" if k == 0 else f"api_key_{k + 1}")
         if not key_file.exists():
-            _write_private(key_file, secrets.token_urlsafe(32).encode())
+            _write_private(key_file, new_api_key().encode())
         d.api_keys.append(key_file.read_text().strip())
     d.api_key = d.api_keys[0]
     _write_toml(root / "coordinator.toml", "coordinator", {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import threading
 import time
 
@@ -22,6 +23,13 @@ from starlette.requests import Request
 
 from servers.common.errors import RateLimited, Unauthorized
 from servers.common.ratelimit import TokenBucket
+
+
+def new_api_key() -> str:
+    """A fresh API key. The prefix keeps it from starting with "-", which a command line would
+    take for an option (``mpcstats query --api-key KEY``); ``token_urlsafe`` alone does so
+    one time in 64."""
+    return "mpk_" + secrets.token_urlsafe(32)
 
 
 def key_hash(key: str) -> str:
