@@ -149,7 +149,7 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         return outcome
     inputs = secure_stats.SharedInputs(rows[own]) if own in rows else None
     if query.privacy is not None:
-        outcome["statistics"] = await _private_statistics(query, _need_inputs(inputs), timings)
+        outcome["statistics"] = await _private_statistics(query, inputs, timings, rows, primary, m)
         outcome["seconds"] = timings
         return outcome
     mask = None
@@ -255,11 +255,31 @@ async def _one_column_statistics(query: Any, inputs: secure_stats.SharedInputs,
         reciprocal_sum=means.reciprocal_sum if means else None, gini=gini)
 
 
-async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
-                              timings: dict[str, float]) -> dict[str, Any]:
+async def _private_statistics(query: Any, own_inputs: secure_stats.SharedInputs | None,
+                              timings: dict[str, float], rows: dict[str, np.ndarray],
+                              primary: str, m: int) -> dict[str, Any]:
     """A differentially private query: noise is generated jointly and added before opening."""
     privacy = query.privacy
     stats = set(query.statistics)
+    bivariate = None
+    if query.bivariate:
+        t = time.perf_counter()
+        x_name, y_name = query.columns
+        own = query.own_column(primary)
+        clips = [privacy.clip_of(c, own) for c in (x_name, y_name)]
+        missing = [c for c, b in zip((x_name, y_name), clips) if b is None]
+        if missing:  # the same at every party: the query and the pool's columns are agreed
+            raise QueryError(f"'privacy.clip_columns' needs a bound for column {missing[0]!r} "
+                             f"('clip' bounds only the query's own column, {own!r})")
+        sums = await dp_stats.open_noisy_bivariate_sums(
+            secure_stats.SharedInputs(rows[x_name]), secure_stats.SharedInputs(rows[y_name]),
+            to_units(clips[0]), to_units(clips[1]), privacy.epsilon_of("bivariate"),
+            query.bivariate)
+        bivariate = dp_stats.publish_dp_bivariate(sums, m, query.bivariate)
+        timings["dp_bivariate"] = time.perf_counter() - t
+        if not stats - set(query.bivariate) - {"count"}:
+            return results.finish_private(query, m, None, None, bivariate=bivariate)
+    inputs = _need_inputs(own_inputs)
     noisy_sum = buckets = None
     if stats & {"sum", "mean"}:
         t = time.perf_counter()
@@ -291,7 +311,8 @@ async def _private_statistics(query: Any, inputs: secure_stats.SharedInputs,
             privacy.epsilon_of("quantiles") / len(set(ranks.values())))
         order = {level: order[rank] for level, rank in ranks.items()}
         timings["dp_order_statistics"] = time.perf_counter() - t
-    return results.finish_private(query, inputs.n, noisy_sum, buckets, order, moments)
+    return results.finish_private(query, inputs.n, noisy_sum, buckets, order, moments,
+                                  bivariate=bivariate)
 
 
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,10 @@ A query is a small JSON object; every field is optional::
   noisy counts at each digit of the radix search, ``dp_order``) and ``clip`` too; the
   DP 1st and 99th percentiles stand in for min and max. ``variance``, ``stdev``,
   ``pvariance`` and ``pstdev`` take ``epsilon.variance`` (half on a noisy clipped sum,
-  half on a noisy clipped sum of squares, sensitivity clip²).
+  half on a noisy clipped sum of squares, sensitivity clip²). ``covariance``,
+  ``correlation`` and ``linear_regression`` take ``epsilon.bivariate`` (split evenly over
+  the noisy clipped sums Σx, Σy, Σxy, Σx², Σy² they need; ``dp_stats``): ``clip`` bounds
+  the query's own column, ``clip_columns`` (column → ETH) the other column of the pair.
 * ``filter`` — a conjunction of public comparisons ``[op, value]`` (on the query's
   column) or ``[column, op, value]`` (on any column: a join of columns of the same
   inputs), op one of ``< <= > >= == !=``: every statistic is computed over the inputs
@@ -82,19 +85,33 @@ _NEED_EDGES = ("histogram", "mode")
 #: What a differentially private query may ask for, and which ε covers each.
 DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histogram",
                  "median": "quantiles", "quantiles": "quantiles", "variance": "variance",
-                 "stdev": "variance", "pvariance": "variance", "pstdev": "variance"}
-DP_MECHANISMS = ("sum", "histogram", "quantiles", "variance")
+                 "stdev": "variance", "pvariance": "variance", "pstdev": "variance",
+                 "covariance": "bivariate", "correlation": "bivariate",
+                 "linear_regression": "bivariate"}
+DP_MECHANISMS = ("sum", "histogram", "quantiles", "variance", "bivariate")
 MAX_EPSILON = Decimal(10)
 #: The least ε one DP order statistic may get (``dp_order``: its noise must fit 30-bit comparisons).
 MIN_EPSILON_PER_RANK = Fraction(1, 10_000)
+#: The least ``epsilon.bivariate`` (``dp_stats.open_noisy_bivariate_sums``: the noise on Σxy,
+#: scale 5·clip_x·clip_y/ε, must stay far below the field's half).
+MIN_EPSILON_BIVARIATE = Fraction(1, 10_000)
 
 
 @dataclass(frozen=True)
 class Privacy:
-    """Per-mechanism ε (exact decimal strings) and the clipping bound for sums (ETH)."""
+    """Per-mechanism ε (exact decimal strings) and the clipping bounds (ETH): ``clip`` for the
+    query's own column, ``clip_columns`` for other columns (the DP two-column statistics)."""
 
     epsilon: tuple[tuple[str, str], ...]
     clip: str | None = None
+    clip_columns: tuple[tuple[str, str], ...] = ()
+
+    def clip_of(self, column: str, own: str) -> str | None:
+        """The public bound of ``column`` (``own``: the query's own column, bounded by ``clip``)."""
+        bounds = dict(self.clip_columns)
+        if column in bounds:
+            return bounds[column]
+        return self.clip if column == own else None
 
     def epsilon_of(self, mechanism: str) -> Fraction:
         return Fraction(Decimal(dict(self.epsilon)[mechanism]))
@@ -107,6 +124,8 @@ class Privacy:
         out: dict[str, Any] = {"epsilon": dict(self.epsilon)}
         if self.clip is not None:
             out["clip"] = self.clip
+        if self.clip_columns:
+            out["clip_columns"] = dict(self.clip_columns)
         return out
 
 
@@ -332,7 +351,8 @@ def _parse_query(spec: object) -> Query:
                             else (None, ()))
     privacy = None
     if "privacy" in spec:
-        privacy = _parse_privacy(spec["privacy"], stats, filt or bool(column_filters))
+        privacy = _parse_privacy(spec["privacy"], stats, filt or bool(column_filters), pair,
+                                 column)
         ranks = len(set(levels)) * ("quantiles" in stats) + ("median" in stats)
         if ranks and privacy.epsilon_of("quantiles") / ranks < MIN_EPSILON_PER_RANK:
             raise QueryError(f"epsilon for quantiles is split over {ranks} ranks; each needs at "
@@ -355,9 +375,11 @@ def _parse_pair(spec: object, stats: list[str]) -> tuple[str, str] | None:
     return x, y
 
 
-def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
-    if not isinstance(spec, dict) or set(spec) - {"epsilon", "clip"}:
-        raise QueryError("'privacy' must be an object with 'epsilon' (and 'clip' for sums)")
+def _parse_privacy(spec: object, stats: list[str], filt: object,
+                   pair: tuple[str, str] | None = None, own: str | None = None) -> Privacy:
+    if not isinstance(spec, dict) or set(spec) - {"epsilon", "clip", "clip_columns"}:
+        raise QueryError("'privacy' must be an object with 'epsilon' (and 'clip' for sums, "
+                         "'clip_columns' for the bounds of other columns)")
     if filt:
         raise QueryError("'privacy' cannot be combined with a filter (the filtered count is exact)")
     exact = [s for s in stats if s not in DP_STATISTICS]
@@ -391,7 +413,46 @@ def _parse_privacy(spec: object, stats: list[str], filt: object) -> Privacy:
         if _units(clip, "privacy.clip") <= 0:
             raise QueryError("privacy.clip must be positive")
         clip = canonical_decimal(clip)
-    return Privacy(tuple(values), clip)
+    clip_columns = _parse_clip_columns(spec.get("clip_columns", {}))
+    extra = [c for c, _ in clip_columns if "bivariate" not in needed or c not in (pair or ())]
+    if extra:  # a bound nothing uses would only respell the query (a fresh cache key)
+        raise QueryError(f"'privacy.clip_columns' names {extra[0]!r}, which is not one of the "
+                         "'columns' of a two-column statistic")
+    if "bivariate" in needed:
+        if Fraction(Decimal(dict(values)["bivariate"])) < MIN_EPSILON_BIVARIATE:
+            raise QueryError(f"epsilon for bivariate must be at least {MIN_EPSILON_BIVARIATE}")
+        bounds = dict(clip_columns)
+        assert pair is not None  # _parse_pair requires 'columns' for these statistics
+        unbounded = list(dict.fromkeys(c for c in pair if c not in bounds))
+        # 'clip' bounds the query's own column ('column', default the pool's first column:
+        # which one that is, the parties check when they run it)
+        if len(unbounded) > 1 or (unbounded and own is not None and unbounded[0] != own):
+            name = next((c for c in reversed(unbounded) if c != own), unbounded[-1])
+            raise QueryError(f"'privacy.clip_columns' needs a bound for column {name!r} "
+                             "(the DP two-column statistics clip both columns; 'clip' bounds "
+                             "only the query's own column)")
+        if unbounded and "clip" not in spec:
+            raise QueryError(f"'privacy.clip' (the bound of column {unbounded[0]!r}, in ETH) is "
+                             "required, or give it in 'privacy.clip_columns'")
+        if unbounded and clip is None:
+            clip = _parse_clip(spec["clip"], "privacy.clip")
+    return Privacy(tuple(values), clip, clip_columns)
+
+
+def _parse_clip(value: object, what: str) -> str:
+    text = _decimal_string(value, what)
+    if _units(text, what) <= 0:
+        raise QueryError(f"{what} must be positive")
+    return canonical_decimal(text)
+
+
+def _parse_clip_columns(spec: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(spec, dict) or len(spec) > 2:
+        raise QueryError("'privacy.clip_columns' must map at most two column names to their "
+                         "bounds, e.g. {\"btc\": \"100\"}")
+    return tuple(sorted((_column_name(name, "a name in 'privacy.clip_columns'"),
+                         _parse_clip(value, f"privacy.clip_columns[{name!r}]"))
+                        for name, value in spec.items()))
 
 
 def canonical_decimal(text: str) -> str:
@@ -420,4 +481,7 @@ def canonical_key(query: Query) -> str:
         privacy["epsilon"] = {k: canonical_decimal(v) for k, v in privacy["epsilon"].items()}
         if "clip" in privacy:
             privacy["clip"] = canonical_decimal(privacy["clip"])
+        if "clip_columns" in privacy:
+            privacy["clip_columns"] = {k: canonical_decimal(v)
+                                       for k, v in privacy["clip_columns"].items()}
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))

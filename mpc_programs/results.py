@@ -119,8 +119,11 @@ def dp_ranks(query: Query, n: int) -> dict[str, int]:
 def finish_private(query: Query, n: int, noisy_sum: int | None,
                    noisy_buckets: list[int] | None,
                    order: dict[str, int] | None = None,
-                   moments: tuple[int, int] | None = None) -> dict[str, Any]:
+                   moments: tuple[int, int] | None = None,
+                   bivariate: dict[str, Any] | None = None) -> dict[str, Any]:
     """Published statistics of a differentially private query (see ``dp_stats``).
+
+    ``bivariate``: the published DP two-column statistics (``dp_stats.publish_dp_bivariate``).
 
     The noisy values are published as drawn (post-processing cannot weaken DP), except
     that bucket counts below zero are shown as 0. ``privacy`` records the mechanism, ε
@@ -153,14 +156,20 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
             out["median"] = _dec(_need(order)["median"])
         elif name == "quantiles":
             out["quantiles"] = {q: _dec(_need(order)[q]) for q in query.quantiles}
+        elif name in ("covariance", "correlation", "linear_regression"):
+            out[name] = _need(bivariate)[name]
     epsilon = dict(query.privacy.epsilon)
     out["privacy"] = {
         "mechanism": "discrete Laplace noise generated jointly by the three parties"
                      + ("; order statistics by noisy counts at each digit of the radix search"
-                        if order else ""),
+                        if order else "")
+                     + ("; covariance, correlation and regression from noisy clipped sums "
+                        "Σx, Σy, Σxy, Σx², Σy² (noisy sufficient statistics)" if bivariate else ""),
         "epsilon": epsilon,
         "epsilon_total": str(sum(Decimal(v) for v in epsilon.values())),
         **({"clip": query.privacy.clip} if query.privacy.clip is not None else {}),
+        **({"clip_columns": dict(query.privacy.clip_columns)} if query.privacy.clip_columns
+           else {}),
     }
     return out
 

@@ -61,10 +61,21 @@ def check_clip(query: Query, bounds: dict[str, str], primary: str) -> None:
     ``dp_clip`` (column → ETH) fixes the clipping range per column at deployment, so every DP
     figure of a column is on the same, published scale (and accuracy is judged against it).
     """
-    if query.privacy is None or query.privacy.clip is None:
+    if query.privacy is None:
         return
-    column = query.own_column(primary)
-    bound = bounds.get(column)
-    if bound is not None and Decimal(bound) != Decimal(query.privacy.clip):
-        raise ClipRefused(f"this deployment clips {column!r} at {canonical_decimal(bound)} "
-                          f"(dp_clip); ask with \"clip\": \"{canonical_decimal(bound)}\"")
+    own = query.own_column(primary)
+    if query.privacy.clip is not None:
+        bound = bounds.get(own)
+        if bound is not None and Decimal(bound) != Decimal(query.privacy.clip):
+            raise ClipRefused(f"this deployment clips {own!r} at {canonical_decimal(bound)} "
+                              f"(dp_clip); ask with \"clip\": \"{canonical_decimal(bound)}\"")
+    for column in (query.columns or ()) if query.bivariate else ():
+        clip = query.privacy.clip_of(column, own)
+        bound = bounds.get(column)
+        if clip is None:
+            raise ClipRefused(f"'privacy.clip_columns' needs a bound for column {column!r} "
+                              f"('clip' bounds only the query's own column, {own!r})")
+        if bound is not None and Decimal(bound) != Decimal(clip):
+            raise ClipRefused(f"this deployment clips {column!r} at {canonical_decimal(bound)} "
+                              f"(dp_clip); ask with \"clip_columns\": {{\"{column}\": "
+                              f"\"{canonical_decimal(bound)}\"}}")
