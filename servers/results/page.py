@@ -174,6 +174,10 @@ def _privacy(statistics: Mapping[str, Any], budget: Mapping[str, Any] | None = N
     clip = privacy.get("clip")
     clip_text = (f" Sums count each balance up to {_e(clip)} ETH (larger ones count as {_e(clip)})."
                  if clip is not None else "")
+    columns = privacy.get("clip_columns")
+    for column, bound in (columns.items() if isinstance(columns, Mapping) else []):
+        clip_text += (f' Column {_e(column)} is clipped at <span data-clip="{_e(column)}">'
+                      f"{_e(bound)}</span>.")
     return ('<section id="privacy"><h2>Differential privacy</h2>'
             f'<p>These statistics include random noise ({_e(privacy.get("mechanism", ""))}), so that '
             "no single provider's balance can be inferred from them, not even by comparing results "
