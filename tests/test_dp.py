@@ -205,6 +205,8 @@ def test_bench_dp_reports_accuracy_and_seconds(capsys):
     main(["bench", "dp", "--n", "1000", "--runs", "1", "--json"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["n"] == 1000 and report["epsilon"] == 1.0
-    assert set(report["seconds"]) == {"median", "dp_median", "mean", "dp_mean"}
+    assert set(report["seconds"]) == {"median", "dp_median", "mean", "dp_mean", "correlation",
+                                      "dp_correlation"}
+    assert 0 <= report["correlation_abs_error"] <= 0.5
     # rank noise sd ≈ 70 at ε = 1 (≈ 0.07 of N here), mean noise sd ≈ 0.0025 of the clip: 4+ sd bounds
     assert 0 <= report["median_rank_error"] <= 0.3 and 0 <= report["mean_rel_error"] <= 0.02
