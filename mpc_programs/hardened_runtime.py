@@ -316,10 +316,13 @@ class HardenedExchanger(asyncoro.MessageExchanger):
                 abort_run(f"lost the MPC connection to party {peer} ({cause})")
         if _state["closing"]:
             log.info("connection to party %s closed after the run (%s)", peer, cause)
+            if self.runtime.parties[peer].protocol is self:
+                self.runtime.parties[peer].protocol = None
         else:
+            # The exchanger stays registered until the verdict: a send to the closed link is
+            # dropped, where an unregistered peer would make MPyC's next send raise and stop
+            # the event loop with a cause that no longer names the peer.
             self.runtime._loop.call_later(LOSS_GRACE_SECONDS, judge)
-        if self.runtime.parties[peer].protocol is self:
-            self.runtime.parties[peer].protocol = None
 
 
 # -- start and shutdown ---------------------------------------------------------------------------
@@ -412,10 +415,25 @@ async def shutdown_after_failure(reason: str) -> None:
         abort_run(f"{reason} (the other parties went on with the run)")
 
 
+def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Keep the first exception raised in an MPyC callback: MPyC stops the event loop on it,
+    and ``mpc.run`` then only says "Event loop stopped before Future completed"."""
+    exc = context.get("exception")
+    if exc is not None and _state.get("loop_error") is None:
+        _state["loop_error"] = f"{type(exc).__name__}: {exc}"
+    loop.default_exception_handler(context)
+
+
+def loop_error() -> str | None:
+    """The first exception that stopped MPyC's event loop in this process, if any."""
+    return _state.get("loop_error")
+
+
 def install() -> None:
     """Put every check above in place (idempotent; done on import)."""
     if _state["installed"]:
         return
+    mpc._loop.set_exception_handler(_record_loop_error)
     _mpyc_runtime.pickle = _StrictPickle  # type: ignore[attr-defined]
     finfields.FiniteFieldElement.from_bytes = classmethod(_strict_from_bytes)  # type: ignore[assignment]
     thresha.recombine = _checked_recombine(thresha.recombine)
@@ -436,6 +454,6 @@ def is_installed() -> bool:
 install()
 
 __all__ = ["mpc", "install", "is_installed", "abort_run", "fail", "on_abort", "decode_payload",
-           "expect_from_peers", "field_elements",
+           "expect_from_peers", "field_elements", "loop_error",
            "decode_field_vector", "allow_insecure_local", "shutdown_after_failure", "PeerBytes",
            "STATISTICAL_SECURITY_BITS"]

@@ -483,6 +483,8 @@ def main() -> int:
         if not expected:
             log.exception("party %s crashed", mpc.pid)
         message = str(exc)[:500]
+        if isinstance(exc, RuntimeError) and hardened_runtime.loop_error():
+            message = f"{hardened_runtime.loop_error()}"[:500]  # the cause, not "loop stopped"
         print(f"party {mpc.pid}: error: {type(exc).__name__}: {message}", file=sys.stderr)
         _write_error(job, type(exc).__name__, message)
         return 2

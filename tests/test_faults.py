@@ -216,6 +216,13 @@ def test_a_party_killed_mid_run_makes_the_others_abort_naming_it(deployment):
     killed_at = time.monotonic()
     os.kill(child[0], signal.SIGKILL)  # as when its host dies: the peers' links break
     deployment.servers["party1"].kill()
+    try:
+        _judge_the_abort(deployment, thread, result, killed_at)
+    finally:  # the next tests need party 1, whatever happened here
+        deployment.start_server("party1")
+
+
+def _judge_the_abort(deployment, thread: threading.Thread, result: dict, killed_at: float) -> None:
     thread.join(120)
     answered = time.monotonic() - killed_at
     others = [deployment.party_urls[0], deployment.party_urls[2]]
@@ -232,7 +239,6 @@ def test_a_party_killed_mid_run_makes_the_others_abort_naming_it(deployment):
     assert answered < 30 and idle < 30
     # with the MPC children's own peer-loss abort, they report it naming the peer
     assert all("mpc_aborted" in line and "party 1" in line for line in last), last
-    deployment.start_server("party1")
 
 
 def test_killed_coordinator_and_results_api_come_back_with_their_state(deployment):
