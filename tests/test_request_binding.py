@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tlsn_fixtures import HOST, ca_roots, credentials
+from tlsn_fixtures import HOST, credentials
 
 from mpc_programs.aes_gcm_mpc import share_key_bytes
 from mpc_programs.encoding import to_units
