@@ -77,6 +77,26 @@ def make_record(rng: random.Random, uid: int, balances: dict[bytes, bytes], asse
                            asset, balances[asset])
 
 
+def _claimed_fields(source: Any, text: bytes, extra_assets: Sequence[bytes]
+                    ) -> tuple[list[tuple[int, bytes]], list[tuple[int, int]]]:
+    """The known plaintext an honest claim checks around each field of ``source`` (a record or
+    a multi-record response; ``text`` its plaintext), and each extra column's (start, length)."""
+    off, uid_off = source.balance_offset(), source.uid_offset()
+    templates = [(0, FIRST_BLOCK),
+                 (off - len(ASSET_PREFIX % source.asset), ASSET_PREFIX % source.asset),
+                 (off + len(source.balance), BALANCE_SUFFIX),
+                 (uid_off - len(UID_PREFIX), UID_PREFIX),
+                 (uid_off + len(source.uid), UID_SUFFIX)]
+    extra = []
+    for asset in extra_assets:
+        start = source.balance_offset(asset)
+        length = text.index(BALANCE_SUFFIX, start) - start
+        templates += [(start - len(ASSET_PREFIX % asset), ASSET_PREFIX % asset),
+                      (start + length, BALANCE_SUFFIX)]
+        extra.append((start, length))
+    return templates, extra
+
+
 def provider_input(rec: SyntheticRecord, key_share: Sequence[int],
                    extra_assets: Sequence[bytes] = (), **changes: Any) -> ProviderInput:
     """The public claim an honest provider makes for ``rec``, with this party's key share.
@@ -84,20 +104,8 @@ def provider_input(rec: SyntheticRecord, key_share: Sequence[int],
     ``extra_assets``: further balances of the record to claim as extra columns (e.g.
     ``[b"BTC"]``). ``changes`` overrides fields (tests use it to build dishonest claims).
     """
-    off = rec.balance_offset()
-    uid_off = rec.uid_offset()
-    templates = [(0, FIRST_BLOCK),
-                 (off - len(ASSET_PREFIX % rec.asset), ASSET_PREFIX % rec.asset),
-                 (off + len(rec.balance), BALANCE_SUFFIX),
-                 (uid_off - len(UID_PREFIX), UID_PREFIX),
-                 (uid_off + len(rec.uid), UID_SUFFIX)]
-    extra = []
-    for asset in extra_assets:
-        start = rec.balance_offset(asset)
-        length = rec.plaintext.index(BALANCE_SUFFIX, start) - start
-        templates += [(start - len(ASSET_PREFIX % asset), ASSET_PREFIX % asset),
-                      (start + length, BALANCE_SUFFIX)]
-        extra.append((start, length))
+    off, uid_off = rec.balance_offset(), rec.uid_offset()
+    templates, extra = _claimed_fields(rec, rec.plaintext, extra_assets)
     claim = ProviderInput(
         key_share=list(key_share), ciphertext=rec.ciphertext, tag=rec.tag, nonce=rec.nonce,
         aad=rec.aad, templates=tuple(templates), uid=(uid_off, rec.uid),
@@ -177,20 +185,8 @@ def response_input(resp: SyntheticResponse, key_share: Sequence[int],
                    extra_assets: Sequence[bytes] = (), **changes: Any) -> ProviderInput:
     """The public claim an honest provider makes for a multi-record ``resp``: every record from
     the first (tickets included) through the last, positions in the response stream."""
-    off = resp.balance_offset()
-    uid_off = resp.uid_offset()
-    templates = [(0, FIRST_BLOCK),
-                 (off - len(ASSET_PREFIX % resp.asset), ASSET_PREFIX % resp.asset),
-                 (off + len(resp.balance), BALANCE_SUFFIX),
-                 (uid_off - len(UID_PREFIX), UID_PREFIX),
-                 (uid_off + len(resp.uid), UID_SUFFIX)]
-    extra = []
-    for asset in extra_assets:
-        start = resp.balance_offset(asset)
-        length = resp.stream.index(BALANCE_SUFFIX, start) - start
-        templates += [(start - len(ASSET_PREFIX % asset), ASSET_PREFIX % asset),
-                      (start + length, BALANCE_SUFFIX)]
-        extra.append((start, length))
+    off, uid_off = resp.balance_offset(), resp.uid_offset()
+    templates, extra = _claimed_fields(resp, resp.stream, extra_assets)
     (nonce, aad, ct, tag), *more = resp.records
     inner = () if resp.tls12 else tuple([0x16] * resp.tickets + [0x17] * (len(resp.records) - resp.tickets))
     claim = ProviderInput(
