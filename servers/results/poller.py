@@ -153,39 +153,36 @@ class Poller:
             return _PartyFailure(Outcome.MALFORMED, str(exc))
         return result
 
-    def _fetch_budget(self, party: PartyEndpoint) -> dict[str, Any] | None:
-        """One party's ``GET /v1/budget`` (remaining and total ε), or None if it does not answer."""
+    def _get_json(self, url: str, verify: str | bool = True) -> Any:
+        """GET ``url`` as JSON (size-capped); None if it does not answer 200 with JSON."""
         try:
             with self._session_factory() as session:
-                response = session.get(party.url.rstrip("/") + "/v1/budget", timeout=self.timeout,
-                                       stream=True, verify=self.verify,
+                response = session.get(url, timeout=self.timeout, stream=True, verify=verify,
                                        headers={"Accept": "application/json"})
                 body = self._read_capped(response)
-            if response.status_code != 200:
-                return None
-            data = json.loads(body)
+            return json.loads(body) if response.status_code == 200 else None
+        except (requests.RequestException, _PartyFailure, ValueError):
+            return None
+
+    def _fetch_budget(self, party: PartyEndpoint) -> dict[str, Any] | None:
+        """One party's ``GET /v1/budget`` (remaining and total ε), or None if it does not answer."""
+        data = self._get_json(party.url.rstrip("/") + "/v1/budget", self.verify)
+        try:
             remaining, total = data["epsilon_remaining"], data.get("epsilon_budget")
             Fraction(remaining)  # a number, or this answer is ignored
             return {"epsilon_remaining": str(remaining), "epsilon_budget": str(total)}
-        except (requests.RequestException, _PartyFailure, ValueError, KeyError, TypeError,
-                ZeroDivisionError):
+        except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):
             return None
 
     def _fetch_release(self) -> dict[str, Any] | None:
         """The coordinator's ``GET /v1/release``: when the release is recomputed next."""
+        data = self._get_json(self.coordinator_url + "/v1/release")
         try:
-            with self._session_factory() as session:
-                response = session.get(self.coordinator_url + "/v1/release", timeout=self.timeout,
-                                       stream=True, headers={"Accept": "application/json"})
-                body = self._read_capped(response)
-            if response.status_code != 200:
-                return None
-            data = json.loads(body)
             due = data.get("next_release_due")
             return {"next_release_due": float(due) if due is not None else None,
                     "counted_inputs": int(data.get("counted_inputs", 0)),
                     "release_debounce_seconds": float(data.get("release_debounce_seconds", 0))}
-        except (requests.RequestException, _PartyFailure, ValueError, KeyError, TypeError):
+        except (ValueError, TypeError, AttributeError):
             return None
 
     def _read_capped(self, response: requests.Response) -> bytes:
