@@ -280,7 +280,8 @@ class HardenedExchanger(asyncoro.MessageExchanger):
                           f"the limit is {MAX_FRAME_BYTES}")
             if len(buf) < 12 + size:
                 break
-            payload = PeerBytes(buf[12:12 + size])
+            with memoryview(buf) as view:  # one copy of the payload, not two
+                payload = PeerBytes(view[12:12 + size])
             payload.peer, payload.label = self.peer_pid, label
             del buf[:12 + size]
             waiting = self.buffers.get(label)
