@@ -315,14 +315,10 @@ class Scheduler:
         due = self.next_release_due()
         if due is None or time.time() < due or len(self.state.counted_ids()) < self.config.min_inputs:
             return
-        first_new = self._first_new
-        try:
+        try:  # a release over every counted input marks the pool clean (``_compute``)
             from servers.party.policy import DEFAULT_RELEASE
             await self.run_query(parse_query(self.config.release_query or DEFAULT_RELEASE),
                                  release=True)
-            if self._first_new == first_new:  # nothing arrived while it ran
-                self._dirty = False
-                self._first_new = self._last_new = None
         except QueryFailed as exc:
             log.warning("scheduled release failed: %s", exc.message)
             # the parties' policy (too few new providers), an outage: not every tick
