@@ -24,8 +24,8 @@ from pathlib import Path
 
 import requests
 
-from mpc_programs.encoding import to_units
-from mpc_programs.query import parse_query
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.statistics.query import parse_query
 from servers.common import signing
 from servers.common.mpc_deadline import DEFAULT_BASE_SECONDS
 from servers.common.mpc_pki import generate_deployment
@@ -164,7 +164,7 @@ def _wait_healthy(server: ServerProcess, timeout: float) -> None:
 
 
 def _free_ports(count: int) -> list[int]:
-    from mpc_programs.runner import free_ports
+    from mpc_programs.runtime.runner import free_ports
     return free_ports(count, HOST)
 
 

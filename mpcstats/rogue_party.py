@@ -1,6 +1,6 @@
 """A rogue computation party, for ``mpcstats bench rogue`` and the tests — never for a deployment.
 
-It is the real party program (``mpc_programs.party_main``) with a valid certificate of the
+It is the real party program (``mpc_programs.runtime.party_main``) with a valid certificate of the
 deployment's MPC CA, except that one chosen message it sends goes out corrupted: the way a
 dishonest operator, or an intruder on its host, would attack the two honest parties. No
 configuration of a party server can start it: it is a separate entry point
@@ -30,9 +30,9 @@ import sys
 import time
 from typing import Any
 
-from mpc_programs import peer_codec
-from mpc_programs.field import PRIME
-from mpc_programs.hardened_runtime import HardenedExchanger
+from mpc_programs.runtime import peer_codec
+from mpc_programs.shares.field import PRIME
+from mpc_programs.runtime.hardened_runtime import HardenedExchanger
 
 #: What the rogue can do to one message.
 ATTACKS = ("pickle_gadget", "wrong_length", "wrong_type", "out_of_field", "truncated_frame",
@@ -122,7 +122,7 @@ def main() -> int:
         return 2
     install(kind, int(os.environ.get("MPCSTATS_ROGUE_AT", "-1")),
             os.environ["MPCSTATS_ROGUE_REPORT"], os.environ.get("MPCSTATS_ROGUE_MARKER", os.devnull))
-    from mpc_programs import party_main
+    from mpc_programs.runtime import party_main
     return party_main.main()
 
 

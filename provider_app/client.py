@@ -18,10 +18,10 @@ from typing import Any
 
 import requests
 
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.encoding import EncodingError, to_units
-from mpc_programs.sharing import share_units
-from mpc_programs.store import encode_row
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.shares.encoding import EncodingError, to_units
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import encode_row
 from provider_app.errors import ContributionError
 from provider_app.notary_client import NotaryClient, NotaryClientError
 from provider_app.responses import decode

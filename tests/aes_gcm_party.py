@@ -12,21 +12,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from mpc_programs.hardened_runtime import mpc
+from mpc_programs.runtime.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aes_gcm_cases import aes_vectors, build_cases  # noqa: E402
 
-from mpc_programs.aes_gcm_mpc import (  # noqa: E402
+from mpc_programs.verification.aes_gcm_mpc import (  # noqa: E402
     check_key_shares,
     key_share_as_secfld,
     load_key_share,
     verify_batch,
 )
-from mpc_programs.aes_mpc import encrypt  # noqa: E402
-from mpc_programs.field import PRIME, WIDE_SECINT_BITS  # noqa: E402
-from mpc_programs.gf256_mpc import Gf256Engine  # noqa: E402
+from mpc_programs.verification.aes_mpc import encrypt  # noqa: E402
+from mpc_programs.shares.field import PRIME, WIDE_SECINT_BITS  # noqa: E402
+from mpc_programs.verification.gf256_mpc import Gf256Engine  # noqa: E402
 
 
 async def main() -> None:

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from mpc_programs.hardened_runtime import mpc
+from mpc_programs.runtime.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mpc_programs.encoding import MAX_UNITS
-from mpc_programs.field import PARTIES, PRIME
-from mpc_programs.secure_bivariate import STATISTICS, open_bivariate
+from mpc_programs.shares.encoding import MAX_UNITS
+from mpc_programs.shares.field import PARTIES, PRIME
+from mpc_programs.statistics.secure_bivariate import STATISTICS, open_bivariate
 
 SEED = 20261125
 ALL = set(STATISTICS)

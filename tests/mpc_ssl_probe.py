@@ -4,8 +4,8 @@ Run: ``python mpc_ssl_probe.py -P 127.0.0.1:p0 -P 127.0.0.1:p1 -P 127.0.0.1:p2 -
 party's directory (holding ``.config/``) as the working directory.
 """
 
-from mpc_programs.field import PRIME
-from mpc_programs.hardened_runtime import mpc
+from mpc_programs.shares.field import PRIME
+from mpc_programs.runtime.hardened_runtime import mpc
 
 
 async def main() -> None:

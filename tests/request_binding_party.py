@@ -8,11 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-from mpc_programs.hardened_runtime import mpc
+from mpc_programs.runtime.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mpc_programs.verify_inputs import submission_from_json, verify_submissions  # noqa: E402
+from mpc_programs.verification.verify_inputs import (  # noqa: E402
+    submission_from_json,
+    verify_submissions,
+)
 
 
 async def main() -> None:

@@ -16,9 +16,9 @@ from aes_gcm_cases import aes_vectors, build_cases
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mpc_programs import gcm, gf256
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.local_parties import run_parties
+from mpc_programs.verification import gcm, gf256
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.runtime.local_parties import run_parties
 
 CASES = build_cases()
 HONEST = [c.name for c in CASES if c.accept]

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from mpc_programs.local_parties import run_parties
+from mpc_programs.runtime.local_parties import run_parties
 
 
 @pytest.mark.parametrize("columns", [1, 2])
 def test_the_verify_benchmark_accepts_and_recovers_every_value(columns):
-    results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--check", "--batch", "3",
+    results = run_parties(["-m", "mpcstats.benchmarks.verify_demo", "--json", "--check", "--batch", "3",
                            "--repeat", "1", "--columns", str(columns)], timeout=120)
     reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
                for r in results]
@@ -20,7 +20,7 @@ def test_the_verify_benchmark_accepts_and_recovers_every_value(columns):
 def test_the_verify_benchmark_on_full_size_responses():
     """40 KB responses over several records (tickets, head, 16 KB body records), every record's
     tag checked, the balances recovered."""
-    results = run_parties(["-m", "mpc_programs.verify_demo", "--json", "--check", "--batch", "2",
+    results = run_parties(["-m", "mpcstats.benchmarks.verify_demo", "--json", "--check", "--batch", "2",
                            "--repeat", "1", "--response-bytes", "40000"], timeout=120)
     reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
                for r in results]

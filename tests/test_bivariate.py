@@ -15,9 +15,9 @@ from fractions import Fraction
 import pytest
 from bivariate_party import cases
 
-from mpc_programs.encoding import SCALE
-from mpc_programs.local_parties import run_parties
-from mpc_programs.secure_bivariate import STATISTICS, BivariateOpened, publish_bivariate
+from mpc_programs.shares.encoding import SCALE
+from mpc_programs.runtime.local_parties import run_parties
+from mpc_programs.statistics.secure_bivariate import STATISTICS, BivariateOpened, publish_bivariate
 
 CASES = {c[0]: c for c in cases()}
 

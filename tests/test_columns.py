@@ -10,12 +10,13 @@ from fractions import Fraction
 
 import pytest
 
-from mpc_programs import local_pool, plaintext, results
-from mpc_programs.encoding import MAX_UNITS, SCALE
-from mpc_programs.query import parse_query
-from mpc_programs.runner import MPCRunError
-from mpc_programs.sharing import share_units
-from mpc_programs.store import ShareStore, StoreError, decode_row, encode_row
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics import plaintext, results
+from mpc_programs.shares.encoding import MAX_UNITS, SCALE
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.runtime.runner import MPCRunError
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import ShareStore, StoreError, decode_row, encode_row
 
 COLUMNS = ["balance", "btc"]
 

@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 import requests
 
-from mpc_programs.encoding import to_units
-from mpc_programs.runner import free_ports
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.runtime.runner import free_ports
 from provider_app.commands.provide import load_deployment
 from provider_app.client import ProviderClient
 from servers.exchange_sim.accounts import load_accounts

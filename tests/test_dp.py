@@ -8,10 +8,10 @@ from fractions import Fraction
 
 import pytest
 
-from mpc_programs import local_pool
-from mpc_programs.dp import discrete_laplace, noise_scale
-from mpc_programs.encoding import SCALE, to_units
-from mpc_programs.query import QueryError, parse_query
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics.dp import discrete_laplace, noise_scale
+from mpc_programs.shares.encoding import SCALE, to_units
+from mpc_programs.statistics.query import QueryError, parse_query
 
 
 @pytest.mark.parametrize("scale", [Fraction(1, 2), Fraction(3), Fraction(25, 2)])
@@ -120,14 +120,14 @@ def test_the_results_page_states_the_privacy_budget():
 
 @pytest.mark.slow
 def test_dp_order_statistics_land_near_their_rank_and_vary(tmp_path):
-    """DP median and 1st/99th percentiles (noisy counts at each radix digit, mpc_programs/dp_order.py).
+    """DP median and 1st/99th percentiles (noisy counts at each radix digit, mpc_programs/statistics/dp_order.py).
 
     Judged by rank: at N = 240 and ε = 3 per rank (ε = 9 over three ranks: scale 2 per count per
     level), the published median's rank is within 15% of N of the true median's in every run (the
     rank noise sd is ~25, so this fails with probability < 1e-3), and two runs differ (fresh noise)."""
     import bisect
 
-    from mpc_programs import dp_order
+    from mpc_programs.statistics import dp_order
 
     rng = random.Random(11)
     units = {f"p{i}": int(rng.lognormvariate(0, 2) * SCALE) for i in range(240)}
@@ -153,7 +153,7 @@ def test_dp_order_statistics_land_near_their_rank_and_vary(tmp_path):
 
 
 def test_dp_order_published_value_and_search_top():
-    from mpc_programs import dp_order
+    from mpc_programs.statistics import dp_order
 
     assert dp_order.search_top(1) == dp_order.LEVELS
     assert dp_order.search_top(16 ** 9 + 1) == 10

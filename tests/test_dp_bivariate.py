@@ -11,9 +11,10 @@ from fractions import Fraction
 
 import pytest
 
-from mpc_programs import dp_stats, local_pool
-from mpc_programs.encoding import SCALE
-from mpc_programs.query import QueryError, canonical_key, parse_query
+from mpc_programs.statistics import dp_stats
+from mpcstats.benchmarks import local_pool
+from mpc_programs.shares.encoding import SCALE
+from mpc_programs.statistics.query import QueryError, canonical_key, parse_query
 
 COLUMNS = ["balance", "btc"]
 BIVARIATE = ["covariance", "correlation", "linear_regression"]

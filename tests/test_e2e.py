@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from mpc_programs import plaintext
-from mpc_programs.encoding import to_units
-from mpc_programs.query import parse_query
+from mpc_programs.statistics import plaintext
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.statistics.query import parse_query
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.client import Registration
 from provider_app.errors import ContributionError

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mpc_programs import local_pool
-from mpc_programs.runner import MPCRunError, free_ports, local_pki, start_party, supervise
+from mpcstats.benchmarks import local_pool
+from mpc_programs.runtime.runner import MPCRunError, free_ports, local_pki, start_party, supervise
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.errors import ContributionError
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tlsn_fixtures import notarize
 
-from mpc_programs.query import QueryError, parse_query
-from mpc_programs.store import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT, StoreError, decode_row
+from mpc_programs.statistics.query import QueryError, parse_query
+from mpc_programs.shares.store import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT, StoreError, decode_row
 from provider_app.client import DeploymentConfig, ProviderClient
 from servers.common.registration import RegistrationError, check_registration, load_sources
 from tlsn import (Attestation, AttestationError, NotaryKey, RecordEntry, RecordError, SignedAttestation,

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mpc_programs.runner import MPCRunError
+from mpc_programs.runtime.runner import MPCRunError
 from provider_app.client import DeploymentConfig, ProviderClient
 from servers.common.config import ConfigError, from_dict
 from servers.common.mpc_deadline import MPCDeadline

@@ -9,10 +9,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mpc_programs import local_pool, plaintext, results
-from mpc_programs.encoding import MAX_UNITS, SCALE
-from mpc_programs.query import parse_query
-from mpc_programs.runner import MPCRunError
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics import plaintext, results
+from mpc_programs.shares.encoding import MAX_UNITS, SCALE
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.runtime.runner import MPCRunError
 
 EDGES = ["0.001", "0.5", "1", "1000"]
 NEW = ["count", "mode", "geometric_mean", "harmonic_mean", "gini"]
@@ -179,7 +180,7 @@ def test_gini_by_oblivious_radix_sort_over_hundreds_of_inputs(tmp_path):
 
 
 def test_base4_digits_of_hex_one_hots_are_local_sums():
-    from mpc_programs.secure_sort import quaternary_digits
+    from mpc_programs.statistics.secure_sort import quaternary_digits
 
     eye = np.eye(16, dtype=object)
     low, high = quaternary_digits([eye, eye[:, :]], top_max=15)[:2]

@@ -7,12 +7,13 @@ from fractions import Fraction
 
 import pytest
 
-from mpc_programs import local_pool, plaintext
-from mpc_programs.encoding import MAX_UNITS, SCALE
-from mpc_programs.field import PRIME
-from mpc_programs.query import parse_query
-from mpc_programs.runner import MPCRunError
-from mpc_programs.store import ShareStore, decode_row, encode_row
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics import plaintext
+from mpc_programs.shares.encoding import MAX_UNITS, SCALE
+from mpc_programs.shares.field import PRIME
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.runtime.runner import MPCRunError
+from mpc_programs.shares.store import ShareStore, decode_row, encode_row
 
 QUERY = parse_query({"quantiles": ["0", "0.1", "0.25", "0.75", "0.9", "1"],
                      "histogram_edges": ["0", "0.001", "0.5", "1", "1000", "100000"]})

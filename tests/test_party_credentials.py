@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import requests
 
-from mpc_programs.field import SHARES_PER_INPUT
-from mpc_programs.store import ShareStore
+from mpc_programs.shares.field import SHARES_PER_INPUT
+from mpc_programs.shares.store import ShareStore
 from servers.common.config import ConfigError, from_dict, load_config
 from servers.common.serve import BackgroundServer, serve_in_thread
 from servers.coordinator.config import CoordinatorConfig

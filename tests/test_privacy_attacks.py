@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from deployment_helpers import client, creds
-from mpc_programs import local_pool
-from mpc_programs.encoding import SCALE
-from mpc_programs.query import parse_query
+from mpcstats.benchmarks import local_pool
+from mpc_programs.shares.encoding import SCALE
+from mpc_programs.statistics.query import parse_query
 from mpcstats.local_deployment import start_local_deployment
 from servers.party.policy import DEFAULT_RELEASE
 

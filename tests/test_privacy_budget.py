@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mpc_programs.query import canonical_key, parse_query
-from mpc_programs.store import ShareStore
-from mpc_programs.field import SHARES_PER_INPUT
+from mpc_programs.statistics.query import canonical_key, parse_query
+from mpc_programs.shares.store import ShareStore
+from mpc_programs.shares.field import SHARES_PER_INPUT
 from servers.party.app import create_app
 from servers.party.budget import LEDGER_FILE
 from servers.party.config import PartyConfig
@@ -205,7 +205,7 @@ def test_the_production_defaults_are_the_safe_ones(tmp_path):
     """A party configured with nothing but the required settings runs the policy the attack tests
     exercise: exact figures only for the default release (no min, no max), a budget, new providers
     between exact releases; DP quantiles need enough ε per rank."""
-    from mpc_programs.query import QueryError
+    from mpc_programs.statistics.query import QueryError
     from servers.party.policy import DEFAULT_RELEASE
 
     config = _config(tmp_path)

@@ -12,7 +12,7 @@ import pytest
 import requests
 from deployment_helpers import contribute
 
-from mpc_programs.query import canonical_key, parse_query
+from mpc_programs.statistics.query import canonical_key, parse_query
 from mpcstats.local_deployment import start_local_deployment
 
 pytestmark = pytest.mark.slow

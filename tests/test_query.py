@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from mpc_programs.encoding import MAX_UNITS
-from mpc_programs.query import QueryError, parse_query
+from mpc_programs.shares.encoding import MAX_UNITS
+from mpc_programs.statistics.query import QueryError, parse_query
 
 
 def test_default_query_is_valid():

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mpc_programs import plaintext
-from mpc_programs.query import parse_query
+from mpc_programs.statistics import plaintext
+from mpc_programs.statistics.query import parse_query
 from mpcstats.cli import main
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from servers.common.serve import free_port, serve_in_thread

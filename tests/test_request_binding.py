@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from tlsn_fixtures import HOST, credentials
 
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.encoding import to_units
-from mpc_programs.local_parties import run_parties
-from mpc_programs.sharing import share_units
-from mpc_programs.store import encode_row
-from mpc_programs.verify_inputs import REJECT_RECORD
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.runtime.local_parties import run_parties
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import encode_row
+from mpc_programs.verification.verify_inputs import REJECT_RECORD
 from provider_app.client import DeploymentConfig, Notarized, ProviderClient
 from provider_app.notary_client import NotaryClient
 from servers.common.registration import RegistrationError, check_registration, load_sources

@@ -160,7 +160,7 @@ def test_two_column_statistics_rows() -> None:
 
 
 def test_every_statistic_of_a_query_has_a_row() -> None:
-    from mpc_programs.query import STATISTICS
+    from mpc_programs.statistics.query import STATISTICS
     shown = {"count": 3, "mean": "1", "median": "1", "stdev": "0.5", "pstdev": "0.4", "variance": "0.25",
              "pvariance": "0.16", "min": "0", "max": "2", "sum": "3", "quantiles": {"0.5": "1"},
              "histogram": {"edges": ["1"], "counts": [1, 2]}, "geometric_mean": "0.9", "harmonic_mean": "0.8",

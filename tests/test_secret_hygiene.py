@@ -11,7 +11,7 @@ import base64
 
 import pytest
 
-from mpc_programs.encoding import to_units
+from mpc_programs.shares.encoding import to_units
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.client import DeploymentConfig, ProviderClient
 from tlsn import Credentials

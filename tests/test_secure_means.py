@@ -10,10 +10,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mpc_programs import results, secure_means
-from mpc_programs.encoding import MAX_UNITS, one_hot
-from mpc_programs.field import DIGITS
-from mpc_programs.secure_stats import SharedInputs
+from mpc_programs.statistics import results, secure_means
+from mpc_programs.shares.encoding import MAX_UNITS, one_hot
+from mpc_programs.shares.field import DIGITS
+from mpc_programs.statistics.secure_stats import SharedInputs
 
 
 def evaluate(coeffs, r: Fraction) -> Fraction:

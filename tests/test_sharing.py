@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-from mpc_programs.encoding import EncodingError, MAX_UNITS, from_units, one_hot, to_units
-from mpc_programs.field import PRIME, SHARES_PER_INPUT
-from mpc_programs.sharing import SharingError, reconstruct, reconstruct_value, share_value, split
+from mpc_programs.shares.encoding import EncodingError, MAX_UNITS, from_units, one_hot, to_units
+from mpc_programs.shares.field import PRIME, SHARES_PER_INPUT
+from mpc_programs.shares.sharing import (SharingError, reconstruct, reconstruct_value, share_value,
+                                         split)
 
 
 def test_prime_is_mpycs_own_field():

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from mpc_programs.sharing import share_units
-from mpc_programs.store import ShareStore, StoreError
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import ShareStore, StoreError
 
 
 def rows_for(party, values):

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tlsn_fixtures import notarize
 
-from mpc_programs import gf256
+from mpc_programs.verification import gf256
 from mpcstats.local_deployment import SOURCE, start_local_deployment
 from provider_app.client import ContributionError, DeploymentConfig, Notarized, ProviderClient, Registration
 from servers.common.serve import serve_in_thread

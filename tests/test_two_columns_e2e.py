@@ -10,10 +10,10 @@ from fractions import Fraction
 import pytest
 import requests
 
-from mpc_programs import plaintext
-from mpc_programs.query import parse_query
-from mpc_programs.sharing import share_units
-from mpc_programs.store import encode_row
+from mpc_programs.statistics import plaintext
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import encode_row
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from provider_app.client import ProviderClient
 from provider_app.errors import ContributionError

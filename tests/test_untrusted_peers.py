@@ -24,10 +24,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpc_programs import peer_codec
-from mpc_programs.field import PRIME
-from mpc_programs.peer_codec import PeerMessageError
-from mpc_programs.runner import free_ports, local_pki, party_command
+from mpc_programs.runtime import peer_codec
+from mpc_programs.shares.field import PRIME
+from mpc_programs.runtime.peer_codec import PeerMessageError
+from mpc_programs.runtime.runner import free_ports, local_pki, party_command
 from mpcstats.commands.bench_rogue import ATTACKS, run_harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,9 +134,10 @@ def test_no_unpickling_is_reachable_from_peer_data() -> None:
     assert offenders == []
     direct = [str(p.relative_to(ROOT)) for p in (ROOT / "mpc_programs").rglob("*.py")
               if re.search(r"^\s*(from mpyc\.runtime import|import mpyc\.runtime)", p.read_text(), re.M)]
-    assert direct == ["mpc_programs/hardened_runtime.py"]
-    probe = ("import mpc_programs.party_main, mpyc.runtime as r, mpyc.asyncoro as a, mpyc.thresha as t;"
-             "from mpc_programs import hardened_runtime as h;"
+    assert direct == ["mpc_programs/runtime/hardened_runtime.py"]
+    probe = ("import mpc_programs.runtime.party_main, mpyc.runtime as r, mpyc.asyncoro as a,"
+             " mpyc.thresha as t;"
+             "from mpc_programs.runtime import hardened_runtime as h;"
              "print(r.pickle is h._StrictPickle, a.MessageExchanger is h.HardenedExchanger,"
              " t.np_recombine.__wrapped__ is not None, r.mpc.options.sec_param)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,

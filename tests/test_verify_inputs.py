@@ -4,13 +4,15 @@ import random
 
 import pytest
 
-from mpc_programs import local_pool, plaintext, verify_inputs
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.field import PRIME
-from mpc_programs.query import parse_query
-from mpc_programs.sharing import share_units
-from mpc_programs.store import ShareStore, encode_row
-from mpc_programs.synthetic_records import make_record, provider_input
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics import plaintext
+from mpc_programs.verification import verify_inputs
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.shares.field import PRIME
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import ShareStore, encode_row
+from mpc_programs.verification.synthetic_records import make_record, provider_input
 
 
 def submissions_for(input_id, record, *, layout_units=None, key=None, tamper_layout=False,

@@ -3,12 +3,14 @@ AES-256) from the exchange simulator, through the same registration checks the s
 
 import requests
 
-from mpc_programs import local_pool, plaintext, verify_inputs
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.encoding import to_units
-from mpc_programs.query import parse_query
-from mpc_programs.sharing import share_units
-from mpc_programs.store import encode_row
+from mpcstats.benchmarks import local_pool
+from mpc_programs.statistics import plaintext
+from mpc_programs.verification import verify_inputs
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import encode_row
 from provider_app.client import DeploymentConfig, Notarized, ProviderClient
 from servers.common.registration import check_registration, load_sources
 from tlsn import public_key_from_b64

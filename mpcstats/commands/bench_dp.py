@@ -1,6 +1,6 @@
 """``mpcstats bench dp``: accuracy and cost of the differentially private median and mean.
 
-N random balances (``mpc_programs.bench``'s spread over many magnitudes) are shared and
+N random balances (``mpcstats.benchmarks.bench_mpc``'s spread over many magnitudes) are shared and
 ingested by 3 local parties; then, ``--runs`` times each, the exact median and mean and
 their DP counterparts at ε (``--epsilon``, per statistic) with the public clipping bound
 ``--clip`` run in fresh party processes. It prints one JSON object::
@@ -32,10 +32,10 @@ import time
 from decimal import Decimal
 from fractions import Fraction
 
-from mpc_programs import local_pool
-from mpc_programs.bench import _random_balances
-from mpc_programs.encoding import to_units
-from mpc_programs.query import parse_query
+from mpcstats.benchmarks import local_pool
+from mpcstats.benchmarks.bench_mpc import _random_balances
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.statistics.query import parse_query
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

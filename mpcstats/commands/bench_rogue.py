@@ -1,6 +1,6 @@
 """Rogue-party harness: one of the three parties is a rogue process with a valid certificate.
 
-Two honest parties run the deployment's party program (``python -m mpc_programs.party_main
+Two honest parties run the deployment's party program (``python -m mpc_programs.runtime.party_main
 --ssl``, each in its own directory with its own certificate of a fresh private CA); party 0 is
 ``mpcstats.rogue_party``: the same program, the same CA, but one chosen message it sends goes
 out as a pickle gadget, a wrong length, a wrong type, a value outside the field, a truncated
@@ -37,13 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpc_programs import local_pool, verify_inputs
-from mpc_programs.aes_gcm_mpc import share_key_bytes
-from mpc_programs.query import parse_query
-from mpc_programs.runner import PartyRun, free_ports, kill_all, start_party
-from mpc_programs.sharing import share_units
-from mpc_programs.store import encode_row
-from mpc_programs.synthetic_records import make_record, provider_input
+from mpcstats.benchmarks import local_pool
+from mpc_programs.verification import verify_inputs
+from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
+from mpc_programs.statistics.query import parse_query
+from mpc_programs.runtime.runner import PartyRun, free_ports, kill_all, start_party
+from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.store import encode_row
+from mpc_programs.verification.synthetic_records import make_record, provider_input
 from mpcstats.rogue_party import ATTACKS
 from servers.common.mpc_pki import generate_deployment
 

@@ -29,11 +29,11 @@ from typing import Any
 
 import requests
 
-from mpc_programs import plaintext
-from mpc_programs.encoding import to_units
-from mpc_programs.query import parse_query
-from mpcstats.local_deployment import (SOURCE, TWO_COLUMN_SOURCE, DeploymentError,
-                                       pool_row, start_local_deployment)
+from mpc_programs.statistics import plaintext
+from mpc_programs.shares.encoding import to_units
+from mpc_programs.statistics.query import parse_query
+from mpcstats.local_deployment import (SOURCE, TWO_COLUMN_SOURCE, DeploymentError, pool_row,
+                                       start_local_deployment)
 from provider_app.client import DeploymentConfig, ProviderClient
 from provider_app.errors import ContributionError
 from tlsn import Credentials

@@ -51,7 +51,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mpc_programs.query import QueryError, parse_query
+from mpc_programs.statistics.query import QueryError, parse_query
 from servers.results.client import (
     ConsumerError,
     Deployment,

@@ -34,13 +34,13 @@ def _gui() -> str:
 
 
 def _sharing() -> str:
-    from mpc_programs.encoding import to_units
-    from mpc_programs.sharing import reconstruct_value, share_value
+    from mpc_programs.shares.encoding import to_units
+    from mpc_programs.shares.sharing import reconstruct_value, share_value
     for value in ("0", "1.23456789", "999999999.99999999"):
         rows = share_value(value)
         assert reconstruct_value(dict(enumerate(rows))) == to_units(value), value
         assert reconstruct_value({0: rows[0], 2: rows[2]}) == to_units(value), value
-    from mpc_programs.aes_gcm_mpc import share_key_bytes
+    from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
     key_rows = share_key_bytes(secrets.token_bytes(16))
     assert len(key_rows) == 3, "three key shares"
     return "balance and key sharing round-trip"

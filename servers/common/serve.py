@@ -140,5 +140,5 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     Outside the ephemeral range, so that no outgoing connection takes it meanwhile.
     """
-    from mpc_programs.runner import free_ports
+    from mpc_programs.runtime.runner import free_ports
     return free_ports(1, host)[0]

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mpc_programs.query import QueryError, parse_query
+from mpc_programs.statistics.query import QueryError, parse_query
 from mpcstats import __version__
 from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, exception_handlers)
 from servers.common.http import read_json

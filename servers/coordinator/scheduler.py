@@ -23,7 +23,7 @@ import secrets
 import time
 from typing import Any
 
-from mpc_programs.query import Query, canonical_key, parse_query
+from mpc_programs.statistics.query import Query, canonical_key, parse_query
 from servers.coordinator.config import CoordinatorConfig
 from servers.coordinator.liveness import Liveness, PartiesUnreachable, PartyDown
 from servers.coordinator.parties import PartyCallError, Parties

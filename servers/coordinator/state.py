@@ -19,7 +19,7 @@ from typing import Any
 
 from tinydb import Query, TinyDB
 
-from mpc_programs.store import AtomicJSONStorage
+from mpc_programs.shares.store import AtomicJSONStorage
 
 LIVE = ("waiting_for_shares", "queued", "verifying", "committing")
 FINAL = ("accepted", "rejected", "expired")

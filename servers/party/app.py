@@ -32,10 +32,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tinydb import TinyDB
 
-from mpc_programs.field import PRIME, SHARES_PER_INPUT
-from mpc_programs.query import QueryError, canonical_key, parse_query
-from mpc_programs.runner import MPCRunError
-from mpc_programs.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
+from mpc_programs.shares.field import PRIME, SHARES_PER_INPUT
+from mpc_programs.statistics.query import QueryError, canonical_key, parse_query
+from mpc_programs.runtime.runner import MPCRunError
+from mpc_programs.shares.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
 from servers.common import signing
 from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, ServiceUnavailable,
                                    Unauthorized, exception_handlers)

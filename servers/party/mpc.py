@@ -2,7 +2,7 @@
 
 The job (with any key shares) goes to the child through its stdin. The child
 writes its store only at its very end, so a run that fails or times out — a peer
-died, the network broke — leaves the store as it was (``mpc_programs.runner``).
+died, the network broke — leaves the store as it was (``mpc_programs.runtime.runner``).
 
 The deadline scales with the run (``servers.common.mpc_deadline``), and a failure
 carries a code the coordinator can act on: ``mpc_aborted`` when the child exited on
@@ -16,7 +16,7 @@ import asyncio
 import time
 from typing import Any
 
-from mpc_programs.runner import MPCRunError, start_party, supervise
+from mpc_programs.runtime.runner import MPCRunError, start_party, supervise
 from servers.party.config import PartyConfig
 
 

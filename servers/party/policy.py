@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from mpc_programs.query import (DEFAULT_STATISTICS, Query, canonical_decimal, canonical_key,
-                                parse_query)
+from mpc_programs.statistics.query import (DEFAULT_STATISTICS, Query, canonical_decimal,
+                                           canonical_key, parse_query)
 
 #: The release a party allows when its operator configured none.
 DEFAULT_RELEASE: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 The stand-ins replace ``servers/party`` with the one thing the results API reads from it: a signed result
 document at ``GET /v1/results/latest``, signed with a real Ed25519 key. The sample statistics are computed
-in the clear by :mod:`mpc_programs.plaintext` (the reference the MPC results are tested against) over
+in the clear by :mod:`mpc_programs.statistics.plaintext` (the reference the MPC results are tested against) over
 made-up balances, so they have exactly the shape and precision the real parties publish.
 """
 
@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mpc_programs import plaintext
-from mpc_programs.encoding import SCALE
-from mpc_programs.query import Query
+from mpc_programs.statistics import plaintext
+from mpc_programs.shares.encoding import SCALE
+from mpc_programs.statistics.query import Query
 from servers.common.config import from_dict
 from servers.common.serve import BackgroundServer, serve_in_thread
 from servers.common.signing import generate_key, public_key_hex, sign_result

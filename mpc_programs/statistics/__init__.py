@@ -1,0 +1,2 @@
+"""The statistics over stored shares: the query language, exact and differentially private
+statistics inside MPC, their plaintext reference and the published result format."""

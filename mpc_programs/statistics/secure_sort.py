@@ -1,0 +1,179 @@
+"""Oblivious radix sort over the one-hot hex digits: secret ranks without comparisons.
+
+After Hamada, Ikarashi, Chida and Takahashi, "Oblivious radix sort" (IACR ePrint
+2014/121), specialised to what the store already holds — every input's 15 one-hot hex
+digits — and to 3 parties with Shamir t = 1.
+
+Inputs (secret): one-hot digit columns O_t (N × k, t = 0 least significant; Gini passes
+the base-4 digits of the stored hex digits, ``quaternary_digits``) and optionally further
+0/1 "digits" (a filter bit, as the 2 columns [1 − f, f]) that rank above them. Output (secret): ρ, every input's position in the stable ascending order,
+and, for the last pass, the data carried along in a hidden shuffled order.
+
+Per pass (digit t, least significant first), with ρ the positions after the lower digits:
+
+1. Shuffle. The rows [ρ | O_t] are permuted by π = π_{12}∘π_{02}∘π_{01}, where π_S is
+   drawn from the PRSS key of the pair S of parties — known to both, unknown to the
+   third. One pair step is one round: each party i of S scales its shares by its 2-point
+   Lagrange coefficient over S (the two products are additive pieces of the rows),
+   permutes the rows by π_S and Shamir-shares them to all (``fast_mpc.share_sum``); the
+   third party only receives. The sum is a fresh degree-1 sharing of π_S(rows). No single
+   party knows π.
+2. Open σ = π(ρ): a uniformly random permutation whatever the data (π is uniform and
+   independent of ρ), so it reveals nothing. Row k of the shuffled O_t belongs at sorted
+   position σ_k: placing it there (public reindexing) gives B, the digit column in the
+   order of the lower digits.
+3. Counting sort, stable: with C_d the number of inputs of digit d and P_{p,d} =
+   Σ_{q ≤ p} B_{q,d} (local sums), the new position of the input at p is
+   Σ_d B_{p,d}·(C_{<d} + P_{p,d}) − 1: a degree-2 local sum per row, one resharing.
+4. New ρ in input order: the input of shuffled row k moves to dest[σ_k] (public
+   reindexing), then the pair steps are undone in reverse order (three more resharings of
+   one column).
+
+The first pass needs no shuffle (ρ is the identity). The last pass shuffles the carried
+data too and skips step 4: its rows stay in the shuffled order with their final ranks,
+enough for any sum over (rank, value) pairs (Gini).
+
+Cost (N inputs, D digit passes of k columns): per pass 3 shuffle rounds of (k + 1)·N
+elements shared by two parties, one opening of N, N resharings for the positions and 3
+rounds of N to go back: about (3k + 10)·N element sharings and 8 rounds per pass, O(N·D)
+in all — no comparisons at all. Base-4 digits of a 57-bit value: 29 passes of k = 4
+(the top hex digit is 0 or 1: one pass of 2 columns). Measured at N = 10,000, 3 parties on
+2 cores: 17 s (2 s at N = 1,000), three quarters of it the shuffles' local work.
+
+Security: semi-honest, honest majority. Opened: one uniformly random permutation per
+pass. Every other message is a fresh resharing (uniform to its receiver).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc_programs.runtime import fast_mpc
+from mpc_programs.shares.field import PRIME
+from mpc_programs.runtime.secure_types import FIELD, local_array
+from mpc_programs.shares.sharing import lagrange_at_zero
+from mpc_programs.runtime.hardened_runtime import mpc
+
+#: The pairs of parties whose PRSS keys draw the shuffle's permutations, in order.
+_PAIRS = ((0, 1), (0, 2), (1, 2))
+_PERMUTATION_BOUND = 1 << 64
+
+
+def _pair_permutations(n: int) -> list[np.ndarray | None]:
+    """This party's permutation for each pair step (None where it is not in the pair).
+
+    Every party draws one PRSS input per step, so all stay in step; only a pair's two
+    members hold its key (MPyC's PRSS keys for 3 parties, t = 1, are per pair).
+    """
+    prfs = mpc.prfs(_PERMUTATION_BOUND)
+    out: list[np.ndarray | None] = []
+    for pair in _PAIRS:
+        uci = mpc._prss_uci()
+        if mpc.pid in pair:
+            keys = prfs[pair](uci, n)
+            out.append(np.array(sorted(range(n), key=keys.__getitem__), dtype=np.int64))
+        else:
+            out.append(None)
+    return out
+
+
+async def _pair_step(rows: np.ndarray, pair: tuple[int, int], perm: np.ndarray | None,
+                     inverse: bool = False) -> np.ndarray:
+    """Degree-1 shares of the rows permuted by the pair's permutation (or its inverse).
+
+    The pair's two members turn their shares into additive pieces (2-point Lagrange
+    coefficients over the pair), permute them and share them out (``fast_mpc.share_sum``);
+    the third party only receives.
+    """
+    local = rows
+    if perm is not None:
+        scale = lagrange_at_zero([p + 1 for p in pair], PRIME)[pair.index(mpc.pid)]
+        scaled = np.asarray(rows, dtype=object) * scale % PRIME
+        if inverse:
+            local = np.empty_like(scaled)
+            local[perm] = scaled
+        else:
+            local = scaled[perm]
+    return await fast_mpc.share_sum(local, pair)
+
+
+async def shuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """The rows (local shares, first axis = inputs) in the secret order π."""
+    for pair, perm in zip(_PAIRS, perms, strict=True):
+        rows = await _pair_step(rows, pair, perm)
+    return rows
+
+
+async def unshuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """Undo :func:`shuffle` with the same permutations."""
+    for pair, perm in reversed(list(zip(_PAIRS, perms, strict=True))):
+        rows = await _pair_step(rows, pair, perm, inverse=True)
+    return rows
+
+
+async def _stable_positions(column: np.ndarray) -> np.ndarray:
+    """Shares of each row's position in the stable sort of this one-hot digit column."""
+    column = np.asarray(column, dtype=object)
+    counts = column.sum(axis=0) % PRIME
+    below = (np.cumsum(counts) - counts) % PRIME  # C_{<d}
+    running = np.cumsum(column, axis=0) % PRIME  # P_{p,d}
+    degree2 = ((column * ((running + below[None, :]) % PRIME)).sum(axis=1)) % PRIME
+    return (await fast_mpc.reshare(degree2) - 1) % PRIME
+
+
+async def ranks_and_carry(digits: Sequence[np.ndarray], carry: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Stable ascending ranks by ``digits`` (least significant first, each (N, k) one-hot
+    local shares), returned with ``carry`` (N, c) in one shared hidden order: row j of
+    both is the same input. Needs at least two digits."""
+    n = carry.shape[0]
+    rho = await _stable_positions(digits[0])
+    for t, column in enumerate(digits[1:], start=1):
+        last = t == len(digits) - 1
+        perms = _pair_permutations(n)
+        width = column.shape[1]
+        parts = [rho[:, None], np.asarray(column, dtype=object)]
+        if last:
+            parts.append(np.asarray(carry, dtype=object))
+        shuffled = await shuffle(np.concatenate(parts, axis=1), perms)
+        sigma = [int(v) for v in await mpc.output(local_array(shuffled[:, 0], True))]
+        if sorted(sigma) != list(range(n)):
+            raise RuntimeError("the opened shuffled positions are not a permutation")
+        arranged = np.empty((n, width), dtype=object)
+        arranged[sigma] = shuffled[:, 1:1 + width]
+        dest = await _stable_positions(arranged)
+        moved = dest[sigma]  # row k of the shuffled order: its new position
+        if last:
+            return moved, shuffled[:, 1 + width:]
+        rho = (await unshuffle(moved[:, None], perms))[:, 0]
+    raise ValueError("ranks_and_carry needs at least two digit columns")
+
+
+def quaternary_digits(hex_digits: Sequence[np.ndarray], top_max: int) -> list[np.ndarray]:
+    """The base-4 one-hot digits of hex one-hot digits (least significant first), by
+    local sums: a hex digit d is (d mod 4) + 4·(d div 4). Sorting by base-4 digits takes
+    twice the passes of 4 + 1 columns instead of 16 + 1, about 40 % less to shuffle. The
+    most significant hex digit is at most ``top_max`` (< 4): its upper quarter is always 0
+    and is skipped, its lower one has only top_max + 1 columns."""
+    out = []
+    for t, column in enumerate(hex_digits):
+        column = np.asarray(column, dtype=object)
+        low = np.stack([column[:, e::4].sum(axis=1) for e in range(4)], axis=1) % PRIME
+        if t == len(hex_digits) - 1:
+            out.append(low[:, :top_max + 1])
+            break
+        out.append(low)
+        out.append(np.stack([column[:, 4 * e:4 * e + 4].sum(axis=1) for e in range(4)],
+                            axis=1) % PRIME)
+    return out
+
+
+def mask_digit(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 filter bit f as a one-hot "digit" [1 − f, f] (local shares)."""
+    mask = np.asarray(mask, dtype=object) % PRIME
+    return np.stack([(1 - mask) % PRIME, mask], axis=1)
+
+
+__all__ = ["ranks_and_carry", "mask_digit", "shuffle", "unshuffle", "FIELD"]
