@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -105,23 +105,76 @@ async def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return await fast_mpc.reshare(left @ right)
 
 
-@dataclass
-class SharedInputs:
-    """This party's shares of N inputs, shape (N, SHARES_PER_INPUT)."""
+class ShareColumns(Protocol):
+    """Where a column's share rows come from: an in-memory (N, SHARES_PER_INPUT) array, or
+    the store's lazy view (``ShareStore.view``) that reads layout positions on demand."""
 
-    shares: np.ndarray  # dtype object, values in [0, PRIME)
+    @property
+    def n(self) -> int: ...
+
+    def positions(self, start: int, stop: int) -> np.ndarray:
+        """Local shares of layout positions [start, stop) of every input: (N, stop − start)."""
+        ...
+
+
+class _ArrayColumns:
+    """:class:`ShareColumns` over rows already in memory."""
+
+    def __init__(self, shares: np.ndarray) -> None:
+        self.shares = shares
 
     @property
     def n(self) -> int:
         return int(self.shares.shape[0])
 
+    def positions(self, start: int, stop: int) -> np.ndarray:
+        return self.shares[:, start:stop]
+
+
+#: Elements of decoded digit columns a :class:`SharedInputs` keeps between reads (about
+#: 60 bytes each as Python ints): all of a pool of ~16,000 inputs, one digit column of a
+#: pool of 250,000. Beyond it digits are read again from the store when needed, so a
+#: party's memory stays bounded whatever the pool size (issue 18).
+DIGIT_CACHE_ELEMENTS = 4_000_000
+
+
+class SharedInputs:
+    """This party's shares of N inputs: the one-hot digits and the value of each.
+
+    Rows are read column by column (``digit(t)``, ``values()``) so that a statistic over a
+    pool held in the store never needs the whole (N, 241) layout in memory at once.
+    """
+
+    def __init__(self, shares: np.ndarray | ShareColumns) -> None:
+        self.columns: ShareColumns = (_ArrayColumns(shares) if isinstance(shares, np.ndarray)
+                                      else shares)
+        self._values: np.ndarray | None = None
+        self._digits: dict[int, np.ndarray] = {}
+
+    @property
+    def n(self) -> int:
+        return int(self.columns.n)
+
     def digit(self, t: int) -> np.ndarray:
         """Local shares of digit t's one-hot vectors, shape (N, 16)."""
-        return self.shares[:, t * DIGIT_BASE:(t + 1) * DIGIT_BASE]
+        cached = self._digits.get(t)
+        if cached is not None:
+            return cached
+        onehot = self.columns.positions(t * DIGIT_BASE, (t + 1) * DIGIT_BASE)
+        if isinstance(self.columns, _ArrayColumns):
+            return onehot  # a view: costs nothing to take again
+        budget = DIGIT_CACHE_ELEMENTS // max(1, onehot.size)
+        while self._digits and len(self._digits) >= budget:
+            self._digits.pop(next(iter(self._digits)))  # oldest first
+        if budget:
+            self._digits[t] = onehot
+        return onehot
 
     def values(self) -> np.ndarray:
         """Local shares of the values themselves."""
-        return self.shares[:, VALUE_INDEX]
+        if self._values is None:
+            self._values = self.columns.positions(VALUE_INDEX, VALUE_INDEX + 1)[:, 0]
+        return self._values
 
 
 async def _reshare(values: np.ndarray) -> np.ndarray:

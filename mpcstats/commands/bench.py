@@ -1,9 +1,13 @@
 """Benchmarks. Each prints one JSON object on its last line; report medians."""
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "mpc": ("mpcstats.benchmarks.bench_mpc", "statistics over N secret-shared inputs, 3 local MPyC parties"),
+    "mpc": ("mpcstats.benchmarks.bench_mpc",
+            "statistics over N secret-shared inputs, 3 local MPyC parties"),
+    "scale": ("mpcstats.benchmarks.bench_scale",
+              "the pool at 10,000 and 100,000 inputs (--full: 1,000,000): time, memory, store"),
     "notary": ("servers.notary.bench", "notarize through the relay on loopback, TLS 1.2 and 1.3"),
-    "verify": ("mpcstats.benchmarks.bench_verify", "input verification (AES-GCM inside MPC) per batch"),
+    "verify": ("mpcstats.benchmarks.bench_verify",
+               "input verification (AES-GCM inside MPC) per batch"),
     "e2e": ("mpcstats.commands.bench_e2e", "the deployed system: N providers, then queries"),
     "dp": ("mpcstats.commands.bench_dp", "DP median and mean: rank / relative error and cost vs exact"),
     "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
