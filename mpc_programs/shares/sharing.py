@@ -87,6 +87,29 @@ def one_hot_many(units: Sequence[int]) -> np.ndarray:
     return out
 
 
+def share_layouts_bytes(units: Sequence[int]) -> list[np.ndarray]:
+    """Each party's shares of the layouts of many values, as (N, SHARES_PER_INPUT · 24)
+    uint8 rows of 24-byte big-endian field elements (``store.encode_row``'s bytes).
+
+    For pools of simulated providers (bench, tests): the whole pool is shared in compiled
+    code (``f192``), about 25 ns per element instead of ~2 µs with Python ints. A real
+    provider shares its one layout with :func:`share_units`; this path is never on its
+    machine (it needs numba).
+    """
+    from mpc_programs.shares import f192
+
+    layout = one_hot_many(units)
+    n = layout.shape[0]
+    secret = np.zeros((n * SHARES_PER_INPUT, 3), dtype=np.uint64)
+    secret[:, 0] = layout.astype(np.uint64).reshape(-1)  # every entry < 2^57: one limb
+    coefficients = f192.random(n * SHARES_PER_INPUT).reshape(1, -1, 3)
+    xs = np.arange(1, PARTIES + 1, dtype=np.int64)
+    points = f192.shamir_points(secret, coefficients, xs,
+                                np.empty((PARTIES, n * SHARES_PER_INPUT, 3), np.uint64))
+    return [np.frombuffer(f192.to_bytes_be(points[i]), dtype=np.uint8).reshape(n, -1)
+            for i in range(PARTIES)]
+
+
 def lagrange_at_zero(xs: Sequence[int], prime: int) -> list[int]:
     """Recombination weights at 0 for shares at the points ``xs`` (mod ``prime``)."""
     weights = []

@@ -16,6 +16,7 @@ runs over the first ``--gini-n`` inputs and ``gini_n`` says so.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import statistics as stats
 import sys
@@ -24,8 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mpc_programs.shares.sharing import one_hot_many, split_many
-from mpc_programs.shares.store import encode_row
+from mpc_programs.shares.sharing import share_layouts_bytes
 from mpc_programs.statistics import plaintext, results
 from mpc_programs.statistics.query import parse_query
 from mpcstats.benchmarks import local_pool
@@ -60,10 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _share_chunk(units: dict[str, int]) -> list[dict[str, str]]:
-    """What each party receives from these providers: {id: encoded row}."""
+    """What each party receives from these providers: {id: encoded row} (the upload
+    format, ``store.encode_row``)."""
     ids = list(units)
-    per_party = split_many(one_hot_many([units[i] for i in ids]))
-    return [{i: encode_row(row) for i, row in zip(ids, rows.tolist())} for rows in per_party]
+    per_party = share_layouts_bytes([units[i] for i in ids])
+    return [{i: base64.b64encode(row.tobytes()).decode("ascii") for i, row in zip(ids, rows)}
+            for rows in per_party]
 
 
 def _store_bytes(store: Path) -> int:
