@@ -48,6 +48,19 @@ def test_sums_of_products_match_python_ints(operands) -> None:
         assert f192.limbs_to_int(got[j]) == want
 
 
+def test_row_sums_match_python_ints(operands) -> None:
+    a_int, b_int = operands
+    k = 7
+    rows = len(a_int) // k
+    m = f192.from_ints(a_int[:rows * k]).reshape(rows, k, 3)
+    v = f192.from_ints(b_int[:k])
+    got, squares = f192.to_ints(f192.rows_dot(m, v)), f192.to_ints(f192.rows_dot_squares(m, v))
+    for i in range(rows):
+        row = a_int[i * k:(i + 1) * k]
+        assert got[i] == sum(x * y for x, y in zip(row, b_int[:k])) % P
+        assert squares[i] == sum(x * x * y for x, y in zip(row, b_int[:k])) % P
+
+
 @pytest.mark.parametrize("degree", [1, 2])
 def test_shamir_points_lie_on_the_polynomial(operands, degree: int) -> None:
     a_int, b_int = operands

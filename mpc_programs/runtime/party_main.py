@@ -26,6 +26,7 @@ The result file is written only on success; the exit status is non-zero on any e
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import logging
@@ -42,10 +43,11 @@ from mpc_programs.statistics import dp, dp_stats, results, secure_means, secure_
 from mpc_programs.runtime import hardened_runtime
 from mpc_programs.verification import ingest, verify_inputs
 from mpc_programs.shares.encoding import to_units
-from mpc_programs.shares.field import SHARES_PER_INPUT
+from mpc_programs.shares import f192
+from mpc_programs.shares.field import ELEMENT_BYTES, SHARES_PER_INPUT
 from mpc_programs.runtime.jobs import JobError, read_job, write_json_atomic
 from mpc_programs.statistics.query import PRIMARY_COLUMN, QueryError, parse_query
-from mpc_programs.shares.store import ShareStore, StoreError, decode_row, validate_input_id
+from mpc_programs.shares.store import ShareStore, StoreError, validate_input_id
 from mpc_programs.runtime.hardened_runtime import mpc
 
 log = logging.getLogger("mpcstats.party")
@@ -316,12 +318,24 @@ async def _private_statistics(query: Any, own_inputs: secure_stats.SharedInputs 
                                   bivariate=bivariate)
 
 
+def _row_limbs(encoded: object) -> np.ndarray:
+    """One uploaded share row (``store.encode_row``'s base64) as (SHARES_PER_INPUT, 3) limbs;
+    ValueError unless it is exactly SHARES_PER_INPUT field elements."""
+    if not isinstance(encoded, str):
+        raise ValueError("a share row is base64 text")
+    raw = base64.b64decode(encoded.encode("ascii"), validate=True)
+    if len(raw) != SHARES_PER_INPUT * ELEMENT_BYTES:
+        raise ValueError("a share row has the wrong length")
+    return f192.from_bytes_be(raw)
+
+
 async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
     """Check and store client-shared rows (no notarization: local pools, bench, tests).
 
     ``pending``: {input id: encoded row}; optional ``pending_columns``: {input id:
     {column: encoded row}} for the extra columns an input has.
     """
+    started = time.perf_counter()
     pending = job.get("pending")
     extra = job.get("pending_columns", {})
     if not isinstance(pending, dict) or not isinstance(extra, dict):
@@ -331,43 +345,45 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
         validate_input_id(input_id)
     owners = [(i, None) for i in ids] + [(i, c) for i in ids for c in sorted(extra.get(i) or {})]
     await _agree("pending input ids", _digest([f"{i}|{c}" for i, c in owners]))
-    rows = []
+    rows = np.zeros((len(owners), SHARES_PER_INPUT, 3), dtype=np.uint64)  # f192 limbs
     malformed: dict[str, str] = {}
-    for input_id, column in owners:
+    for k, (input_id, column) in enumerate(owners):
         try:
-            rows.append(decode_row(pending[input_id] if column is None
-                                   else extra[input_id][column]))
-        except (StoreError, ValueError, TypeError):
+            rows[k] = _row_limbs(pending[input_id] if column is None else extra[input_id][column])
+        except (StoreError, ValueError, TypeError, KeyError):
             malformed[input_id] = "shares are not field elements"
-            rows.append([0] * SHARES_PER_INPUT)
     # a malformed row at any party must reject that input at every party
     bad_anywhere = hardened_runtime.expect_from_peers(
         await mpc.transfer(sorted(malformed)),
         lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v) and len(v) <= len(owners),
         "a list of input ids")
     rejected_everywhere = set().union(*map(set, bad_anywhere))
-    matrix = np.array(rows, dtype=object).reshape(len(owners), SHARES_PER_INPUT)
-    verdicts = await ingest.check_rows(matrix)
+    decoded = time.perf_counter()
+    verdicts = await ingest.check_rows(rows)
+    checked = time.perf_counter()
     accepted: dict[str, list[int]] = {}
     columns: dict[str, dict[str, list[int]]] = {}
     rejected: dict[str, str] = {}
-    for (input_id, column), row, reason in zip(owners, rows, verdicts):
+    for k, ((input_id, column), reason) in enumerate(zip(owners, verdicts)):
         if input_id in rejected_everywhere:
             rejected[input_id] = "shares are not field elements"
         elif reason is not None:
             rejected[input_id] = reason
         elif column is None:
-            accepted[input_id] = row
+            accepted[input_id] = f192.to_ints(rows[k])
         else:
-            columns.setdefault(input_id, {})[column] = row
+            columns.setdefault(input_id, {})[column] = f192.to_ints(rows[k])
+    del rows
     for input_id in rejected:
         accepted.pop(input_id, None)
         columns.pop(input_id, None)
     with ShareStore(job["store"], mpc.pid) as store:
         store.add_many(accepted, columns)
         count = store.count()
+    seconds = {"decode": decoded - started, "check": checked - decoded,
+               "store": time.perf_counter() - checked}
     return {"task": "ingest", "party": mpc.pid, "accepted": sorted(accepted),
-            "rejected": rejected, "stored": count}
+            "rejected": rejected, "stored": count, "seconds": seconds}
 
 
 async def run_verify(job: dict[str, Any]) -> dict[str, Any]:

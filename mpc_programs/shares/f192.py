@@ -310,6 +310,35 @@ def shamir_points(secret, coeffs, xs, out):
     return out
 
 
+@njit(cache=CACHE)
+def rows_dot(m, v):
+    """m: (N, K, 3), v: (K, 3) -> (N, 3): out[i] = sum_j m[i, j] * v[j] mod p."""
+    n, kk = m.shape[0], m.shape[1]
+    out = np.empty((n, 3), dtype=np.uint64)
+    acc = np.zeros(15, dtype=np.uint64)
+    for i in range(n):
+        acc[:] = 0
+        for j in range(kk):
+            _acc_product(acc, m[i, j, 0], m[i, j, 1], m[i, j, 2], v[j, 0], v[j, 1], v[j, 2])
+        out[i, 0], out[i, 1], out[i, 2] = _collapse(acc)
+    return out
+
+
+@njit(cache=CACHE)
+def rows_dot_squares(m, v):
+    """m: (N, K, 3), v: (K, 3) -> (N, 3): out[i] = sum_j m[i, j]^2 * v[j] mod p."""
+    n, kk = m.shape[0], m.shape[1]
+    out = np.empty((n, 3), dtype=np.uint64)
+    acc = np.zeros(15, dtype=np.uint64)
+    for i in range(n):
+        acc[:] = 0
+        for j in range(kk):
+            s0, s1, s2 = _mul(m[i, j, 0], m[i, j, 1], m[i, j, 2], m[i, j, 0], m[i, j, 1], m[i, j, 2])
+            _acc_product(acc, s0, s1, s2, v[j, 0], v[j, 1], v[j, 2])
+        out[i, 0], out[i, 1], out[i, 2] = _collapse(acc)
+    return out
+
+
 # ---- byte conversions ---------------------------------------------------------------
 
 @njit(cache=CACHE)

@@ -20,7 +20,8 @@ Checks, all with public coefficients drawn jointly *after* the shares are fixed
    encoding and, for an invalid one, non-zero except with prob. ≈ 2/p.
 
 Cost: no secure multiplication at all — local arithmetic, one exchange of N field
-elements per party for check 1 and one opening of N elements for check 2.
+elements per party for check 1 and one opening of N elements for check 2. The local
+arithmetic runs in compiled code (``f192``): about 2 µs per input instead of ~200 µs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mpyc import thresha
 
 from mpc_programs.shares.field import (DIGIT_BASE, DIGITS, ONE_HOT_LENGTH, PRIME, SHARES_PER_INPUT,
                                        TOP_DIGIT_MAX, VALUE_INDEX)
+from mpc_programs.shares import f192
 from mpc_programs.runtime.secure_types import DIGIT_WEIGHTS, FIELD, local_array, secint
 from mpc_programs.runtime.hardened_runtime import expect_from_peers, field_elements, mpc
 
@@ -53,10 +55,21 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
                      ) -> list[str | None]:
     """Per provider: None if accepted, else the reason for rejection.
 
-    ``expected_values`` (optional): this party's shares of a secret value per provider
-    that the layout's value must equal — the balance decrypted from the notarized record
-    (``verify_inputs``). The equality joins the same opened combination, at no extra cost.
+    ``rows``: this party's share rows, either Python ints of shape (N, SHARES_PER_INPUT) or
+    ``f192`` limbs of shape (N, SHARES_PER_INPUT, 3) (what the store's bytes decode to —
+    the fast path for large ingestions). ``expected_values`` (optional): this party's shares
+    of a secret value per provider that the layout's value must equal — the balance
+    decrypted from the notarized record (``verify_inputs``). The equality joins the same
+    opened combination, at no extra cost.
+
+    All local work is two passes of compiled row sums (``f192.rows_dot`` and
+    ``rows_dot_squares``): every linear term of check 2 — the digit sums, the top digit,
+    the value against its digits, the linear half of b(1 − b), the expected value — is
+    folded into one coefficient vector L, so the combination is
+    Σ_j L_j·row_j − Σ_{j<240} ρ'_j·row_j² − Σ_t ρ''_t (− r_e·y) — the same polynomial as
+    in the module docstring, evaluated in one pass.
     """
+    rows = _as_limbs(rows)
     n = rows.shape[0]
     if n == 0:
         return []
@@ -70,30 +83,38 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
     rho_top = _coefficients(seed, "top", DIGIT_BASE)
 
     # 1. consistency of the sharing, masked by a PRSS random sharing
-    masks = mpc._np_randoms(FIELD, n)  # PRSS: local, no communication
-    masked = (rows @ rho + np.asarray(masks.value, dtype=object)) % PRIME
-    exchanged = expect_from_peers(await mpc.transfer([int(v) for v in masked]),
+    masks = np.asarray(mpc._np_randoms(FIELD, n).value, dtype=object)  # PRSS: no communication
+    masked = f192.modadd(f192.rows_dot(rows, f192.from_ints(rho)), f192.from_ints(masks),
+                         np.empty((n, 3), np.uint64))
+    exchanged = expect_from_peers(await mpc.transfer(f192.to_ints(masked)),
                                   field_elements(n), f"{n} field elements")
     s1, s2, s3 = (np.array(exchanged[i], dtype=object) for i in range(3))
     consistent = ((s1 - 2 * s2 + s3) % PRIME == 0)
 
     # 2. valid one-hot encoding, as one degree-2 combination opened with PRSZ
-    one_hot = rows[:, :ONE_HOT_LENGTH]
-    bits = (one_hot * (1 - one_hot)) % PRIME
-    total = (bits @ rho_bits) % PRIME
-    digit_sums = one_hot.reshape(n, DIGITS, DIGIT_BASE).sum(axis=2)
-    total = (total + ((digit_sums - 1) % PRIME) @ rho_digits) % PRIME
-    top = one_hot[:, (DIGITS - 1) * DIGIT_BASE:]
-    total = (total + top[:, TOP_DIGIT_MAX + 1:] @ rho_top[TOP_DIGIT_MAX + 1:]) % PRIME
-    mismatch = (rows[:, VALUE_INDEX] - one_hot @ DIGIT_WEIGHTS) % PRIME
-    total = (total + rho_value * mismatch) % PRIME
+    linear = np.zeros(SHARES_PER_INPUT, dtype=object)
+    linear[:ONE_HOT_LENGTH] = rho_bits  # b(1 − b) = b − b²: the linear half
+    linear[:ONE_HOT_LENGTH] += np.repeat(rho_digits, DIGIT_BASE)  # Σ_t ρ''_t Σ_d b_td
+    top = (DIGITS - 1) * DIGIT_BASE
+    linear[top + TOP_DIGIT_MAX + 1:ONE_HOT_LENGTH] += rho_top[TOP_DIGIT_MAX + 1:]
+    linear[:ONE_HOT_LENGTH] -= rho_value * DIGIT_WEIGHTS  # r_v·(x − Σ w·b)
+    linear[VALUE_INDEX] = rho_value
+    constant = -int(np.sum(rho_digits))  # the "− 1" of every digit's sum
     if expected_values is not None:
         rho_expected = int(_coefficients(seed, "expected", 1)[0])
-        total = (total + rho_expected * (rows[:, VALUE_INDEX] - expected_values)) % PRIME
-    zero = thresha.np_pseudorandom_share_0(FIELD, len(mpc.parties), mpc.pid,
-                                          mpc.prfs(FIELD.order), mpc._prss_uci(), n)
-    total = (total + np.asarray(zero.value, dtype=object)) % PRIME
-    opened = await mpc.output(local_array(total), threshold=2 * mpc.threshold)
+        linear[VALUE_INDEX] += rho_expected
+    total = f192.modsub(f192.rows_dot(rows, f192.from_ints(linear % PRIME)),
+                        f192.rows_dot_squares(rows[:, :ONE_HOT_LENGTH],
+                                              f192.from_ints(rho_bits)),
+                        np.empty((n, 3), np.uint64))
+    zero = np.asarray(thresha.np_pseudorandom_share_0(
+        FIELD, len(mpc.parties), mpc.pid, mpc.prfs(FIELD.order), mpc._prss_uci(), n).value,
+        dtype=object)
+    correction = zero + constant
+    if expected_values is not None:
+        correction = correction - rho_expected * np.asarray(expected_values, dtype=object)
+    total_ints = (np.array(f192.to_ints(total), dtype=object) + correction) % PRIME
+    opened = await mpc.output(local_array(total_ints, True), threshold=2 * mpc.threshold)
     verdicts: list[str | None] = []
     for ok, value in zip(consistent, opened):
         if not ok:
@@ -103,3 +124,13 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
         else:
             verdicts.append(None)
     return verdicts
+
+
+def _as_limbs(rows: np.ndarray) -> np.ndarray:
+    """Share rows as (N, SHARES_PER_INPUT, 3) ``f192`` limbs (Python ints are converted)."""
+    if rows.dtype == np.uint64 and rows.ndim == 3:
+        return rows
+    rows = np.asarray(rows, dtype=object)
+    if rows.ndim != 2:
+        raise ValueError("share rows must be a 2-D array")
+    return f192.from_ints((rows % PRIME).reshape(-1)).reshape(rows.shape[0], rows.shape[1], 3)

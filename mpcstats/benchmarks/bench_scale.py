@@ -96,6 +96,8 @@ def measure(n: int, args: argparse.Namespace, say) -> dict[str, Any]:
             if len(outcome["accepted"]) != len(chunk):
                 raise RuntimeError(f"ingestion rejected inputs: {outcome['rejected']}")
             peak = max(peak, outcome.get("peak_rss_mib", 0.0))
+            say(f"n={n}: ingested {start + len(chunk)}: party 0's seconds "
+                f"{ {k: round(v, 2) for k, v in outcome.get('seconds', {}).items()} }")
         say(f"n={n}: shared in {share_seconds:.1f} s, ingested in {ingest_seconds:.1f} s")
         store_bytes = _store_bytes(stores[0])
         seconds: dict[str, float] = {}
