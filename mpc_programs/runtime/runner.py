@@ -77,6 +77,9 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     raise OSError("no free ports found")
 
 
+_CODE_DIR = Path(__file__).resolve().parents[1] / "shares"
+
+
 def party_command(pid: int, addresses: Sequence[tuple[str, int]], job_path: str | Path = "-",
                   ssl: bool = True) -> list[str]:
     """Command line of one party's MPC process; ``job_path="-"`` reads the job from stdin.
@@ -128,6 +131,10 @@ def start_party(pid: int, addresses: Sequence[tuple[str, int]], job: dict[str, A
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     child_env["MPCSTATS_PARENT_PID"] = str(os.getpid())  # see party_main._die_with_parent
+    if "NUMBA_CACHE_DIR" not in child_env and not os.access(_CODE_DIR, os.W_OK):
+        # compiled field arithmetic (shares/f192.py) is cached beside the code; a read-only
+        # install caches it in the party's data directory instead of compiling every run
+        child_env["NUMBA_CACHE_DIR"] = str(workdir.parent / "numba-cache")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(party_command(pid, addresses, "-", ssl=ssl),
                                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
