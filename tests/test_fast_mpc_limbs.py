@@ -1,0 +1,83 @@
+"""The resharing of ``fast_mpc`` with its local work in f192 limbs: 3 real party processes
+reshare seeded shares (limb-native and object API) and open the results; a party that sends
+a value ≥ p in place of its points makes the others abort naming it. Conversions and the
+coefficients' randomness are checked locally."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from fast_mpc_party import N, digest, inputs
+from mpc_programs.runtime import fast_mpc
+from mpc_programs.runtime.local_parties import run_parties
+from mpc_programs.shares import f192
+from mpc_programs.shares.field import PRIME
+
+
+@pytest.fixture(scope="module")
+def reports() -> list[dict]:
+    results = run_parties(["tests/fast_mpc_party.py", "--no-log"], timeout=120)
+    out = []
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+        out.append(json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]))
+    return out
+
+
+def test_resharings_reconstruct_exactly(reports: list[dict]) -> None:
+    a, b = inputs()
+    product = [x * y % PRIME for x, y in zip(a, b)]
+    for report in reports:
+        assert report["reshare_limbs_shape"] == [N // 2, 2, 3]
+        assert report["reshare_limbs"] == digest(product)
+        assert report["multiply_limbs"] == digest(product)
+        assert report["multiply"] == digest(product)
+        assert report["start_reshare_negative"] == digest([-v for v in product])
+        assert report["reshare_unreduced"] == digest(product)
+        assert report["share_sum_limbs"] == digest(a)
+        assert report["share_sum"] == digest(a)
+        assert report["empty"] == [0, 3]
+
+
+def test_a_value_outside_the_field_aborts_naming_the_sender() -> None:
+    results = run_parties(["tests/fast_mpc_party.py", "--no-log", "--rogue"], timeout=120)
+    for r in results:
+        if r.pid == 1:
+            continue
+        assert r.returncode != 0
+        assert "party 1 sent a malformed message" in r.stderr, r.stderr[-2000:]
+        assert "outside the field" in r.stderr
+        assert "finished" not in r.stdout
+
+
+def test_conversions_match_python_ints() -> None:
+    rng = random.Random(3)
+    ints = [0, 1, PRIME - 1, PRIME, PRIME + 1, 2**192 - 1, 2**64, -1, -PRIME, PRIME**2 + 7] + \
+        [rng.randrange(-PRIME**2, PRIME**2) for _ in range(500)]
+    values = np.array(ints, dtype=object)
+    limbs = fast_mpc.to_limbs(values)
+    assert f192.to_ints(limbs) == [v % PRIME for v in ints]
+    reduced = np.array([v % PRIME for v in ints], dtype=object).reshape(-1, 10)
+    back = fast_mpc.from_limbs(fast_mpc.to_limbs(reduced).reshape(-1, 10, 3))
+    assert back.shape == (len(ints) // 10, 10) and back.dtype == object
+    assert back.tolist() == reduced.tolist()
+    assert fast_mpc.to_limbs(np.array([np.int64(-3), 5], dtype=object)).tolist() == \
+        f192.from_ints([PRIME - 3, 5]).tolist()
+    c = 123456789 * 2**100 + 17
+    out = fast_mpc.mul_const(limbs, fast_mpc.constant_limbs(c), np.empty_like(limbs))
+    assert f192.to_ints(out) == [v * c % PRIME for v in ints]
+    out = fast_mpc.add_const(limbs, fast_mpc.constant_limbs(-1), np.empty_like(limbs))
+    assert f192.to_ints(out) == [(v - 1) % PRIME for v in ints]
+
+
+def test_random_coefficients_are_reduced_fresh_and_balanced() -> None:
+    x = fast_mpc.random_limbs(20000)
+    assert x.shape == (20000, 3) and x.dtype == np.uint64
+    assert f192._ge_p_any(x) < 0
+    assert not np.array_equal(x, fast_mpc.random_limbs(20000))  # a fresh key per call
+    bits = np.unpackbits(x.view(np.uint8))
+    assert abs(bits.mean() - 0.5) < 0.005
