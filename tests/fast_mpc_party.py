@@ -22,6 +22,7 @@ from mpc_programs.runtime import fast_mpc  # noqa: E402
 from mpc_programs.runtime.hardened_runtime import mpc  # noqa: E402
 from mpc_programs.runtime.secure_types import local_array  # noqa: E402
 from mpc_programs.shares import f192  # noqa: E402
+from mpc_programs.statistics import secure_sort  # noqa: E402
 from mpc_programs.shares.field import PARTIES, PRIME  # noqa: E402
 
 SEED = 20261205
@@ -102,6 +103,18 @@ async def main() -> None:
     report["share_sum_limbs"] = await opened(fast_mpc.from_limbs(summed))
     summed = await fast_mpc.share_sum(fast_mpc.from_limbs(piece), (0, 2))
     report["share_sum"] = await opened(summed)
+    # the oblivious sort's limb-native shuffles: a permutation of the rows, undone exactly
+    perms = secure_sort._pair_permutations(N)
+    rows = np.stack([a_l, b_l], axis=1)
+    shuffled = await secure_sort.shuffle_limbs(rows, perms)
+    first = await mpc.output(local_array(fast_mpc.from_limbs(shuffled[:, 0]), True))
+    second = await mpc.output(local_array(fast_mpc.from_limbs(shuffled[:, 1]), True))
+    report["shuffled_pairs"] = digest(sorted(
+        (int(x) % PRIME) * PRIME + int(y) % PRIME for x, y in zip(first, second)))
+    report["shuffle_moved"] = [int(x) % PRIME for x in first] != a_int
+    back = await secure_sort.unshuffle_limbs(shuffled, perms)
+    report["unshuffled"] = [await opened(fast_mpc.from_limbs(back[:, 0])),
+                            await opened(fast_mpc.from_limbs(back[:, 1]))]
     report["empty"] = list((await fast_mpc.reshare_limbs(np.zeros((0, 3), np.uint64))).shape)
     print(json.dumps(report), flush=True)
     await mpc.shutdown()

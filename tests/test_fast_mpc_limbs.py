@@ -1,5 +1,6 @@
 """The resharing of ``fast_mpc`` with its local work in f192 limbs: 3 real party processes
-reshare seeded shares (limb-native and object API) and open the results; a party that sends
+reshare seeded shares (limb-native and object API) and open the results, and shuffle and
+unshuffle rows with ``secure_sort``'s limb-native pair steps; a party that sends
 a value ≥ p in place of its points makes the others abort naming it. Conversions and the
 coefficients' randomness are checked locally."""
 
@@ -41,6 +42,9 @@ def test_resharings_reconstruct_exactly(reports: list[dict]) -> None:
         assert report["share_sum_limbs"] == digest(a)
         assert report["share_sum"] == digest(a)
         assert report["empty"] == [0, 3]
+        assert report["shuffled_pairs"] == digest(sorted(x * PRIME + y for x, y in zip(a, b)))
+        assert report["shuffle_moved"]
+        assert report["unshuffled"] == [digest(a), digest(b)]
 
 
 def test_a_value_outside_the_field_aborts_naming_the_sender() -> None:

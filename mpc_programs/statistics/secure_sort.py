@@ -49,8 +49,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 from mpc_programs.runtime import fast_mpc
+from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
 from mpc_programs.runtime.secure_types import FIELD, local_array
 from mpc_programs.shares.sharing import lagrange_at_zero
@@ -59,21 +61,31 @@ from mpc_programs.runtime.hardened_runtime import mpc
 #: The pairs of parties whose PRSS keys draw the shuffle's permutations, in order.
 _PAIRS = ((0, 1), (0, 2), (1, 2))
 _PERMUTATION_BOUND = 1 << 64
+_MINUS_ONE = fast_mpc.constant_limbs(-1)
+
+
+def _limbs(values: np.ndarray) -> np.ndarray:
+    """Local shares as (…, 3) f192 limbs (object arrays of Python ints are converted)."""
+    values = np.asarray(values)
+    if values.dtype == np.uint64 and values.shape[-1:] == (3,):
+        return values
+    return fast_mpc.to_limbs(values).reshape(*values.shape, 3)
 
 
 def _pair_permutations(n: int) -> list[np.ndarray | None]:
     """This party's permutation for each pair step (None where it is not in the pair).
 
     Every party draws one PRSS input per step, so all stay in step; only a pair's two
-    members hold its key (MPyC's PRSS keys for 3 parties, t = 1, are per pair).
+    members hold its key (MPyC's PRSS keys for 3 parties, t = 1, are per pair). The
+    permutation sorts the n PRF values, ties by index (a stable sort).
     """
     prfs = mpc.prfs(_PERMUTATION_BOUND)
     out: list[np.ndarray | None] = []
     for pair in _PAIRS:
         uci = mpc._prss_uci()
         if mpc.pid in pair:
-            keys = prfs[pair](uci, n)
-            out.append(np.array(sorted(range(n), key=keys.__getitem__), dtype=np.int64))
+            keys = np.array(prfs[pair](uci, n), dtype=np.uint64)
+            out.append(np.argsort(keys, kind='stable').astype(np.int64))
         else:
             out.append(None)
     return out
@@ -81,73 +93,124 @@ def _pair_permutations(n: int) -> list[np.ndarray | None]:
 
 async def _pair_step(rows: np.ndarray, pair: tuple[int, int], perm: np.ndarray | None,
                      inverse: bool = False) -> np.ndarray:
-    """Degree-1 shares of the rows permuted by the pair's permutation (or its inverse).
+    """Degree-1 shares of the rows ((N, w, 3) limbs) permuted by the pair's permutation
+    (or its inverse).
 
     The pair's two members turn their shares into additive pieces (2-point Lagrange
-    coefficients over the pair), permute them and share them out (``fast_mpc.share_sum``);
-    the third party only receives.
+    coefficients over the pair), permute them and share them out
+    (``fast_mpc.share_sum_limbs``); the third party only receives.
     """
     local = rows
     if perm is not None:
         scale = lagrange_at_zero([p + 1 for p in pair], PRIME)[pair.index(mpc.pid)]
-        scaled = np.asarray(rows, dtype=object) * scale % PRIME
+        flat = np.ascontiguousarray(rows).reshape(-1, 3)
+        scaled = fast_mpc.mul_const(flat, fast_mpc.constant_limbs(int(scale)),
+                                    np.empty_like(flat)).reshape(rows.shape)
         if inverse:
             local = np.empty_like(scaled)
             local[perm] = scaled
         else:
             local = scaled[perm]
-    return await fast_mpc.share_sum(local, pair)
+    return await fast_mpc.share_sum_limbs(local, pair)
 
 
-async def shuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
-    """The rows (local shares, first axis = inputs) in the secret order π."""
+async def shuffle_limbs(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """The rows ((N, w, 3) limbs, first axis = inputs) in the secret order π."""
     for pair, perm in zip(_PAIRS, perms, strict=True):
         rows = await _pair_step(rows, pair, perm)
     return rows
 
 
-async def unshuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
-    """Undo :func:`shuffle` with the same permutations."""
+async def unshuffle_limbs(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """Undo :func:`shuffle_limbs` with the same permutations."""
     for pair, perm in reversed(list(zip(_PAIRS, perms, strict=True))):
         rows = await _pair_step(rows, pair, perm, inverse=True)
     return rows
 
 
+async def shuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """The rows (local shares as Python ints, first axis = inputs) in the secret order π."""
+    rows = np.asarray(rows, dtype=object)
+    return fast_mpc.from_limbs(await shuffle_limbs(_limbs(rows), perms), rows.shape)
+
+
+async def unshuffle(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
+    """Undo :func:`shuffle` with the same permutations."""
+    rows = np.asarray(rows, dtype=object)
+    return fast_mpc.from_limbs(await unshuffle_limbs(_limbs(rows), perms), rows.shape)
+
+
+@njit(cache=True)
+def _positions_degree2(column):
+    """Σ_d B_{p,d}·(C_{<d} + P_{p,d}) per row p of the (N, k, 3) one-hot shares B."""
+    n, k = column.shape[0], column.shape[1]
+    acc = np.zeros((k, 3), dtype=np.uint64)  # C_d, then C_{<d} + P_{p,d}
+    for i in range(n):
+        for d in range(k):
+            acc[d, 0], acc[d, 1], acc[d, 2] = f192._add(
+                acc[d, 0], acc[d, 1], acc[d, 2], column[i, d, 0], column[i, d, 1], column[i, d, 2])
+    b0, b1, b2 = np.uint64(0), np.uint64(0), np.uint64(0)
+    for d in range(k):  # exclusive prefix sums of the counts
+        c0, c1, c2 = acc[d, 0], acc[d, 1], acc[d, 2]
+        acc[d, 0], acc[d, 1], acc[d, 2] = b0, b1, b2
+        b0, b1, b2 = f192._add(b0, b1, b2, c0, c1, c2)
+    out = np.empty((n, 3), dtype=np.uint64)
+    for i in range(n):
+        s0, s1, s2 = np.uint64(0), np.uint64(0), np.uint64(0)
+        for d in range(k):
+            x0, x1, x2 = column[i, d, 0], column[i, d, 1], column[i, d, 2]
+            acc[d, 0], acc[d, 1], acc[d, 2] = f192._add(acc[d, 0], acc[d, 1], acc[d, 2],
+                                                        x0, x1, x2)
+            y0, y1, y2 = f192._mul(x0, x1, x2, acc[d, 0], acc[d, 1], acc[d, 2])
+            s0, s1, s2 = f192._add(s0, s1, s2, y0, y1, y2)
+        out[i, 0], out[i, 1], out[i, 2] = s0, s1, s2
+    return out
+
+
 async def _stable_positions(column: np.ndarray) -> np.ndarray:
-    """Shares of each row's position in the stable sort of this one-hot digit column."""
-    column = np.asarray(column, dtype=object)
-    counts = column.sum(axis=0) % PRIME
-    below = (np.cumsum(counts) - counts) % PRIME  # C_{<d}
-    running = np.cumsum(column, axis=0) % PRIME  # P_{p,d}
-    degree2 = ((column * ((running + below[None, :]) % PRIME)).sum(axis=1)) % PRIME
-    return (await fast_mpc.reshare(degree2) - 1) % PRIME
+    """Shares ((N, 3) limbs) of each row's position in the stable sort of this one-hot
+    digit column ((N, k, 3) limbs)."""
+    degree2 = _positions_degree2(np.ascontiguousarray(column))
+    dest = await fast_mpc.reshare_limbs(degree2)
+    return fast_mpc.add_const(dest, _MINUS_ONE, np.empty_like(dest))
+
+
+async def _open_permutation(shares: np.ndarray) -> np.ndarray:
+    """Open the shared positions ((N, 3) limbs); they must be a permutation of 0..N−1."""
+    n = shares.shape[0]
+    opened = await mpc.output(local_array(fast_mpc.from_limbs(shares), True))
+    sigma = [int(v) for v in opened]
+    if sorted(sigma) != list(range(n)):
+        raise RuntimeError("the opened shuffled positions are not a permutation")
+    return np.array(sigma, dtype=np.int64)
 
 
 async def ranks_and_carry(digits: Sequence[np.ndarray], carry: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Stable ascending ranks by ``digits`` (least significant first, each (N, k) one-hot
     local shares), returned with ``carry`` (N, c) in one shared hidden order: row j of
-    both is the same input. Needs at least two digits."""
+    both is the same input. Needs at least two digits.
+
+    Inputs are Python-int share arrays (or already (…, 3) limbs); the local work runs in
+    f192 limbs and the results come back as object arrays of Python ints."""
     n = carry.shape[0]
-    rho = await _stable_positions(digits[0])
+    rho = await _stable_positions(_limbs(digits[0]))
     for t, column in enumerate(digits[1:], start=1):
         last = t == len(digits) - 1
         perms = _pair_permutations(n)
         width = column.shape[1]
-        parts = [rho[:, None], np.asarray(column, dtype=object)]
+        parts = [rho[:, None, :], _limbs(column)]
         if last:
-            parts.append(np.asarray(carry, dtype=object))
-        shuffled = await shuffle(np.concatenate(parts, axis=1), perms)
-        sigma = [int(v) for v in await mpc.output(local_array(shuffled[:, 0], True))]
-        if sorted(sigma) != list(range(n)):
-            raise RuntimeError("the opened shuffled positions are not a permutation")
-        arranged = np.empty((n, width), dtype=object)
+            parts.append(_limbs(carry))
+        shuffled = await shuffle_limbs(np.concatenate(parts, axis=1), perms)
+        sigma = await _open_permutation(shuffled[:, 0])
+        arranged = np.empty((n, width, 3), dtype=np.uint64)
         arranged[sigma] = shuffled[:, 1:1 + width]
         dest = await _stable_positions(arranged)
         moved = dest[sigma]  # row k of the shuffled order: its new position
         if last:
-            return moved, shuffled[:, 1 + width:]
-        rho = (await unshuffle(moved[:, None], perms))[:, 0]
+            return fast_mpc.from_limbs(moved), fast_mpc.from_limbs(shuffled[:, 1 + width:])
+        rho = (await unshuffle_limbs(moved[:, None, :], perms))[:, 0]
     raise ValueError("ranks_and_carry needs at least two digit columns")
 
 
