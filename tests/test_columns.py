@@ -7,6 +7,7 @@ import random
 import statistics as pystats
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -103,13 +104,16 @@ def test_store_rows_carry_their_columns_under_one_digest(tmp_path):
         assert store.load(column="btc")[0] == ["a"]  # b's btc is missing
         assert store.load(["b"], column="btc")[0] == []
     data = json.loads(path.read_text())
-    other = share_units(8)[0]
-    for doc in data["inputs"].values():
-        if doc["id"] == "a":
-            doc["columns"]["btc"] = encode_row(other)
-    path.write_text(json.dumps(data))
-    with ShareStore(path, 0) as store, pytest.raises(StoreError, match="input a are corrupted"):
-        store.load(column="btc")
+    (segment,) = data["segments"].values()
+    (btc,) = [c for c in segment["columns"] if c["name"] == "btc"]
+    btc_file = Path(str(path) + ".segments") / segment["name"] / btc["file"]
+    raw = bytearray(btc_file.read_bytes())
+    raw[-1] ^= 1  # the value position of a's btc row
+    btc_file.write_bytes(bytes(raw))
+    with ShareStore(path, 0) as store:
+        store.load()  # the primary column is intact
+        with pytest.raises(StoreError, match="column 'btc', positions 240-241\\) are corrupted"):
+            store.load(column="btc")
 
 
 def test_a_bad_row_in_any_column_rejects_the_whole_input(tmp_path):
