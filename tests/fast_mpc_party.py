@@ -115,6 +115,7 @@ async def main() -> None:
     back = await secure_sort.unshuffle_limbs(shuffled, perms)
     report["unshuffled"] = [await opened(fast_mpc.from_limbs(back[:, 0])),
                             await opened(fast_mpc.from_limbs(back[:, 1]))]
+    report["open_limbs"] = digest(f192.to_ints(await fast_mpc.open_limbs(a_l.reshape(10, -1, 3))))
     report["empty"] = list((await fast_mpc.reshare_limbs(np.zeros((0, 3), np.uint64))).shape)
     print(json.dumps(report), flush=True)
     await mpc.shutdown()

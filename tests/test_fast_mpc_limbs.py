@@ -42,6 +42,7 @@ def test_resharings_reconstruct_exactly(reports: list[dict]) -> None:
         assert report["share_sum_limbs"] == digest(a)
         assert report["share_sum"] == digest(a)
         assert report["empty"] == [0, 3]
+        assert report["open_limbs"] == digest(a)
         assert report["shuffled_pairs"] == digest(sorted(x * PRIME + y for x, y in zip(a, b)))
         assert report["shuffle_moved"]
         assert report["unshuffled"] == [digest(a), digest(b)]
@@ -85,3 +86,29 @@ def test_random_coefficients_are_reduced_fresh_and_balanced() -> None:
     assert not np.array_equal(x, fast_mpc.random_limbs(20000))  # a fresh key per call
     bits = np.unpackbits(x.view(np.uint8))
     assert abs(bits.mean() - 0.5) < 0.005
+
+
+def test_permutation_keys_are_mpycs_prf_values() -> None:
+    from mpyc.thresha import PRF
+
+    from mpc_programs.statistics import secure_sort
+
+    prf = PRF(b"k" * 16, secure_sort._PERMUTATION_BOUND)
+    words = secure_sort._prf_words(prf, b"uci-7", 1000)
+    assert words.tolist() == prf(b"uci-7", 1000)
+    order = np.argsort(words, kind="stable")
+    assert order.tolist() == sorted(range(1000), key=prf(b"uci-7", 1000).__getitem__)
+
+
+def test_base4_digits_in_limbs_equal_the_python_int_ones() -> None:
+    from mpc_programs.statistics.secure_sort import quaternary_digits, quaternary_digits_limbs
+
+    rng = random.Random(4)
+    hex_digits = [np.array([rng.randrange(PRIME) for _ in range(16 * 50)],
+                           dtype=object).reshape(50, 16) for _ in range(3)]
+    hex_digits.append(np.eye(16, dtype=object)[[0, 1, 1, 0]])
+    want = quaternary_digits(hex_digits, top_max=1)
+    got = quaternary_digits_limbs(hex_digits, top_max=1)
+    assert [g.shape[:2] for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        assert fast_mpc.from_limbs(g).tolist() == w.tolist()

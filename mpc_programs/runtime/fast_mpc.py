@@ -278,6 +278,48 @@ async def multiply_limbs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (await start_reshare_limbs(product)).reshape(shape)
 
 
+def _recombination_at_zero(xs: list[int]) -> list[int]:
+    """Lagrange coefficients at 0 for the points ``xs`` (field elements)."""
+    out = []
+    for i in xs:
+        num, den = 1, 1
+        for j in xs:
+            if j != i:
+                num, den = num * j % PRIME, den * (j - i) % PRIME
+        out.append(num * pow(den, -1, PRIME) % PRIME)
+    return out
+
+
+async def open_limbs(values: np.ndarray) -> np.ndarray:
+    """Open degree-t shared (…, 3) limbs to every party: the messages of ``mpc.output``.
+
+    As MPyC's output: each party sends its share to its t successors and recombines its
+    own share with the t shares of its predecessors (t + 1 points); every received vector
+    must have the right length and values < p, or the run aborts naming the sender. One
+    round, one label."""
+    shape = np.shape(values)
+    flat = _flat_limbs(values)
+    m, t, pid = len(mpc.parties), mpc.threshold, mpc.pid
+    pc = _next_label()
+    if t:
+        payload = f192.to_bytes_le(flat)
+        for j in range(1, t + 1):
+            mpc.parties[(pid + j) % m].protocol.send(pc, payload)
+    senders = [(pid - t + j) % m for j in range(t)]
+    pending = [mpc.parties[j].protocol.receive(pc) for j in senders]
+    shares = []
+    for item in pending:
+        data = await item if isinstance(item, Future) else item
+        shares.append(_decode_limbs(data, flat.shape[0]))
+    shares.append(flat)
+    weights = _recombination_at_zero([j + 1 for j in senders] + [pid + 1])
+    total = np.zeros_like(flat)
+    for share, weight in zip(shares, weights):
+        term = mul_const(share, constant_limbs(weight), np.empty_like(flat))
+        total = f192.modadd(total, term, total)
+    return total.reshape(shape)
+
+
 # -- the object API (Python ints) -------------------------------------------------------------
 
 def start_reshare(values: np.ndarray):

@@ -46,6 +46,7 @@ pass. Every other message is a fresh resharing (uniform to its receiver).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,7 +55,7 @@ from numba import njit
 from mpc_programs.runtime import fast_mpc
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
-from mpc_programs.runtime.secure_types import FIELD, local_array
+from mpc_programs.runtime.secure_types import FIELD
 from mpc_programs.shares.sharing import lagrange_at_zero
 from mpc_programs.runtime.hardened_runtime import mpc
 
@@ -84,11 +85,20 @@ def _pair_permutations(n: int) -> list[np.ndarray | None]:
     for pair in _PAIRS:
         uci = mpc._prss_uci()
         if mpc.pid in pair:
-            keys = np.array(prfs[pair](uci, n), dtype=np.uint64)
+            keys = _prf_words(prfs[pair], uci, n)
             out.append(np.argsort(keys, kind='stable').astype(np.int64))
         else:
             out.append(None)
     return out
+
+
+def _prf_words(prf, uci: bytes, n: int) -> np.ndarray:
+    """``prf(uci, n)`` for MPyC's PRF with bound 2^64, as a uint64 array: its n values are
+    the 8-byte little-endian words of SHAKE-128(key ‖ uci) (``thresha.PRF.__call__``),
+    read here in one go instead of as n Python ints."""
+    if prf.max != _PERMUTATION_BOUND or prf.byte_length != 8:
+        return np.array(prf(uci, n), dtype=np.uint64)
+    return np.frombuffer(hashlib.shake_128(prf.key + uci).digest(8 * n), dtype='<u8')
 
 
 async def _pair_step(rows: np.ndarray, pair: tuple[int, int], perm: np.ndarray | None,
@@ -178,11 +188,13 @@ async def _stable_positions(column: np.ndarray) -> np.ndarray:
 async def _open_permutation(shares: np.ndarray) -> np.ndarray:
     """Open the shared positions ((N, 3) limbs); they must be a permutation of 0..N−1."""
     n = shares.shape[0]
-    opened = await mpc.output(local_array(fast_mpc.from_limbs(shares), True))
-    sigma = [int(v) for v in opened]
-    if sorted(sigma) != list(range(n)):
+    opened = await fast_mpc.open_limbs(shares)
+    if n and (opened[:, 1:].any() or int(opened[:, 0].max()) >= n):
         raise RuntimeError("the opened shuffled positions are not a permutation")
-    return np.array(sigma, dtype=np.int64)
+    sigma = opened[:, 0].astype(np.int64)
+    if not (np.bincount(sigma, minlength=n) == 1).all():
+        raise RuntimeError("the opened shuffled positions are not a permutation")
+    return sigma
 
 
 async def ranks_and_carry(digits: Sequence[np.ndarray], carry: np.ndarray
@@ -233,10 +245,50 @@ def quaternary_digits(hex_digits: Sequence[np.ndarray], top_max: int) -> list[np
     return out
 
 
+@njit(cache=True)
+def _quaternary(hex_digit, low, high):
+    """low[:, e] = Σ_{d ≡ e mod 4} hex[:, d], high[:, e] = Σ_{d div 4 = e} hex[:, d]."""
+    for i in range(hex_digit.shape[0]):
+        for e in range(4):
+            l0, l1, l2 = hex_digit[i, e, 0], hex_digit[i, e, 1], hex_digit[i, e, 2]
+            h0, h1, h2 = hex_digit[i, 4 * e, 0], hex_digit[i, 4 * e, 1], hex_digit[i, 4 * e, 2]
+            for q in range(1, 4):
+                j = e + 4 * q
+                l0, l1, l2 = f192._add(l0, l1, l2, hex_digit[i, j, 0], hex_digit[i, j, 1],
+                                       hex_digit[i, j, 2])
+                j = 4 * e + q
+                h0, h1, h2 = f192._add(h0, h1, h2, hex_digit[i, j, 0], hex_digit[i, j, 1],
+                                       hex_digit[i, j, 2])
+            low[i, e, 0], low[i, e, 1], low[i, e, 2] = l0, l1, l2
+            high[i, e, 0], high[i, e, 1], high[i, e, 2] = h0, h1, h2
+
+
+def quaternary_digits_limbs(hex_digits: Sequence[np.ndarray], top_max: int) -> list[np.ndarray]:
+    """:func:`quaternary_digits` with the sums in f192 limbs: the same digits as (N, k, 3)
+    limbs, ready for :func:`ranks_and_carry` (no conversion per pass). The hex digits may
+    be Python-int share arrays (N, 16) or limbs (N, 16, 3)."""
+    out = []
+    for t, column in enumerate(hex_digits):
+        column = np.ascontiguousarray(_limbs(column))
+        if column.shape[1] != 16:
+            raise ValueError("expected one-hot hex digits (16 columns)")
+        n = column.shape[0]
+        low = np.empty((n, 4, 3), dtype=np.uint64)
+        high = np.empty((n, 4, 3), dtype=np.uint64)
+        _quaternary(column, low, high)
+        if t == len(hex_digits) - 1:
+            out.append(low[:, :top_max + 1])
+            break
+        out.append(low)
+        out.append(high)
+    return out
+
+
 def mask_digit(mask: np.ndarray) -> np.ndarray:
     """A 0/1 filter bit f as a one-hot "digit" [1 − f, f] (local shares)."""
     mask = np.asarray(mask, dtype=object) % PRIME
     return np.stack([(1 - mask) % PRIME, mask], axis=1)
 
 
-__all__ = ["ranks_and_carry", "mask_digit", "shuffle", "unshuffle", "FIELD"]
+__all__ = ["ranks_and_carry", "mask_digit", "quaternary_digits", "quaternary_digits_limbs",
+           "shuffle", "unshuffle", "shuffle_limbs", "unshuffle_limbs", "FIELD"]
