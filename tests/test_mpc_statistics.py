@@ -1,6 +1,7 @@
 """Statistics computed by three real MPyC party processes over stored shares."""
 
 import random
+import shutil
 import statistics as pystats
 from decimal import Decimal
 from fractions import Fraction
@@ -14,6 +15,12 @@ from mpc_programs.shares.field import PRIME
 from mpc_programs.statistics.query import parse_query
 from mpc_programs.runtime.runner import MPCRunError
 from mpc_programs.shares.store import ShareStore, decode_row, encode_row
+
+
+def copy_store(src, dst):
+    """A share store is its metadata file and the segment directory beside it."""
+    dst.write_bytes(src.read_bytes())
+    shutil.copytree(f"{src}.segments", f"{dst}.segments")
 
 QUERY = parse_query({"quantiles": ["0", "0.1", "0.25", "0.75", "0.9", "1"],
                      "histogram_edges": ["0", "0.001", "0.5", "1", "1000", "100000"]})
@@ -125,7 +132,7 @@ def test_corrupted_share_file_gives_an_error_and_no_result(pool, tmp_path):
     workdir, stores, units = pool
     broken = [tmp_path / f"p{i}.json" for i in range(3)]
     for src, dst in zip(stores, broken):
-        dst.write_bytes(src.read_bytes())
+        copy_store(src, dst)
     broken[1].write_text(broken[1].read_text()[:1000])
     with pytest.raises(MPCRunError, match="corrupted"):
         local_pool.statistics(broken, QUERY, tmp_path, timeout=60)
@@ -143,7 +150,7 @@ def test_parties_with_different_input_sets_refuse(pool, tmp_path):
     workdir, stores, units = pool
     copies = [tmp_path / f"p{i}.json" for i in range(3)]
     for src, dst in zip(stores, copies):
-        dst.write_bytes(src.read_bytes())
+        copy_store(src, dst)
     with ShareStore(copies[2], 2, create=False) as store:
         store.remove_many([sorted(units)[0]])
     with pytest.raises(MPCRunError, match="disagree on the input set"):

@@ -314,6 +314,10 @@ def test_a_missing_or_truncated_segment_file_is_a_clear_error(tmp_path):
     with ShareStore(path, 0) as store:
         store.add_many(rows_for(0, [1, 2]))
     (data_file,) = [f for f in segment_files(path) if f.name == "c0.npy"]
+    (digests_file,) = [f for f in segment_files(path) if f.name == "digests.json"]
+    digests_file.write_text(digests_file.read_text().replace("a", "b", 1))
+    with ShareStore(path, 0) as store, pytest.raises(StoreError, match="corrupted"):
+        store.load()
     data_file.write_bytes(data_file.read_bytes()[:-5])
     with ShareStore(path, 0) as store, pytest.raises(StoreError, match="corrupted"):
         store.load()
@@ -414,3 +418,55 @@ def test_an_old_store_of_another_party_is_refused(tmp_path):
     _old_store(path, 0, rows_for(0, [1]))
     with pytest.raises(StoreError, match="another party"):
         ShareStore(path, 2)
+
+
+def test_compact_merges_segments_and_drops_removed_inputs(tmp_path):
+    path = tmp_path / "p.json"
+    with ShareStore(path, 1) as store:
+        everything, btc = {}, {}
+        for k in range(4):
+            rows = random_rows(6, seed=30 + k, prefix="abcd"[k])
+            extra = {i: {"btc": r} for i, r in random_rows(6, seed=40 + k, prefix="abcd"[k]).items()
+                     if k % 2 and int(i[1:]) % 3}
+            store.add_many(rows, extra)
+            everything.update(rows)
+            btc.update({i: c["btc"] for i, c in extra.items()})
+        store.remove_many(["a000001", "b000001", "d000004"])
+        for i in ("a000001", "b000001", "d000004"):
+            everything.pop(i)
+            btc.pop(i, None)
+        store.stage("run", random_rows(2, seed=50, prefix="s"))
+        assert store.compact() == 4
+        assert store.compact() == 0
+        ids, loaded = store.load_columns(None, [None, "btc"])
+        assert ids == sorted(everything)
+        assert loaded[None][1].tolist() == [everything[i] for i in ids]
+        assert loaded["btc"][0] == sorted(btc)
+        assert loaded["btc"][1].tolist() == [btc[i] for i in sorted(btc)]
+        assert store.commit("run") == 2  # staged runs are untouched
+    with ShareStore(path, 1) as store:
+        assert store.count() == len(everything) + 2
+    names = {p.parent.name for p in segment_files(path)}
+    assert len(names) == 2
+
+
+def test_add_raw_equals_add_many(tmp_path):
+    rows = random_rows(5, seed=60)
+    btc = random_rows(2, seed=61)
+    ids = list(reversed(list(rows)))  # any order
+    raw = field_bytes.bytes_from_ints(np.array([rows[i] for i in ids], dtype=object))
+    btc_ids = ["r000003", "r000001"]
+    btc_raw = field_bytes.bytes_from_ints(np.array([btc["r000000"], btc["r000001"]], dtype=object))
+    with ShareStore(tmp_path / "a.json", 0) as a, ShareStore(tmp_path / "b.json", 0) as b:
+        a.add_many(rows, {"r000003": {"btc": btc["r000000"]}, "r000001": {"btc": btc["r000001"]}})
+        b.add_raw(ids, raw.reshape(5, -1), {"btc": (btc_ids, btc_raw)})
+        for column in (None, "btc"):
+            assert a.load(column=column)[0] == b.load(column=column)[0]
+            assert a.load(column=column)[1].tolist() == b.load(column=column)[1].tolist()
+        with pytest.raises(StoreError, match="already stored"):
+            b.add_raw(["r000000"], raw[:1])
+        bad = raw[:1].copy()
+        bad[0, 0, :] = 255
+        with pytest.raises(StoreError, match="not an element"):
+            b.add_raw(["new"], bad)
+        assert b.count() == 5

@@ -29,9 +29,10 @@ collected later), after it the new one — never half a batch. Segments are neve
 modified; a commit whose run overlaps stored ids writes a new segment.
 
 Binding and integrity: per segment, column and group of layout positions (each digit's
-16 positions, then the value position) the metadata keeps
+16 positions, then the value position) the segment's ``digests.json`` keeps
 sha256(layout | party | sha256 of the segment's ids file | column | sha256 of the
-column's indices | positions | bytes). A read verifies the digests of exactly the
+column's indices | positions | bytes); the metadata keeps the sha256 of the ids file
+and of ``digests.json`` (so it stays ~200 bytes per segment). A read verifies the digests of exactly the
 groups it touches and that every element read is below PRIME, so a corrupted or
 misplaced byte is a clear :class:`StoreError`, never a silently wrong statistic, and a
 segment cannot be moved to another party's store or another column. (The digests
@@ -276,12 +277,17 @@ def _valid_file_name(name: object) -> bool:
             and name[1:-4].replace(".idx", "", 1).isdigit())
 
 
+class _Changed(Exception):
+    """The store changed while a compaction was written."""
+
+
 class _Segment:
     """A committed or staged segment's verified ids (segments are immutable: cached)."""
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
         self.indices: dict[str, np.ndarray] = {}
+        self.digests: dict[str, Any] | None = None
 
 
 class _Part:
@@ -483,6 +489,29 @@ class ShareStore:
             segment.indices[file] = idx  # type: ignore[index]
             return idx
 
+    def _digests(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A segment's position-group digests per column file (checked against the
+        metadata's sha256 of them once)."""
+        segment = self._segment(doc)
+        with self._lock:
+            if segment.digests is not None:
+                return segment.digests
+            bad = StoreError(f"stored shares of segment {doc['name']} are corrupted (digests)")
+            try:
+                raw = (self.segments_dir / doc["name"] / "digests.json").read_bytes()
+            except OSError as exc:
+                raise bad from exc
+            if _sha256(raw) != doc.get("digests_sha"):
+                raise bad
+            try:
+                digests = json.loads(raw)
+            except ValueError as exc:
+                raise bad from exc
+            if not isinstance(digests, dict):
+                raise bad
+            segment.digests = digests
+            return digests
+
     def _open_column(self, doc: Mapping[str, Any], entry: Mapping[str, Any]) -> np.ndarray:
         """A segment's column data, memory-mapped: (SHARES_PER_INPUT, k, ELEMENT_BYTES)."""
         file = entry.get("file")
@@ -502,7 +531,7 @@ class ShareStore:
     def _verify_groups(self, doc: Mapping[str, Any], entry: Mapping[str, Any],
                        data: np.ndarray, start: int, stop: int) -> None:
         """Check the digests of the position groups that [start, stop) touches."""
-        digests = entry.get("digests")
+        digests = self._digests(doc).get(entry.get("file"))  # type: ignore[arg-type]
         if not isinstance(digests, list) or len(digests) != len(DIGEST_GROUPS):
             raise StoreError(f"stored shares of segment {doc.get('name')} are corrupted (digests)")
         for (g0, g1), digest in zip(DIGEST_GROUPS, digests):
@@ -551,29 +580,49 @@ class ShareStore:
             ids_sha = _sha256(ids_bytes)
             entries = []
             for n, (column, (idx, raw)) in enumerate(columns.items()):
-                data = np.ascontiguousarray(raw.transpose(1, 0, 2))  # position-major
-                entry: dict[str, Any] = {"name": column, "file": f"c{n}.npy",
-                                         "count": int(data.shape[1]), "index_sha": None}
-                _write_durably(tmp / entry["file"],
-                               lambda f, d=data: np.save(f, d, allow_pickle=False))
+                entry: dict[str, Any] = {"name": column, "file": f"c{n}.npy", "index_sha": None}
                 if idx is not None:
                     idx = np.ascontiguousarray(idx, dtype="<i4")
                     entry["index"] = f"c{n}.idx.npy"
                     entry["index_sha"] = _sha256(idx.tobytes())
                     _write_durably(tmp / entry["index"],
                                    lambda f, i=idx: np.save(f, i, allow_pickle=False))
-                entry["digests"] = [_group_digest(self.party, ids_sha, column, entry["index_sha"],
-                                                  g0, g1, memoryview(data[g0:g1]).cast("B"))
-                                    for g0, g1 in DIGEST_GROUPS]
+
+                def digest(block: np.ndarray, g0: int, g1: int, column: str | None = column,
+                           entry: dict[str, Any] = entry) -> str:
+                    return _group_digest(self.party, ids_sha, column, entry["index_sha"], g0, g1,
+                                         memoryview(np.ascontiguousarray(block)).cast("B"))
+
+                if isinstance(raw, ColumnView):  # streamed, one position group at a time
+                    entry["count"] = raw.n
+                    out = np.lib.format.open_memmap(tmp / entry["file"], mode="w+", dtype=np.uint8,
+                                                    shape=(SHARES_PER_INPUT, raw.n, ELEMENT_BYTES))
+                    entry["digests"] = []
+                    for g0, g1 in DIGEST_GROUPS:
+                        out[g0:g1] = raw.raw_positions(g0, g1).transpose(1, 0, 2)
+                        entry["digests"].append(digest(out[g0:g1], g0, g1))
+                    out.flush()
+                    del out
+                    with open(tmp / entry["file"], "rb+") as f:
+                        os.fsync(f.fileno())
+                else:
+                    data = np.ascontiguousarray(raw.transpose(1, 0, 2))  # position-major
+                    entry["count"] = int(data.shape[1])
+                    _write_durably(tmp / entry["file"],
+                                   lambda f, d=data: np.save(f, d, allow_pickle=False))
+                    entry["digests"] = [digest(data[g0:g1], g0, g1) for g0, g1 in DIGEST_GROUPS]
                 entries.append(entry)
+            digests = json.dumps({e["file"]: e.pop("digests") for e in entries},
+                                 separators=(",", ":"), sort_keys=True).encode()
+            _write_durably(tmp / "digests.json", lambda f: f.write(digests))
             _fsync_dir(tmp)
             os.rename(tmp, self.segments_dir / name)
             _fsync_dir(self.segments_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return {"name": name, "count": len(ids), "ids_sha": ids_sha, "columns": entries,
-                "removed": []}
+        return {"name": name, "count": len(ids), "ids_sha": ids_sha,
+                "digests_sha": _sha256(digests), "columns": entries, "removed": []}
 
     def _delete_segments(self, names: Iterable[str]) -> None:
         for name in names:
@@ -724,9 +773,8 @@ class ShareStore:
     def __contains__(self, input_id: str) -> bool:
         return input_id in self._live(self._snapshot())[1]
 
-    def _append(self, rows: Mapping[str, Sequence[int]],
-                columns: Mapping[str, ColumnRows] | None, run_id: str | None) -> None:
-        ids, data = self._build(rows, columns)
+    def _append(self, ids: list[str], data: Mapping[str | None, _ColumnData],
+                run_id: str | None) -> None:
         with self._mutating():
             meta = self._read()
             if run_id is None:
@@ -760,7 +808,42 @@ class ShareStore:
 
         ``columns`` (optional): per input id, its extra columns' share rows by name.
         """
-        self._append(rows, columns, None)
+        self._append(*self._build(rows, columns), None)
+
+    def add_raw(self, ids: Sequence[str], rows: np.ndarray,
+                columns: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None) -> None:
+        """:meth:`add_many` for rows already in the store's byte form (e.g. from
+        ``sharing.share_layouts_bytes``): ``rows`` uint8 of shape (N, SHARES_PER_INPUT ·
+        ELEMENT_BYTES) or (N, SHARES_PER_INPUT, ELEMENT_BYTES), row k for ``ids[k]``;
+        ``columns``: {name: (ids that have a value, their rows in the same form)}.
+        Every element is checked to be below PRIME; no Python ints are made."""
+
+        def shaped(a: np.ndarray, n: int) -> np.ndarray:
+            a = np.asarray(a)
+            if a.dtype != np.uint8 or a.size != n * SHARES_PER_INPUT * ELEMENT_BYTES:
+                raise StoreError(f"expected {n} uint8 share rows of {SHARES_PER_INPUT} elements")
+            a = a.reshape(n, SHARES_PER_INPUT, ELEMENT_BYTES)
+            if not check_below_prime(a):
+                raise StoreError("a share is not an element of the statistics field")
+            return a
+
+        ids = [validate_input_id(i) for i in ids]
+        if len(set(ids)) != len(ids):
+            raise StoreError("an input id appears twice in one batch")
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        sorted_ids = [ids[k] for k in order]
+        data: dict[str | None, _ColumnData] = {None: (None, shaped(rows, len(ids))[order])}
+        position = {input_id: k for k, input_id in enumerate(sorted_ids)}
+        for name in sorted(columns or {}):
+            column_ids, column_rows = (columns or {})[name]
+            _check_column_name(name)
+            if any(i not in position for i in column_ids) or len(set(column_ids)) != len(column_ids):
+                raise StoreError(f"column {name!r} names inputs outside the batch")
+            idx = np.array([position[i] for i in column_ids], dtype=np.int64)
+            by_idx = np.argsort(idx)
+            data[name] = (idx[by_idx].astype(np.int32),
+                          shaped(column_rows, len(column_ids))[by_idx])
+        self._append(sorted_ids, data, None)
 
     # -- two-phase commit: a verification run stages, the coordinator commits -------------
     #
@@ -773,7 +856,7 @@ class ShareStore:
               columns: Mapping[str, ColumnRows] | None = None) -> None:
         """Durably set aside a run's accepted rows (one segment, one atomic metadata
         write; staging a run again replaces it); ``columns`` as in :meth:`add_many`."""
-        self._append(rows, columns, str(run_id))
+        self._append(*self._build(rows, columns), str(run_id))
 
     def staged_runs(self) -> list[str]:
         return [doc["run_id"] for doc in _table(self._snapshot(), "staged")]
@@ -843,6 +926,51 @@ class ShareStore:
             if changed:
                 _set_table(meta, "segments", segments)
                 self._write(meta)
+
+    def compact(self) -> int:
+        """Merge every committed segment into one, dropping removed inputs; returns the
+        number of segments merged (0: nothing to do).
+
+        Each add_many or verification run adds a segment; many small segments cost a
+        file open and a digest per read and metadata per segment. Compaction reads the
+        live inputs column by column and position group by position group (verified,
+        memory bounded by one group of every input) into a new segment, then swaps it in
+        with one atomic metadata write; if the store changed meanwhile nothing is swapped
+        (returns 0). Writers are held up only for the final swap. Not run automatically:
+        the caller picks a quiet moment.
+        """
+        meta = self._read()
+        segments = _table(meta, "segments")
+        if len(segments) < 2 and not any(d.get("removed") for d in segments):
+            return 0
+        key = [(d.get("name"), d.get("removed")) for d in segments]
+        names = sorted({e.get("name") for d in segments for e in d.get("columns") or ()
+                        if e.get("name") is not None})
+        primary = self.view(None, None)
+        position = {input_id: k for k, input_id in enumerate(primary.ids)}
+        data: dict[str | None, Any] = {None: (None, primary)}
+        for name in names:
+            view = self.view(None, name)
+            if view.n:
+                data[name] = (np.array([position[i] for i in view.ids], dtype=np.int32), view)
+        del position
+        segment = self._write_segment(primary.ids, data) if primary.n else None
+        with self._mutating():  # written without the lock: writers wait only for the swap
+            current = self._read()
+            try:
+                if [(d.get("name"), d.get("removed"))
+                        for d in _table(current, "segments")] != key:
+                    raise _Changed
+                _set_table(current, "segments", [segment] if segment else [])
+                self._write(current)
+            except BaseException as exc:
+                if segment:
+                    self._delete_segments([segment["name"]])
+                if isinstance(exc, _Changed):
+                    return 0
+                raise
+            self._delete_segments(d["name"] for d in segments)
+            return len(segments)
 
     def view(self, input_ids: Sequence[str] | None = None,
              column: str | None = None) -> ColumnView:
