@@ -80,27 +80,31 @@ async def _agree(label: str, value: str | Exception) -> None:
         raise InputSetMismatch(f"parties disagree on the {label}")
 
 
-def _load_columns(job: dict[str, Any], query: Any) -> tuple[list[str], list[str], dict[str, np.ndarray]]:
+def _load_columns(job: dict[str, Any], query: Any
+                  ) -> tuple[list[str], list[str], dict[str, secure_stats.SharedInputs]]:
     """(agreed input ids, the ids with a value in every column the query uses, those
-    inputs' share rows per used column). Raises StoreError/QueryError."""
+    inputs' shares per used column). Raises StoreError/QueryError.
+
+    Nothing is decoded here: each column is a lazy view of the store that the statistics
+    read digit by digit, so a party's memory does not grow with the whole layout of the
+    pool (issue 18); the digests of the positions read are checked as they are read."""
     pool_columns = job.get("columns") or [PRIMARY_COLUMN]
     if not isinstance(pool_columns, list) or not all(isinstance(c, str) for c in pool_columns):
         raise JobError("'columns' must list the pool's column names")
     query.check_columns(pool_columns)
     primary = pool_columns[0]
     used = query.used_columns(primary)
-    with ShareStore(job["store"], mpc.pid, create=False) as store:
-        ids, by_key = store.load_columns(job.get("input_ids"),
-                                         [None if c == primary else c for c in used])
-    loaded = {c: by_key[None if c == primary else c] for c in used}
-    complete = set(ids).intersection(*(set(c_ids) for c_ids, _ in loaded.values()))
-    rows = {}
-    for name, (c_ids, c_rows) in loaded.items():
-        if len(c_ids) == len(complete):
-            rows[name] = c_rows  # every input has a value here (c_ids ⊇ complete)
-        else:
-            rows[name] = c_rows[[k for k, i in enumerate(c_ids) if i in complete]]
-    return ids, sorted(complete), rows
+    store = ShareStore(job["store"], mpc.pid, create=False)
+    requested = job.get("input_ids")
+    ids = store.ids() if requested is None else sorted(requested)
+    views = {c: store.view(ids, None if c == primary else c) for c in used}
+    complete = set(ids).intersection(*(set(view.ids) for view in views.values()))
+    shares = {}
+    for name, view in views.items():
+        if len(view.ids) != len(complete):  # some inputs lack another used column
+            view = store.view(sorted(complete), None if name == primary else name)
+        shares[name] = secure_stats.SharedInputs(view)
+    return ids, sorted(complete), shares
 
 
 async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +123,7 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     ids: list[str] = []
     complete: list[str] = []
-    rows: dict[str, np.ndarray] = {}
+    rows: dict[str, secure_stats.SharedInputs] = {}
     try:
         ids, complete, rows = _load_columns(job, query)
         status: str | Exception = _digest(ids) + "|" + _digest(complete)
@@ -150,7 +154,7 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
         outcome.update(statistics=results.no_inputs(query, message, None if m else 0),
                        seconds=timings)
         return outcome
-    inputs = secure_stats.SharedInputs(rows[own]) if own in rows else None
+    inputs = rows.get(own)
     if query.privacy is not None:
         outcome["statistics"] = await _private_statistics(query, inputs, timings, rows, primary, m)
         outcome["seconds"] = timings
@@ -160,8 +164,7 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
     if filters:
         t = time.perf_counter()
         for column, predicate in filters:
-            column_mask = await secure_stats.filter_mask(
-                secure_stats.SharedInputs(rows[column]), predicate)
+            column_mask = await secure_stats.filter_mask(rows[column], predicate)
             mask = column_mask if mask is None else await secure_stats._multiply(mask, column_mask)
         assert mask is not None
         m = await secure_stats.open_count(mask)
@@ -191,8 +194,8 @@ async def run_stats(job: dict[str, Any]) -> dict[str, Any]:
 
         t = time.perf_counter()
         x_name, y_name = query.columns  # type: ignore[misc]
-        x = secure_stats.SharedInputs(rows[x_name]).values()
-        y = secure_stats.SharedInputs(rows[y_name]).values()
+        x = rows[x_name].values()
+        y = rows[y_name].values()
         opened = await secure_bivariate.open_bivariate(x, y, mask, m, set(query.bivariate))
         timings["bivariate"] = time.perf_counter() - t
         statistics.update(secure_bivariate.publish_bivariate(opened, m, query.bivariate))
@@ -259,7 +262,8 @@ async def _one_column_statistics(query: Any, inputs: secure_stats.SharedInputs,
 
 
 async def _private_statistics(query: Any, own_inputs: secure_stats.SharedInputs | None,
-                              timings: dict[str, float], rows: dict[str, np.ndarray],
+                              timings: dict[str, float],
+                              rows: dict[str, secure_stats.SharedInputs],
                               primary: str, m: int) -> dict[str, Any]:
     """A differentially private query: noise is generated jointly and added before opening."""
     privacy = query.privacy
@@ -275,7 +279,7 @@ async def _private_statistics(query: Any, own_inputs: secure_stats.SharedInputs 
             raise QueryError(f"'privacy.clip_columns' needs a bound for column {missing[0]!r} "
                              f"('clip' bounds only the query's own column, {own!r})")
         sums = await dp_stats.open_noisy_bivariate_sums(
-            secure_stats.SharedInputs(rows[x_name]), secure_stats.SharedInputs(rows[y_name]),
+            rows[x_name], rows[y_name],
             to_units(clips[0]), to_units(clips[1]), privacy.epsilon_of("bivariate"),
             query.bivariate)
         bivariate = dp_stats.publish_dp_bivariate(sums, m, query.bivariate)

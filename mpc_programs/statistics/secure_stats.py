@@ -77,7 +77,9 @@ import numpy as np
 
 from mpc_programs.runtime import fast_mpc
 from mpc_programs.shares.encoding import MAX_UNITS
-from mpc_programs.shares.field import DIGIT_BASE, DIGITS, PRIME, TOP_DIGIT_MAX, VALUE_INDEX
+from mpc_programs.shares import f192
+from mpc_programs.shares.field import (DIGIT_BASE, DIGITS, ELEMENT_BYTES, PRIME, TOP_DIGIT_MAX,
+                                       VALUE_INDEX)
 from mpc_programs.statistics.query import Filter
 from mpc_programs.runtime.hardened_runtime import mpc
 from mpc_programs.runtime.secure_types import DIGIT_WEIGHTS, FIELD, local_array, secint
@@ -116,6 +118,9 @@ class ShareColumns(Protocol):
         """Local shares of layout positions [start, stop) of every input: (N, stop − start)."""
         ...
 
+    # optional: ``raw_positions(start, stop)`` -> uint8 (N, stop − start, 24), big-endian
+    # elements already checked to be < p (the store's view has it: no Python ints at all)
+
 
 class _ArrayColumns:
     """:class:`ShareColumns` over rows already in memory."""
@@ -131,50 +136,80 @@ class _ArrayColumns:
         return self.shares[:, start:stop]
 
 
-#: Elements of decoded digit columns a :class:`SharedInputs` keeps between reads (about
-#: 60 bytes each as Python ints): all of a pool of ~16,000 inputs, one digit column of a
-#: pool of 250,000. Beyond it digits are read again from the store when needed, so a
-#: party's memory stays bounded whatever the pool size (issue 18).
-DIGIT_CACHE_ELEMENTS = 4_000_000
+#: Bytes of digit columns a :class:`SharedInputs` keeps between reads, as ``f192`` limbs
+#: (24 bytes per element, 384 per input and digit): every digit of a pool of ~40,000
+#: inputs, 4 digits at 100,000, none at 1,000,000 — beyond it digits are read again from
+#: the store when needed, so a party's memory stays bounded whatever the pool size.
+DIGIT_CACHE_BYTES = 256 << 20
 
 
 class SharedInputs:
     """This party's shares of N inputs: the one-hot digits and the value of each.
 
-    Rows are read column by column (``digit(t)``, ``values()``) so that a statistic over a
-    pool held in the store never needs the whole (N, 241) layout in memory at once.
+    Rows are read column by column (``digit_limbs(t)``, ``values()``) so that a statistic
+    over a pool held in the store never needs the whole (N, 241) layout in memory at once.
+    The radix searches work on ``f192`` limbs (compiled arithmetic, issue 18); ``digit(t)``
+    gives the same shares as Python ints for the programs that still use them.
     """
 
     def __init__(self, shares: np.ndarray | ShareColumns) -> None:
         self.columns: ShareColumns = (_ArrayColumns(shares) if isinstance(shares, np.ndarray)
                                       else shares)
         self._values: np.ndarray | None = None
-        self._digits: dict[int, np.ndarray] = {}
+        self._limbs: dict[int, np.ndarray] = {}
 
     @property
     def n(self) -> int:
         return int(self.columns.n)
 
-    def digit(self, t: int) -> np.ndarray:
-        """Local shares of digit t's one-hot vectors, shape (N, 16)."""
-        cached = self._digits.get(t)
+    def digit_limbs(self, t: int) -> np.ndarray:
+        """Local shares of digit t's one-hot vectors as limbs, shape (N, 16, 3)."""
+        cached = self._limbs.get(t)
         if cached is not None:
             return cached
-        onehot = self.columns.positions(t * DIGIT_BASE, (t + 1) * DIGIT_BASE)
-        if isinstance(self.columns, _ArrayColumns):
-            return onehot  # a view: costs nothing to take again
-        budget = DIGIT_CACHE_ELEMENTS // max(1, onehot.size)
-        while self._digits and len(self._digits) >= budget:
-            self._digits.pop(next(iter(self._digits)))  # oldest first
+        start, stop = t * DIGIT_BASE, (t + 1) * DIGIT_BASE
+        raw = getattr(self.columns, "raw_positions", None)
+        if raw is not None:  # the store's big-endian bytes, range-checked as they are read
+            limbs = f192.from_bytes_be(raw(start, stop).reshape(-1, ELEMENT_BYTES), check=False)
+        else:
+            limbs = fast_mpc.to_limbs(self.columns.positions(start, stop))
+        limbs = limbs.reshape(self.n, DIGIT_BASE, 3)
+        budget = DIGIT_CACHE_BYTES // max(1, limbs.nbytes)
+        while self._limbs and len(self._limbs) >= budget:
+            self._limbs.pop(next(iter(self._limbs)))  # oldest first
         if budget:
-            self._digits[t] = onehot
-        return onehot
+            self._limbs[t] = limbs
+        return limbs
+
+    def digit(self, t: int) -> np.ndarray:
+        """Local shares of digit t's one-hot vectors as Python ints, shape (N, 16)."""
+        if isinstance(self.columns, _ArrayColumns):
+            return self.columns.positions(t * DIGIT_BASE, (t + 1) * DIGIT_BASE)
+        return fast_mpc.from_limbs(self.digit_limbs(t))
 
     def values(self) -> np.ndarray:
         """Local shares of the values themselves."""
         if self._values is None:
             self._values = self.columns.positions(VALUE_INDEX, VALUE_INDEX + 1)[:, 0]
         return self._values
+
+
+def _ones(n: int) -> np.ndarray:
+    """n copies of the field element 1 as limbs."""
+    out = np.zeros((n, 3), dtype=np.uint64)
+    out[:, 0] = 1
+    return out
+
+
+def _column_sums(onehot: np.ndarray, columns: slice | None = None) -> np.ndarray:
+    """Σ_i onehot[i, d] per digit d (in ``columns``), (k, 3) limbs: local, no product."""
+    block = onehot if columns is None else onehot[:, columns]
+    return f192.matvec_t(block, _ones(block.shape[0]))
+
+
+def _row_sums(onehot: np.ndarray, count: int) -> np.ndarray:
+    """Σ_{d < count} onehot[i, d] per input i, (N, 3) limbs: [digit_i < count], local."""
+    return f192.rows_dot(onehot[:, :count], _ones(count))
 
 
 async def _reshare(values: np.ndarray) -> np.ndarray:
@@ -258,14 +293,16 @@ async def below_indicators(inputs: SharedInputs, edges: Sequence[int]) -> dict[i
             pending.append(e)
     digits = {e: [(e >> (4 * t)) % DIGIT_BASE for t in range(DIGITS)] for e in pending}
     lowest = {e: min(t for t in range(DIGITS) if digits[e][t]) for e in pending}
-    lt: dict[int, np.ndarray] = {}
+    lt: dict[int, np.ndarray] = {}  # limbs
     for t in range(DIGITS):
-        onehot = inputs.digit(t)
+        if not any(t >= lowest[e] for e in pending):
+            continue
+        onehot = inputs.digit_limbs(t)
         lefts, rights, owners = [], [], []
         for e in pending:
             if t < lowest[e]:
                 continue
-            less = np.sum(onehot[:, :digits[e][t]], axis=1) % PRIME
+            less = _row_sums(onehot, digits[e][t])
             if t == lowest[e]:
                 lt[e] = less
             else:
@@ -273,10 +310,10 @@ async def below_indicators(inputs: SharedInputs, edges: Sequence[int]) -> dict[i
                 rights.append(lt[e])
                 owners.append((e, less))
         if owners:
-            products = await _multiply(np.stack(lefts), np.stack(rights))
+            products = await fast_mpc.multiply_limbs(np.stack(lefts), np.stack(rights))
             for row, (e, less) in enumerate(owners):
-                lt[e] = (less + products[row]) % PRIME
-    out.update(lt)
+                lt[e] = f192.modadd(less, products[row], np.empty_like(less))
+    out.update({e: fast_mpc.from_limbs(v) for e, v in lt.items()})
     return out
 
 
@@ -339,25 +376,44 @@ async def open_variance_numerator(inputs: SharedInputs, mask: np.ndarray | None 
     return int(s), int(v)
 
 
-async def _extend_prefixes(active: dict, extensions: dict, n: int) -> dict:
+async def _extend_prefixes(active: dict, extensions: dict) -> dict:
     """New prefix indicators a_i·onehot_i[t, d] for each (old prefix, digit) extension.
 
-    ``extensions`` maps new prefix -> (old prefix, column of local shares). One batched
-    round of secure products for all prefixes whose old indicator is not all-ones.
+    ``extensions`` maps new prefix -> (old prefix, column of local shares as (N, 3) limbs);
+    indicators are limbs, None meaning all ones. One batched round of secure products for
+    all prefixes whose old indicator is not all-ones.
     """
     new_active: dict = {}
     pending = []
     for v, (u, column) in extensions.items():
         if active[u] is None:
-            new_active[v] = column  # 1 · column: free
+            new_active[v] = np.ascontiguousarray(column)  # 1 · column: free
         else:
             pending.append((v, active[u], column))
     if pending:
-        products = await _multiply(np.stack([a for _, a, _ in pending]),
-                                   np.stack([c for _, _, c in pending]))
+        products = await fast_mpc.multiply_limbs(np.stack([a for _, a, _ in pending]),
+                                                 np.stack([c for _, _, c in pending]))
         for row, (v, _, _) in enumerate(pending):
             new_active[v] = products[row]
     return new_active
+
+
+async def _prefix_counts(active: dict, prefixes: Sequence[tuple[int, ...]], onehot: np.ndarray,
+                         columns: slice) -> dict:
+    """Σ_i a_i·onehot_i[d] for d in ``columns`` per distinct prefix, as object arrays of
+    degree-t shares: compiled sums of products (``f192.matvec_t``), one resharing for all
+    prefixes whose indicator is secret; an all-ones prefix's counts are local sums."""
+    distinct = list(dict.fromkeys(prefixes))
+    counts: dict = {}
+    shared = [u for u in distinct if active[u] is not None]
+    if shared:
+        local = np.stack([f192.matvec_t(onehot[:, columns], active[u]) for u in shared])
+        for u, row in zip(shared, fast_mpc.from_limbs(await fast_mpc.reshare_limbs(local))):
+            counts[u] = row
+    for u in distinct:
+        if active[u] is None:
+            counts[u] = fast_mpc.from_limbs(_column_sums(onehot, columns))
+    return counts
 
 
 async def _below_flags(ranks: list[int], n: int, remaining: np.ndarray,
@@ -402,9 +458,8 @@ async def _zero_digit_round(ranks: list[int], n: int, prefixes: list[tuple[int, 
     per prefix (a single column instead of 15) and one zero test; paths whose digit is
     not 0 get ``None`` and go through the full round (which opens the other bits).
     """
-    distinct = list(dict.fromkeys(prefixes))
-    c0 = await _matmul(np.stack([active[u] for u in distinct]), onehot[:, :1])
-    c0 = {u: row[0] for u, row in zip(distinct, c0)}
+    c0 = {u: row[0] for u, row in (await _prefix_counts(active, prefixes, onehot,
+                                                         slice(0, 1))).items()}
     tested = np.array([c0[u] if r == 0 else (remaining[k] + 1 - c0[u]) % PRIME
                        for k, (u, r) in enumerate(zip(prefixes, ranks))], dtype=object)
     flags = fast_mpc.zero_flags(await fast_mpc.open_zero_flags(tested, FIELD), tested.shape)
@@ -432,26 +487,20 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
     # rank within the prefix, as local shares (a public rank is its own constant sharing)
     remaining = np.array(ranks, dtype=object)
     # a_i for each distinct prefix; None means "all inputs" (the empty prefix).
-    active: dict[tuple[int, ...], np.ndarray | None] = {(): mask}
+    active: dict[tuple[int, ...], np.ndarray | None] = {
+        (): None if mask is None else fast_mpc.to_limbs(mask)}
     extremes = all(r == 0 or r == n - 1 for r in ranks)
     for t in reversed(range(DIGITS)):
-        onehot = inputs.digit(t)
+        onehot = inputs.digit_limbs(t)
         digits: list[int | None] = [None] * len(ranks)
         if extremes and all(not any(u) and active[u] is not None for u in prefixes):
             # min/max with only leading zeros so far: first ask whether this digit is 0
             digits = await _zero_digit_round(ranks, n, prefixes, remaining, active, onehot)
         open_paths = [k for k, d in enumerate(digits) if d is None]
         if open_paths:
-            distinct = list(dict.fromkeys(prefixes[k] for k in open_paths))
             # counts c_0 .. c_14 per distinct prefix (c_15 is never needed)
-            counts: dict[tuple[int, ...], np.ndarray] = {}
-            shared = [u for u in distinct if active[u] is not None]
-            if shared:
-                products = await _matmul(np.stack([active[u] for u in shared]), onehot[:, :-1])
-                counts.update(zip(shared, products))
-            for u in distinct:
-                if active[u] is None:
-                    counts[u] = np.sum(onehot[:, :-1], axis=0) % PRIME
+            counts = await _prefix_counts(active, [prefixes[k] for k in open_paths], onehot,
+                                          slice(0, DIGIT_BASE - 1))
             # cumulative counts c_0 + ... + c_{d-1} for d = 1..15, one row per path
             cumulative = np.stack([np.cumsum(counts[prefixes[k]]) for k in open_paths]) % PRIME
             below = await _below_flags([ranks[k] for k in open_paths], n,
@@ -464,7 +513,7 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
         new_prefixes = [u + (d,) for u, d in zip(prefixes, digits)]
         if t > 0:
             extensions = {u + (d,): (u, onehot[:, d]) for u, d in zip(prefixes, digits)}
-            active = await _extend_prefixes(active, extensions, inputs.n)
+            active = await _extend_prefixes(active, extensions)
         prefixes = new_prefixes
     return {r: sum(d << (4 * (DIGITS - 1 - j)) for j, d in enumerate(p))
             for r, p in zip(ranks, prefixes)}
@@ -487,36 +536,35 @@ async def counts_below(inputs: SharedInputs, edges: Sequence[int],
     edge_digits = [[(e >> (4 * t)) % DIGIT_BASE for t in range(DIGITS)] for e in edges]
     lowest = [min((s for s in range(DIGITS) if ed[s]), default=DIGITS) for ed in edge_digits]
     # prefix-equality indicators per distinct high-digit prefix; None = all ones
-    running: dict[tuple[int, ...], np.ndarray | None] = {(): mask}
+    running: dict[tuple[int, ...], np.ndarray | None] = {
+        (): None if mask is None else fast_mpc.to_limbs(mask)}  # limbs
     totals = np.zeros(len(edges), dtype=object)  # local shares of the counts
     for t in reversed(range(DIGITS)):
-        onehot = inputs.digit(t)
-        lefts, rights, owners = [], [], []
+        if not any(ed[t] or t - 1 >= lowest[k] for k, ed in enumerate(edge_digits)):
+            continue  # no edge reads this digit
+        onehot = inputs.digit_limbs(t)
+        products, owners = [], []
         for k, ed in enumerate(edge_digits):
             if ed[t] == 0:
                 continue  # no digit below 0: contributes nothing
-            less = np.sum(onehot[:, :ed[t]], axis=1) % PRIME  # [digit_t < e_t], local
             match = running[tuple(ed[t + 1:])]
-            if match is None:
-                totals[k] = (totals[k] + np.sum(less)) % PRIME
-            else:
-                lefts.append(less)
-                rights.append(match)
+            if match is None:  # Σ_i [digit_t < e_t], local
+                sums = fast_mpc.from_limbs(_column_sums(onehot, slice(0, ed[t])))
+                totals[k] = (totals[k] + int(np.sum(sums))) % PRIME
+            else:  # Σ_i [digit_t < e_t]·match_i, one reshare per edge
+                products.append(f192.inner(_row_sums(onehot, ed[t]), match))
                 owners.append(k)
         if owners:
-            # row-wise inner products Σ_i less_ki · match_ki, one reshare per edge
-            left = local_array(np.stack(lefts))
-            right = local_array(np.stack(rights))
-            sums = [left[row] @ right[row] for row in range(len(owners))]
-            for k, value in zip(owners, await mpc.gather(sums)):
-                totals[k] = (totals[k] + int(value.value)) % PRIME
+            shared = fast_mpc.from_limbs(await fast_mpc.reshare_limbs(np.stack(products)))
+            for k, value in zip(owners, shared):
+                totals[k] = (totals[k] + int(value)) % PRIME
         if t == 0:
             break
         extensions = {}
         for k, ed in enumerate(edge_digits):
             if t - 1 >= lowest[k]:  # this edge still needs digits below t
                 extensions[tuple(ed[t:])] = (tuple(ed[t + 1:]), onehot[:, ed[t]])
-        running = await _extend_prefixes(running, extensions, n)
+        running = await _extend_prefixes(running, extensions)
     return totals
 
 
