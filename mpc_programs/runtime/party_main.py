@@ -365,25 +365,28 @@ async def run_ingest(job: dict[str, Any]) -> dict[str, Any]:
     decoded = time.perf_counter()
     verdicts = await ingest.check_rows(rows)
     checked = time.perf_counter()
-    accepted: dict[str, list[int]] = {}
-    columns: dict[str, dict[str, list[int]]] = {}
     rejected: dict[str, str] = {}
-    for k, ((input_id, column), reason) in enumerate(zip(owners, verdicts)):
+    for (input_id, _), reason in zip(owners, verdicts):
         if input_id in rejected_everywhere:
             rejected[input_id] = "shares are not field elements"
-        elif reason is not None:
+        elif reason is not None and input_id not in rejected:
             rejected[input_id] = reason
-        elif column is None:
-            accepted[input_id] = f192.to_ints(rows[k])
-        else:
-            columns.setdefault(input_id, {})[column] = f192.to_ints(rows[k])
-    del rows
-    for input_id in rejected:
-        accepted.pop(input_id, None)
-        columns.pop(input_id, None)
+    keep = [k for k, (input_id, _) in enumerate(owners) if input_id not in rejected]
+    primary = [k for k in keep if owners[k][1] is None]
+    extra_names = sorted({owners[k][1] for k in keep if owners[k][1] is not None})
+
+    def as_bytes(ks: list[int]) -> np.ndarray:
+        return np.frombuffer(f192.to_bytes_be(rows[ks].reshape(-1, 3)), dtype=np.uint8)
+
+    columns = {name: ([owners[k][0] for k in keep if owners[k][1] == name],
+                      as_bytes([k for k in keep if owners[k][1] == name]))
+               for name in extra_names}
+    accepted = [owners[k][0] for k in primary]
     with ShareStore(job["store"], mpc.pid) as store:
-        store.add_many(accepted, columns)
+        if accepted:
+            store.add_raw(accepted, as_bytes(primary), columns)
         count = store.count()
+    del rows
     seconds = {"decode": decoded - started, "check": checked - decoded,
                "store": time.perf_counter() - checked}
     return {"task": "ingest", "party": mpc.pid, "accepted": sorted(accepted),
