@@ -133,7 +133,8 @@ def test_corrupted_share_file_gives_an_error_and_no_result(pool, tmp_path):
     broken = [tmp_path / f"p{i}.json" for i in range(3)]
     for src, dst in zip(stores, broken):
         copy_store(src, dst)
-    broken[1].write_text(broken[1].read_text()[:1000])
+    text = broken[1].read_text()
+    broken[1].write_text(text[:len(text) // 2])
     with pytest.raises(MPCRunError, match="corrupted"):
         local_pool.statistics(broken, QUERY, tmp_path, timeout=60)
     assert not list(tmp_path.glob("*.result.json"))

@@ -470,3 +470,14 @@ def test_add_raw_equals_add_many(tmp_path):
         with pytest.raises(StoreError, match="not an element"):
             b.add_raw(["new"], bad)
         assert b.count() == 5
+
+
+def test_positions_in_small_chunks(tmp_path, monkeypatch):
+    from mpc_programs.shares.store import ColumnView
+    monkeypatch.setattr(ColumnView, "CHUNK_ELEMENTS", 7)
+    monkeypatch.setattr(ColumnView, "CHUNK_POSITIONS", 5)
+    with ShareStore(tmp_path / "p.json", 0) as store:
+        store.add_many(random_rows(9, seed=70))
+        store.add_many(random_rows(4, seed=71, prefix="a"))
+        ids, full = store.load()
+        assert store.view().positions(3, 40).tolist() == full[:, 3:40].tolist()

@@ -2,18 +2,24 @@
 
 The share store keeps every field element as 24 big-endian bytes (``ELEMENT_BYTES``);
 the statistics programs compute on numpy object arrays of Python ints. These helpers
-convert whole arrays at once — each 24-byte element is viewed as three big-endian
-uint64 words, the words become Python ints in one ``astype(object)`` and are combined
-by two shifts and two ors, all inside numpy's object loops: no per-element Python
-code. Measured on the 2-core reference machine while other jobs ran (load ~4),
-1,000,000 elements, median of 5: ``ints_from_bytes`` ~400 ns/element,
-``bytes_from_ints`` ~730 ns/element, ``check_below_prime`` 1.2 ns/element (15 ns when
-top words are all-ones and the full comparison runs); an ``int.from_bytes`` loop took
-~480 ns/element in the same run. (For arithmetic without Python ints, ``f192`` converts
-bytes to uint64 limbs in ~5 ns/element.)
+convert whole arrays at once with no interpreted per-element code: bytes -> ints views
+the array as 24-byte void items (``tolist`` gives one ``bytes`` each) and maps the
+builtin ``int.from_bytes`` over them; ints -> bytes maps ``int.to_bytes`` and joins. The
+range check compares the three big-endian uint64 words with PRIME's in numpy.
+
+Measured on the 2-core reference machine (shared, load 4-5), 1,000,000 elements, median
+of 5, ns per element: ``ints_from_bytes`` 176-257, ``bytes_from_ints`` 264-306,
+``check_below_prime`` 1.1 (6-14 when top words equal PRIME's and the full comparison
+runs); a Python ``int.from_bytes`` loop 337-379. The first design — words
+``astype(object)`` combined by object-array shifts and ors — measured 229-418 (in) and
+239-730 (out): every object-array operation allocates a new int per element, so it
+lost to the plain loop. (For arithmetic without Python ints, ``f192`` converts bytes to
+uint64 limbs in ~5 ns/element.)
 """
 
 from __future__ import annotations
+
+from itertools import repeat
 
 import numpy as np
 
@@ -38,33 +44,29 @@ def ints_from_bytes(a: np.ndarray) -> np.ndarray:
     """uint8 array (..., 24) of big-endian elements -> object array (...) of Python ints.
 
     No range check: see :func:`check_below_prime`."""
-    w = _words(a)
-    shape = w.shape[:-1]
-    if w.size == 0:
-        return np.zeros(shape, dtype=object)
-    w = w.reshape(-1, 3).astype(np.uint64)  # native words: astype(object) is faster from them
-    hi = w[:, 0].astype(object)
-    hi <<= 64
-    hi |= w[:, 1].astype(object)
-    hi <<= 64
-    hi |= w[:, 2].astype(object)
-    return hi.reshape(shape)
+    a = np.asarray(a)
+    if a.dtype != np.uint8 or a.ndim == 0 or a.shape[-1] != ELEMENT_BYTES:
+        raise ValueError(f"expected a uint8 array of shape (..., {ELEMENT_BYTES})")
+    shape = a.shape[:-1]
+    out = np.empty(int(np.prod(shape)), dtype=object)
+    if out.size:
+        elements = np.ascontiguousarray(a).view(f"V{ELEMENT_BYTES}").reshape(-1).tolist()
+        out[:] = list(map(int.from_bytes, elements, repeat("big")))
+    return out.reshape(shape)
 
 
 def bytes_from_ints(x: np.ndarray) -> np.ndarray:
     """Array (...) of non-negative ints < 2^192 -> uint8 array (..., 24), big-endian.
 
-    Raises ValueError for a negative or too large value or a non-integer."""
+    Raises ValueError for a negative or too large value or a non-integer (numpy integers
+    included, like ``store.encode_row``)."""
     x = np.asarray(x, dtype=object)
-    out = np.empty(x.shape + (3,), dtype=np.uint64)
-    if x.size:
-        try:
-            out[..., 0] = (x >> 128).astype(np.uint64)
-            out[..., 1] = ((x >> 64) & _MASK64).astype(np.uint64)
-            out[..., 2] = (x & _MASK64).astype(np.uint64)
-        except (OverflowError, TypeError) as exc:
-            raise ValueError("a value is not an integer in [0, 2^192)") from exc
-    return out.astype(">u8").view(np.uint8).reshape(x.shape + (ELEMENT_BYTES,))
+    try:
+        raw = b"".join(map(int.to_bytes, x.reshape(-1).tolist(), repeat(ELEMENT_BYTES),
+                           repeat("big")))
+    except (OverflowError, TypeError) as exc:
+        raise ValueError("a value is not an integer in [0, 2^192)") from exc
+    return np.frombuffer(raw, dtype=np.uint8).reshape(x.shape + (ELEMENT_BYTES,)).copy()
 
 
 def below_prime(a: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import operator
 import os
 import shutil
 import tempfile
@@ -317,6 +318,8 @@ class ColumnView:
 
     #: Positions converted to Python ints per step (bounds the transient byte buffer).
     CHUNK_POSITIONS = 16
+    #: Elements converted to Python ints per step.
+    CHUNK_ELEMENTS = 1 << 18
 
     def __init__(self, store: ShareStore, column: str | None, ids: list[str],
                  parts: list[_Part]) -> None:
@@ -357,7 +360,10 @@ class ColumnView:
         step = self.CHUNK_POSITIONS
         for a in range(start, stop, step):
             b = min(a + step, stop)
-            out[:, a - start:b - start] = ints_from_bytes(self.raw_positions(a, b))
+            raw = self.raw_positions(a, b)
+            rows = max(1, self.CHUNK_ELEMENTS // (b - a))
+            for r in range(0, self.n, rows):  # a cache-sized working set of new ints
+                out[r:r + rows, a - start:b - start] = ints_from_bytes(raw[r:r + rows])
         return out
 
 
@@ -460,8 +466,8 @@ class ShareStore:
                 with contextlib.suppress(ValueError):
                     ids = json.loads(raw)
             if (not isinstance(ids, list) or len(ids) != doc.get("count")
-                    or not all(isinstance(i, str) for i in ids)
-                    or any(a >= b for a, b in itertools.pairwise(ids))):
+                    or not set(map(type, ids)) <= {str}
+                    or not all(map(operator.lt, ids, itertools.islice(ids, 1, None)))):
                 raise StoreError(f"stored shares of segment {name} are corrupted (ids)")
             segment = self._segments[name] = _Segment(ids)  # type: ignore[index]
             return segment
