@@ -31,7 +31,8 @@ converted at entry and exit); callers that can stay in limbs use the ``*_limbs``
   key covers 2^32 blocks (256 GiB) before the counter wraps, far above any dealing
   (24 bytes per element). The key lives only inside the call. So the messages are
   uniform and independent of the secrets exactly as with ``os.urandom``, under the
-  assumption every TLS link of the run already makes; 2.7 GB/s instead of ~0.5 GB/s.
+  assumption every TLS link of the run already makes; ≈ 7 ns per coefficient instead
+  of ≈ 60 ns from ``os.urandom`` directly.
 * :func:`open_zero_flags` — the public test [a = 0] for degree-t shared a: a random
   ρ from PRSS (no communication), the local degree-2t product ρ·a plus a PRSS sharing
   of zero of degree 2t (so the opened polynomial is uniformly random given its
@@ -42,9 +43,11 @@ converted at entry and exit); callers that can stay in limbs use the ``*_limbs``
   truncations of ``secure_stats.truncate`` (the same distributions as MPyC's
   ``_np_randoms`` and its degree-2t zero sharings, with fewer PRF evaluations).
 
-Local cost per element and party of a resharing in limbs: ≈ 0.1 µs (scaling, one random
-coefficient, three points, two messages out and two in) against ≈ 2.3 µs with Python
-ints; the object API adds the conversions (see :func:`to_limbs`, :func:`from_limbs`).
+Local cost per element and party of a resharing (N = 10^5, 2-core machine under load):
+≈ 0.14 µs in limbs (scaling, one random coefficient, three points, two messages out and
+two checked in) against ≈ 2.3 µs with Python ints; the object API adds its conversions
+(≈ 0.08 µs in for reduced ints, ≈ 0.1 µs out: ≈ 0.38 µs in all). :func:`open_limbs` is
+MPyC's output in limbs (the same messages).
 Messages are labelled with MPyC's program counter, advanced once per resharing in
 program order at every party, so they interleave safely with MPyC's own protocols.
 """
