@@ -112,3 +112,23 @@ def test_base4_digits_in_limbs_equal_the_python_int_ones() -> None:
     assert [g.shape[:2] for g in got] == [w.shape for w in want]
     for g, w in zip(got, want):
         assert fast_mpc.from_limbs(g).tolist() == w.tolist()
+
+
+def test_mpyc_random_split_in_limbs_gives_shamir_shares() -> None:
+    from mpyc import thresha
+
+    from mpc_programs.runtime import fast_random
+    from mpc_programs.runtime.secure_types import FIELD
+
+    rng = random.Random(6)
+    secrets_ = [0, 1, PRIME - 1, 2**100] + [rng.randrange(PRIME) for _ in range(300)]
+    for t, m in ((1, 3), (2, 5), (0, 3)):
+        rows = fast_random.np_random_split(FIELD, FIELD.array(np.array(secrets_, dtype=object)),
+                                           t, m)
+        assert rows.shape == (m, len(secrets_)) and rows.dtype == object
+        assert all(type(v) is int and 0 <= v < PRIME for v in rows.reshape(-1).tolist())
+        points = [(i + 1, rows[i]) for i in range(t + 1)]
+        assert [int(v) % PRIME for v in thresha.np_recombine(FIELD, points)] == secrets_
+        if t:  # fresh coefficients: any t shares of a secret are uniformly random
+            again = fast_random.np_random_split(FIELD, np.array(secrets_, dtype=object), t, m)
+            assert (rows[0] != again[0]).sum() > len(secrets_) - 3
