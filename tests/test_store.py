@@ -481,3 +481,27 @@ def test_positions_in_small_chunks(tmp_path, monkeypatch):
         store.add_many(random_rows(4, seed=71, prefix="a"))
         ids, full = store.load()
         assert store.view().positions(3, 40).tolist() == full[:, 3:40].tolist()
+
+
+def test_many_small_appends_are_merged_smallest_first(tmp_path) -> None:
+    """Each append adds a segment; above MAX_SEGMENTS the smallest are merged (size-tiered),
+    so a pool built from many small batches stays a few segments, with every input intact."""
+    from mpc_programs.shares import store as store_module
+    from mpc_programs.shares.sharing import share_units
+
+    path = tmp_path / "shares.json"
+    rows = {}
+    with ShareStore(path, 0) as store:
+        big = {f"big-{k:03d}": share_units(k)[0] for k in range(40)}
+        store.add_many(big)
+        rows.update(big)
+        for batch in range(store_module.MAX_SEGMENTS + 5):
+            small = {f"small-{batch:03d}": share_units(batch + 7)[0]}
+            store.add_many(small)
+            rows.update(small)
+        segments = store_module._table(store._read(), "segments")
+        assert len(segments) <= store_module.MAX_SEGMENTS
+        assert max(d["count"] for d in segments) == 40  # the big segment was never rewritten
+        ids, loaded = store.load()
+        assert ids == sorted(rows)
+        assert [list(r) for r in loaded] == [rows[i] for i in ids]

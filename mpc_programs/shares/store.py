@@ -80,6 +80,9 @@ except ImportError:  # pragma: no cover - not on the parties' platform
 LAYOUT = "onehot-hex-v2-columnar"
 OLD_LAYOUT = "onehot-hex-v1"
 MAX_INPUT_ID_LENGTH = 128
+#: Committed segments above which the smallest are merged (:meth:`ShareStore.maybe_compact`):
+#: a read opens every segment, so their number is kept small whatever the batch sizes.
+MAX_SEGMENTS = 64
 MAX_COLUMN_NAME_LENGTH = 32
 #: Groups of layout positions with one digest each: every digit's 16 one-hot positions,
 #: then the value position.
@@ -815,6 +818,7 @@ class ShareStore:
         ``columns`` (optional): per input id, its extra columns' share rows by name.
         """
         self._append(*self._build(rows, columns), None)
+        self._compact_quietly()
 
     def add_raw(self, ids: Sequence[str], rows: np.ndarray,
                 columns: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None) -> None:
@@ -850,6 +854,7 @@ class ShareStore:
             data[name] = (idx[by_idx].astype(np.int32),
                           shaped(column_rows, len(column_ids))[by_idx])
         self._append(sorted_ids, data, None)
+        self._compact_quietly()
 
     # -- two-phase commit: a verification run stages, the coordinator commits -------------
     #
@@ -870,6 +875,17 @@ class ShareStore:
     def commit(self, run_id: str) -> int:
         """Make a staged run's segment part of the inputs (one atomic metadata write, no
         copy); idempotent. Returns the number of inputs added."""
+        added = self._commit(run_id)
+        self._compact_quietly()
+        return added
+
+    def _compact_quietly(self) -> None:
+        """:meth:`maybe_compact` after a change that is already durable: a compaction that
+        cannot run now (a full disk) leaves the store as it is and is retried next time."""
+        with contextlib.suppress(OSError):
+            self.maybe_compact()
+
+    def _commit(self, run_id: str) -> int:
         with self._mutating():
             meta = self._read()
             staged = _table(meta, "staged")
@@ -933,30 +949,37 @@ class ShareStore:
                 _set_table(meta, "segments", segments)
                 self._write(meta)
 
-    def compact(self) -> int:
-        """Merge every committed segment into one, dropping removed inputs; returns the
-        number of segments merged (0: nothing to do).
+    def compact(self, only: Iterable[str] | None = None) -> int:
+        """Merge committed segments into one, dropping removed inputs; returns the number
+        of segments merged (0: nothing to do). ``only``: the names of the segments to merge
+        (default: all of them).
 
         Each add_many or verification run adds a segment; many small segments cost a
         file open and a digest per read and metadata per segment. Compaction reads the
         live inputs column by column and position group by position group (verified,
         memory bounded by one group of every input) into a new segment, then swaps it in
         with one atomic metadata write; if the store changed meanwhile nothing is swapped
-        (returns 0). Writers are held up only for the final swap. Not run automatically:
-        the caller picks a quiet moment.
+        (returns 0). Writers are held up only for the final swap. Every append runs
+        :meth:`maybe_compact`, which merges only the smallest segments.
         """
         meta = self._read()
         segments = _table(meta, "segments")
-        if len(segments) < 2 and not any(d.get("removed") for d in segments):
+        chosen = {d.get("name") for d in segments} if only is None else set(only)
+        merged = [d for d in segments if d.get("name") in chosen]
+        if len(merged) < 2 and not any(d.get("removed") for d in merged):
             return 0
-        key = [(d.get("name"), d.get("removed")) for d in segments]
-        names = sorted({e.get("name") for d in segments for e in d.get("columns") or ()
+        key = [(d.get("name"), d.get("removed")) for d in merged]
+        wanted: list[str] | None = None
+        if only is not None:
+            wanted = sorted(i for d in merged for i in self._segment(d).ids
+                            if i not in set(d.get("removed") or ()))
+        names = sorted({e.get("name") for d in merged for e in d.get("columns") or ()
                         if e.get("name") is not None})
-        primary = self.view(None, None)
+        primary = self.view(wanted, None)
         position = {input_id: k for k, input_id in enumerate(primary.ids)}
         data: dict[str | None, Any] = {None: (None, primary)}
         for name in names:
-            view = self.view(None, name)
+            view = self.view(wanted, name)
             if view.n:
                 data[name] = (np.array([position[i] for i in view.ids], dtype=np.int32), view)
         del position
@@ -964,10 +987,11 @@ class ShareStore:
         with self._mutating():  # written without the lock: writers wait only for the swap
             current = self._read()
             try:
-                if [(d.get("name"), d.get("removed"))
-                        for d in _table(current, "segments")] != key:
+                now = [d for d in _table(current, "segments") if d.get("name") in chosen]
+                if [(d.get("name"), d.get("removed")) for d in now] != key:
                     raise _Changed
-                _set_table(current, "segments", [segment] if segment else [])
+                kept = [d for d in _table(current, "segments") if d.get("name") not in chosen]
+                _set_table(current, "segments", kept + ([segment] if segment else []))
                 self._write(current)
             except BaseException as exc:
                 if segment:
@@ -975,8 +999,20 @@ class ShareStore:
                 if isinstance(exc, _Changed):
                     return 0
                 raise
-            self._delete_segments(d["name"] for d in segments)
-            return len(segments)
+            self._delete_segments(d["name"] for d in merged)
+            return len(merged)
+
+    def maybe_compact(self, max_segments: int | None = None) -> int:
+        """Above ``max_segments`` (default :data:`MAX_SEGMENTS`) committed segments, merge the
+        smallest ones so that half that many remain (a size-tiered policy, as in log-structured
+        stores: big segments are rarely rewritten, so each input is copied about log(N) times
+        over the life of a pool). Returns the number merged."""
+        limit = MAX_SEGMENTS if max_segments is None else max_segments
+        segments = _table(self._read(), "segments")
+        if len(segments) <= limit:
+            return 0
+        smallest = sorted(segments, key=lambda d: int(d.get("count") or 0))
+        return self.compact(d.get("name") for d in smallest[:len(segments) - limit // 2 + 1])
 
     def view(self, input_ids: Sequence[str] | None = None,
              column: str | None = None) -> ColumnView:
