@@ -4,12 +4,14 @@ import base64
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mpc_programs.shares import field_bytes
+from mpc_programs.shares import store as store_module
 from mpc_programs.shares.field import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT
 from mpc_programs.shares.sharing import share_units
 from mpc_programs.shares.store import LAYOUT, ShareStore, StoreError, encode_row
@@ -446,8 +448,17 @@ def test_compact_merges_segments_and_drops_removed_inputs(tmp_path):
         assert store.commit("run") == 2  # staged runs are untouched
     with ShareStore(path, 1) as store:
         assert store.count() == len(everything) + 2
+        live = {d["name"] for d in store_module._table(store._read(), "segments")}
+    assert len(live) == 2
+    # the merged segments stay on disk for a run still reading them, then go
     names = {p.parent.name for p in segment_files(path)}
-    assert len(names) == 2
+    assert live < names
+    old = time.time() - store_module.ORPHAN_SECONDS - 1
+    for name in names - live:
+        os.utime(Path(f"{path}.segments") / name, (old, old))
+    with ShareStore(path, 1):
+        pass
+    assert {p.parent.name for p in segment_files(path)} == live
 
 
 def test_add_raw_equals_add_many(tmp_path):
@@ -505,3 +516,19 @@ def test_many_small_appends_are_merged_smallest_first(tmp_path) -> None:
         ids, loaded = store.load()
         assert ids == sorted(rows)
         assert [list(r) for r in loaded] == [rows[i] for i in ids]
+
+
+def test_a_view_taken_before_a_compaction_still_reads(tmp_path) -> None:
+    """A statistics run reads its view lazily; a compaction meanwhile (after a commit) must
+    not pull the merged segments from under it."""
+    from mpc_programs.shares.sharing import share_units
+
+    with ShareStore(tmp_path / "shares.json", 0) as store:
+        rows = {}
+        for k in range(3):
+            batch = {f"id-{k}": share_units(k)[0]}
+            store.add_many(batch)
+            rows.update(batch)
+        view = store.view()
+        assert store.compact() == 3
+        assert view.positions(0, 241).tolist() == [rows[i] for i in sorted(rows)]

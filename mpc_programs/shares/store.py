@@ -89,7 +89,8 @@ MAX_COLUMN_NAME_LENGTH = 32
 DIGEST_GROUPS: tuple[tuple[int, int], ...] = tuple(
     (g, min(g + 16, SHARES_PER_INPUT - 1)) for g in range(0, SHARES_PER_INPUT - 1, 16)
 ) + ((SHARES_PER_INPUT - 1, SHARES_PER_INPUT),)
-#: An unreferenced segment directory older than this is a crashed write's leftover.
+#: An unreferenced segment directory older than this is a crashed write's leftover or a
+#: segment merged by compaction that no statistics run can still be reading.
 ORPHAN_SECONDS = 3600.0
 
 
@@ -315,8 +316,9 @@ class ColumnView:
     ``ids``: the sorted ids that have a value in the column; ``n`` = len(ids). Nothing is
     read until :meth:`positions`/:meth:`raw_positions`; each read verifies the digests of
     the position groups it touches in every segment and that every element is < PRIME.
-    Segments are immutable, so a view stays valid while the store changes (until a segment
-    it reads is deleted by ``abort`` or a ``commit`` rewrite of a staged run).
+    Segments are immutable, so a view stays valid while the store changes: a compaction
+    leaves the segments it merged on disk for ORPHAN_SECONDS (only ``abort`` of a staged run
+    and a ``commit`` rewrite delete at once, and no view reads a staged segment).
     """
 
     #: Positions converted to Python ints per step (bounds the transient byte buffer).
@@ -637,6 +639,17 @@ class ShareStore:
         for name in names:
             if _valid_segment_name(name):
                 shutil.rmtree(self.segments_dir / name, ignore_errors=True)
+                with self._lock:
+                    self._segments.pop(name, None)
+
+    def _retire_segments(self, names: Iterable[str]) -> None:
+        """Leave merged segments on disk for ORPHAN_SECONDS: a statistics run started before
+        the merge reads its view lazily from them. Their directories' times are reset, so
+        the orphan collection (:meth:`_collect_garbage`) removes them only after that."""
+        for name in names:
+            if _valid_segment_name(name):
+                with contextlib.suppress(OSError):
+                    os.utime(self.segments_dir / name)
                 with self._lock:
                     self._segments.pop(name, None)
 
@@ -999,7 +1012,7 @@ class ShareStore:
                 if isinstance(exc, _Changed):
                     return 0
                 raise
-            self._delete_segments(d["name"] for d in merged)
+            self._retire_segments(d["name"] for d in merged)
             return len(merged)
 
     def maybe_compact(self, max_segments: int | None = None) -> int:
