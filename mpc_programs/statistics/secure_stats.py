@@ -627,11 +627,11 @@ async def open_gini_numerator(inputs: SharedInputs, mask: np.ndarray | None = No
     n = inputs.n
     values = inputs.values()
     m = n if mask is None else _need_count(count)
-    digits = secure_sort.quaternary_digits([inputs.digit(t) for t in range(DIGITS)],
-                                           TOP_DIGIT_MAX)
+    digits = secure_sort.quaternary_digits_limbs(
+        [inputs.digit_limbs(t) for t in range(DIGITS)], TOP_DIGIT_MAX)
     if mask is not None:
         values = await _multiply(mask, values)
-        digits.append(secure_sort.mask_digit(mask))
+        digits.append(fast_mpc.to_limbs(secure_sort.mask_digit(mask)).reshape(n, 2, 3))
     ranks, carried = await secure_sort.ranks_and_carry(
         digits, np.asarray(values, dtype=object).reshape(n, 1))
     y = carried[:, 0]
