@@ -493,8 +493,16 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
     for t in reversed(range(DIGITS)):
         onehot = inputs.digit_limbs(t)
         digits: list[int | None] = [None] * len(ranks)
+        speculative: dict = {}
         if extremes and all(not any(u) and active[u] is not None for u in prefixes):
-            # min/max with only leading zeros so far: first ask whether this digit is 0
+            # min/max with only leading zeros so far: first ask whether this digit is 0.
+            # The extension by digit 0 is started beside the question (speculatively: the
+            # same at every party, and nothing of it is opened), so a leading zero costs
+            # the rounds of the zero test alone, not those of the test and then a product.
+            if t > 0:
+                speculative = {u + (0,): fast_mpc.start_reshare_limbs(f192.modmul(
+                    active[u], np.ascontiguousarray(onehot[:, 0]), np.empty_like(active[u])))
+                    for u in dict.fromkeys(prefixes)}
             digits = await _zero_digit_round(ranks, n, prefixes, remaining, active, onehot)
         open_paths = [k for k, d in enumerate(digits) if d is None]
         if open_paths:
@@ -512,8 +520,11 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
                     remaining[k] = (remaining[k] - cumulative[row, d - 1]) % PRIME
         new_prefixes = [u + (d,) for u, d in zip(prefixes, digits)]
         if t > 0:
-            extensions = {u + (d,): (u, onehot[:, d]) for u, d in zip(prefixes, digits)}
-            active = await _extend_prefixes(active, extensions)
+            ready = {v: await product for v, product in speculative.items()}
+            extensions = {u + (d,): (u, onehot[:, d]) for u, d in zip(prefixes, digits)
+                          if u + (d,) not in ready}
+            active = {**await _extend_prefixes(active, extensions),
+                      **{v: ready[v] for v in new_prefixes if v in ready}}
         prefixes = new_prefixes
     return {r: sum(d << (4 * (DIGITS - 1 - j)) for j, d in enumerate(p))
             for r, p in zip(ranks, prefixes)}
