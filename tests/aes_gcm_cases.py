@@ -10,11 +10,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mpc_programs.verification.aes_gcm_mpc import ProviderInput, RecordPart, share_key_bytes
-from mpc_programs.verification.synthetic_records import (ACCOUNT_TARGET, SyntheticRecord,
-                                                         SyntheticRequest, SyntheticResponse,
-                                                         make_record, make_response, make_request,
-                                                         provider_input, request_bytes,
-                                                         request_input, response_input)
+from mpcstats.benchmarks.synthetic_records import (ACCOUNT_TARGET, SyntheticRecord,
+                                                   SyntheticRequest, SyntheticResponse, make_record,
+                                                   make_response, make_request, provider_input,
+                                                   request_bytes, request_input, response_input)
 
 SEED = 20261125
 M = 3

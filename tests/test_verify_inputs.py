@@ -12,7 +12,7 @@ from mpc_programs.shares.field import PRIME
 from mpc_programs.statistics.query import parse_query
 from mpc_programs.shares.sharing import share_units
 from mpc_programs.shares.store import ShareStore, encode_row
-from mpc_programs.verification.synthetic_records import make_record, provider_input
+from mpcstats.benchmarks.synthetic_records import make_record, provider_input
 
 
 def submissions_for(input_id, record, *, layout_units=None, key=None, tamper_layout=False,

@@ -1,2 +1,2 @@
 """Input verification inside MPC: AES-GCM over the notarized record (GF(2^8) arithmetic,
-daBits), the ingestion check of a provider's share layout, and the records' templates."""
+daBits) and the ingestion check of a provider's share layout."""

@@ -25,10 +25,9 @@ import numpy as np
 from mpc_programs.verification.aes_gcm_mpc import (ProviderInput, share_key_bytes,
                                                    verify_batch_values)
 from mpc_programs.shares.field import PRIME, WIDE_SECINT_BITS
-from mpc_programs.verification.synthetic_records import (SyntheticRecord, SyntheticResponse,
-                                                         make_record, make_request, make_response,
-                                                         provider_input, request_input,
-                                                         response_input)
+from mpcstats.benchmarks.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record,
+                                                   make_request, make_response, provider_input,
+                                                   request_input, response_input)
 from mpc_programs.runtime.hardened_runtime import mpc
 
 

@@ -44,7 +44,7 @@ from mpc_programs.statistics.query import parse_query
 from mpc_programs.runtime.runner import PartyRun, free_ports, kill_all, start_party
 from mpc_programs.shares.sharing import share_units
 from mpc_programs.shares.store import encode_row
-from mpc_programs.verification.synthetic_records import make_record, provider_input
+from mpcstats.benchmarks.synthetic_records import make_record, provider_input
 from mpcstats.rogue_party import ATTACKS
 from servers.common.mpc_pki import generate_deployment
 
