@@ -414,3 +414,28 @@ def reduce_once(x):
             x[i, 1] = _Z
             x[i, 2] = _Z
     return x
+
+
+def warm_up() -> None:
+    """Load every kernel in the array layouts the programs use, now rather than inside a
+    protocol round: a new process spends ~0.5 s on numba's first dispatch (its typing
+    context) plus a few ms per kernel loaded from the cache. A party calls this while its
+    peers connect, so the time stays out of the MPC."""
+    a = np.zeros((4, 3), dtype=np.uint64)
+    out = np.empty_like(a)
+    block = np.zeros((4, 16, 3), dtype=np.uint64)
+    modmul(a, a, out)
+    modadd(a, a, out)
+    modsub(a, a, out)
+    scale(a, 3, out)
+    inner(a, a)
+    inner(block[:, 0], a)
+    matvec_t(block, a)
+    matvec_t(block[:, :15], a)
+    rows_dot(block, block[0])
+    rows_dot(block[:, :15], block[0, :15])
+    rows_dot_squares(block, block[0])
+    shamir_points(a, a.reshape(1, 4, 3), np.arange(1, 4, dtype=np.int64),
+                  np.empty((3, 4, 3), np.uint64))
+    reduce_once(a)
+    _ge_p_any(a)
