@@ -63,3 +63,22 @@ def test_layout_is_one_hot_digits_plus_value():
     flat = one_hot(0x1F)
     assert flat[-1] == 0x1F
     assert flat[0 * 16 + 0xF] == 1 and flat[1 * 16 + 0x1] == 1 and sum(flat[:-1]) == 15
+
+
+def test_pools_shared_in_compiled_code_reconstruct_to_their_layouts():
+    """The bench's vectorised sharing (``mpcstats.benchmarks.pool_sharing``) is the same scheme."""
+    import base64
+    import random
+
+    from mpc_programs.shares.store import decode_row
+    from mpcstats.benchmarks.pool_sharing import one_hot_many, share_layouts_bytes, split_many
+
+    rng = random.Random(7)
+    units = [rng.randrange(MAX_UNITS + 1) for _ in range(200)] + [0, MAX_UNITS]
+    rows = share_layouts_bytes(units)
+    for k, u in enumerate(units):
+        shares = {i: decode_row(base64.b64encode(rows[i][k].tobytes()).decode()) for i in range(3)}
+        assert reconstruct_value(shares) == u
+    split = split_many(one_hot_many(units[:20]))
+    for k, u in enumerate(units[:20]):
+        assert reconstruct({i: list(split[i][k]) for i in range(3)}) == one_hot(u)

@@ -836,7 +836,7 @@ class ShareStore:
     def add_raw(self, ids: Sequence[str], rows: np.ndarray,
                 columns: Mapping[str, tuple[Sequence[str], np.ndarray]] | None = None) -> None:
         """:meth:`add_many` for rows already in the store's byte form (e.g. from
-        ``sharing.share_layouts_bytes``): ``rows`` uint8 of shape (N, SHARES_PER_INPUT ·
+        ``mpcstats.benchmarks.pool_sharing``): ``rows`` uint8 of shape (N, SHARES_PER_INPUT ·
         ELEMENT_BYTES) or (N, SHARES_PER_INPUT, ELEMENT_BYTES), row k for ``ids[k]``;
         ``columns``: {name: (ids that have a value, their rows in the same form)}.
         Every element is checked to be below PRIME; no Python ints are made."""

@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mpc_programs.shares.sharing import share_layouts_bytes
 from mpc_programs.statistics import plaintext, results
 from mpc_programs.statistics.query import parse_query
 from mpcstats.benchmarks import local_pool
+from mpcstats.benchmarks.pool_sharing import share_layouts_bytes
 from mpcstats.benchmarks.bench_mpc import _random_balances, _relative_error
 
 SIZES = [10_000, 100_000]
