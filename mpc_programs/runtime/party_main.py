@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from mpc_programs.statistics import dp, dp_stats, results, secure_means, secure_stats
-from mpc_programs.runtime import hardened_runtime
+from mpc_programs.runtime import fast_mpc, hardened_runtime
 from mpc_programs.verification import ingest, verify_inputs
 from mpc_programs.shares.encoding import to_units
 from mpc_programs.shares import f192
@@ -429,8 +429,36 @@ async def run_verify(job: dict[str, Any]) -> dict[str, Any]:
             "rejected": rejected, "stored": count}
 
 
+def load_compiled_kernels() -> None:
+    """Load (or, after a code change, compile) every numba kernel before the peers are
+    connected, not inside a protocol round, and one process at a time on this machine.
+
+    The kernels are cached on disk (``cache=True``); when three local parties start at once
+    with a stale cache, all three would compile and write the same cache files together,
+    and a process can then load a half-written entry. A machine-wide lock makes the first
+    compile and write, the others load what it wrote."""
+    import fcntl
+    import tempfile
+
+    from mpc_programs.statistics import secure_sort
+
+    directory = os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"mpcstats-numba-{os.getuid()}.lock"), "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            f192.warm_up()
+            secure_sort.warm_up()
+            one = np.zeros(3, dtype=np.uint64)
+            limbs = np.zeros((2, 3), dtype=np.uint64)
+            fast_mpc.mul_const(limbs, one, np.empty_like(limbs))
+            fast_mpc.add_const(limbs, one, np.empty_like(limbs))
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
 async def main_async(job: dict[str, Any]) -> int:
-    f192.warm_up()  # compiled kernels loaded before the peers are connected, not in a round
+    load_compiled_kernels()
     await mpc.start()
     try:
         if job["task"] == "stats":

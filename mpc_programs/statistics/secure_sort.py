@@ -296,3 +296,11 @@ def mask_digit(mask: np.ndarray) -> np.ndarray:
 
 __all__ = ["ranks_and_carry", "mask_digit", "quaternary_digits", "quaternary_digits_limbs",
            "shuffle", "unshuffle", "shuffle_limbs", "unshuffle_limbs", "FIELD"]
+
+
+def warm_up() -> None:
+    """Load this module's compiled kernels now (see ``f192.warm_up``)."""
+    column = np.zeros((2, 4, 3), dtype=np.uint64)
+    _positions_degree2(column)
+    hex_digit = np.zeros((2, 16, 3), dtype=np.uint64)
+    _quaternary(hex_digit, np.empty((2, 4, 3), np.uint64), np.empty((2, 4, 3), np.uint64))
