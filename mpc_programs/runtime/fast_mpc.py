@@ -47,7 +47,8 @@ Local cost per element and party of a resharing (N = 10^5, 2-core machine under 
 ≈ 0.14 µs in limbs (scaling, one random coefficient, three points, two messages out and
 two checked in) against ≈ 2.3 µs with Python ints; the object API adds its conversions
 (≈ 0.08 µs in for reduced ints, ≈ 0.1 µs out: ≈ 0.38 µs in all). :func:`open_limbs` is
-MPyC's output in limbs (the same messages).
+``hardened_runtime``'s checked output in limbs (the same messages: every share to every
+party, the n points checked to lie on one degree-t polynomial).
 Messages are labelled with MPyC's program counter, advanced once per resharing in
 program order at every party, so they interleave safely with MPyC's own protocols.
 """
@@ -66,7 +67,7 @@ from numba import njit
 from mpc_programs.runtime import peer_codec
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
-from mpc_programs.runtime.hardened_runtime import fail, mpc
+from mpc_programs.runtime.hardened_runtime import _lagrange_at, fail, mpc, opening_check_failed
 
 _BYTES = (PRIME.bit_length() + 7) // 8
 assert _BYTES == 24
@@ -308,33 +309,48 @@ def _recombination_at_zero(xs: list[int]) -> list[int]:
     return out
 
 
-async def open_limbs(values: np.ndarray) -> np.ndarray:
-    """Open degree-t shared (…, 3) limbs to every party: the messages of ``mpc.output``.
+def _combine_limbs(shares: list[np.ndarray], weights: list[int]) -> np.ndarray:
+    """Σ weight·share mod p over (N, 3) limbs; small signed weights scale, others multiply."""
+    total = np.zeros_like(shares[0])
+    for share, weight in zip(shares, weights):
+        if -(1 << 32) < weight < (1 << 32):
+            term = f192.scale(share, weight, np.empty_like(share))
+        else:
+            term = mul_const(share, constant_limbs(weight), np.empty_like(share))
+        total = f192.modadd(total, term, total)
+    return total
 
-    As MPyC's output: each party sends its share to its t successors and recombines its
-    own share with the t shares of its predecessors (t + 1 points); every received vector
-    must have the right length and values < p, or the run aborts naming the sender. One
-    round, one label."""
+
+async def open_limbs(values: np.ndarray) -> np.ndarray:
+    """Open degree-t shared (…, 3) limbs to every party, checked (as ``mpc.output`` is in
+    ``hardened_runtime``): each party sends its share to every other party, every received
+    vector must have the right length and values < p (else the run aborts naming the
+    sender), and the n points must lie on one polynomial of degree t, elementwise (t = 1,
+    n = 3: s1 − 2·s2 + s3 ≡ 0 mod p) — else the run aborts at every honest party with
+    ``hardened_runtime.opening_check_failed`` naming the label (which party deviated cannot
+    be told with n = 3, t = 1). Then it recombines its own share with the t shares of its
+    predecessors, as MPyC does. One round, one label."""
     shape = np.shape(values)
     flat = _flat_limbs(values)
     m, t, pid = len(mpc.parties), mpc.threshold, mpc.pid
     pc = _next_label()
-    if t:
+    others = [(pid + j) % m for j in range(1, m)]
+    if others:
         payload = f192.to_bytes_le(flat)
-        for j in range(1, t + 1):
-            mpc.parties[(pid + j) % m].protocol.send(pc, payload)
-    senders = [(pid - t + j) % m for j in range(t)]
-    pending = [mpc.parties[j].protocol.receive(pc) for j in senders]
-    shares = []
-    for item in pending:
+        for j in others:
+            mpc.parties[j].protocol.send(pc, payload)
+    pending = [mpc.parties[j].protocol.receive(pc) for j in others]
+    points = {pid + 1: flat}
+    for j, item in zip(others, pending):
         data = await item if isinstance(item, Future) else item
-        shares.append(_decode_limbs(data, flat.shape[0]))
-    shares.append(flat)
-    weights = _recombination_at_zero([j + 1 for j in senders] + [pid + 1])
-    total = np.zeros_like(flat)
-    for share, weight in zip(shares, weights):
-        term = mul_const(share, constant_limbs(weight), np.empty_like(flat))
-        total = f192.modadd(total, term, total)
+        points[j + 1] = _decode_limbs(data, flat.shape[0])
+    xs = [(pid - t + j) % m + 1 for j in range(t)] + [pid + 1]
+    rest = [k for k in sorted(points) if k not in xs]
+    for k in rest:  # Lagrange from the t + 1 recombined points, evaluated at x = k
+        if not np.array_equal(_combine_limbs([points[x] for x in xs],
+                                             _lagrange_at(xs, k, PRIME)), points[k]):
+            opening_check_failed(pc, m, t)
+    total = _combine_limbs([points[x] for x in xs], _recombination_at_zero(xs))
     return total.reshape(shape)
 
 

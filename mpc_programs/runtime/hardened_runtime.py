@@ -33,9 +33,16 @@ imports ``mpyc.runtime``) changes that, for every path our programs use:
   before it is opened, in its comparisons and in our truncations and bit decompositions) is
   raised from 30 to :data:`STATISTICAL_SECURITY_BITS`.
 
-What this does *not* give: a party that sends well-formed but wrong values (a wrong share in
-a resharing, a lie in an opening) is not detected here — that is active security with abort,
-a separate layer.
+* **Checked openings.** Every degree-t opening to all parties (``mpc.output``; MPyC's own
+  internal openings of degree t too) uses all n shares: each party sends its share to every
+  other party and the run aborts unless the points lie on one polynomial of degree t
+  (:func:`_checked_output`; ``fast_mpc.open_limbs`` does the same in limbs). A party that lies
+  in its share of such an opening stops the run before anything is output.
+
+What this does *not* give: a party that sends other well-formed but wrong values (a shifted
+resharing message — an additive attack on a product —, a lie in a degree-2t opening, wrong
+PRSS values that are never opened) is not detected here — the rest of active security with
+abort (issue 15).
 """
 
 from __future__ import annotations
@@ -208,6 +215,163 @@ def _checked_recombine(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(field, points, *args, **kwargs)
     recombine.__wrapped__ = original  # type: ignore[attr-defined]
     return recombine
+
+
+# -- checked openings ---------------------------------------------------------------------------
+
+def opening_check_failed(label: int, m: int, t: int) -> None:
+    """Abort the run: the shares of an opening are not on one polynomial of degree t."""
+    count = "three" if m == 3 else str(m)
+    abort_run(f"opening check failed at label {label}: the {count} shares are not on one "
+              f"degree-{t} polynomial (a party deviated)")
+
+
+def _lagrange_at(xs: list[int], x: int, order: int) -> list[int]:
+    """Lagrange coefficients at ``x`` for the points ``xs``, as small signed integers where
+    they are small (−1 and 2 for the points 1, 2 evaluated at 3)."""
+    out = []
+    for i in xs:
+        num, den = 1, 1
+        for j in xs:
+            if j != i:
+                num, den = num * (x - j) % order, den * (i - j) % order
+        c = num * pow(den, -1, order) % order
+        out.append(c - order if c > order // 2 else c)
+    return out
+
+
+def _on_one_polynomial(order: int, points: list[tuple[int, Any]], degree: int) -> bool:
+    """Whether all ``points`` (x, equal-length share vectors) lie on polynomials of degree
+    ``degree``, elementwise: the first ``degree + 1`` points are interpolated (Lagrange) and
+    evaluated at every further point's x, which must give that point's shares mod ``order``.
+    For t = 1 and the points 1, 2, 3: s1 − 2·s2 + s3 ≡ 0 (mod p)."""
+    base, rest = points[:degree + 1], points[degree + 1:]
+    xs = [x for x, _ in base]
+    values = [np.asarray(s, dtype=object).reshape(-1) for _, s in base]
+    for x, s in rest:
+        diff = -np.asarray(s, dtype=object).reshape(-1)
+        for c, v in zip(_lagrange_at(xs, x, order), values):
+            diff = diff + c * v
+        if np.count_nonzero(diff % order):
+            return False
+    return True
+
+
+def _received_share(field: Any, data: Any, mine: Any, sender: int) -> Any:
+    """A peer's share in an opening, checked: as many values as ours, each in the field."""
+    if isinstance(mine, np.ndarray):
+        ok = isinstance(data, np.ndarray) and data.shape == mine.shape
+        flat = data.reshape(-1).tolist() if ok else []
+    else:
+        ok = isinstance(data, list) and len(data) == len(mine)
+        flat = data if ok else []
+    if not ok:
+        got = np.shape(data) if isinstance(data, np.ndarray) else (
+            len(data) if isinstance(data, list) else type(data).__name__)
+        abort_run(f"party {sender} sent {got} values where {np.shape(mine)} were expected "
+                  f"(label {mpc._program_counter[0]})")
+    if flat and (max(flat) >= field.order or min(flat) < 0):
+        abort_run(f"party {sender} sent a value outside the field (label "
+                  f"{mpc._program_counter[0]})")
+    return data
+
+
+@asyncoro.mpc_coro
+async def _checked_output(self, x, receivers=None, threshold=None,  # type: ignore[no-untyped-def]
+                          raw=False):
+    """MPyC's ``Runtime.output`` for a degree-t opening to every party, checked.
+
+    MPyC sends each share only to the party's t successors and recombines t + 1 points: a
+    party that lies in its share makes one honest party open a wrong value, and the honest
+    parties disagree. Here every party sends its share to every other party (one label, the
+    same marshalling as MPyC: ``field.to_bytes`` for lists of field elements, the strict
+    codec for field arrays), receives all the others' shares and checks that the n points
+    lie on one polynomial of degree t (t = 1, n = 3: s1 − 2·s2 + s3 ≡ 0 mod p, elementwise);
+    otherwise the run aborts (:func:`abort_run`) at every honest party before anything is
+    output. Then it recombines the same t + 1 points as MPyC. With n = 3 and t = 1 a
+    mismatch shows that *some* party deviated, not which one: any one of the three points
+    could be the wrong one (correcting one wrong point would need n ≥ 3t + 1: four parties).
+    Cost: n − 1 − t more messages per opening per party (one for n = 3), the same round.
+
+    Degree-2t openings (``threshold=2t``: the zero tests, truncations, the ingestion check)
+    have no redundancy with n = 2t + 1 points and go through MPyC's output unchanged, as do
+    outputs to some parties only and MPyC's ``mix32_64bit`` mode (which we never set).
+    """
+    x_is_list = isinstance(x, list)
+    x = x[:] if x_is_list else [x]
+    await self.returnType(Future)
+
+    n = len(x)
+    if not n:
+        return []
+
+    t = self.threshold
+    m = len(self.parties)
+    sftype = type(x[0])  # all elements of the same type, as in MPyC
+    if issubclass(sftype, self.SecureObject):
+        if hasattr(sftype, '_output'):
+            y = await sftype._output(x, list(range(m)), threshold)
+            return y if x_is_list else y[0]
+        x = await self.gather(x)
+
+    if isinstance(x[0], finfields.FiniteFieldElement):
+        field = type(x[0])
+        x = [a.value for a in x]
+        shape = None
+    else:  # finfields.FiniteFieldArray
+        field = x[0].field
+        x = x[0].value
+        shape = x.shape
+        x = x.reshape(-1)
+
+    if shape is None or self.options.mix32_64bit:
+        recombine, marshal, unmarshal = thresha.recombine, field.to_bytes, field.from_bytes
+    else:
+        recombine, marshal = thresha.np_recombine, _mpyc_runtime.pickle.dumps
+        unmarshal = _mpyc_runtime.pickle.loads
+    share = marshal(x)
+    others = [(self.pid + j) % m for j in range(1, m)]
+    for peer_pid in others:
+        self._send_message(peer_pid, share)
+    received = await self.gather([self._receive_message(peer_pid) for peer_pid in others])
+    points = {self.pid + 1: x}
+    for peer_pid, data in zip(others, received):
+        points[peer_pid + 1] = _received_share(field, unmarshal(data), x, peer_pid)
+    # MPyC's recombination set (the t predecessors and this party) first, then the rest
+    order = [(self.pid - t + j) % m + 1 for j in range(t)] + [self.pid + 1]
+    order += [k for k in sorted(points) if k not in order]
+    if not _on_one_polynomial(field.order, [(k, points[k]) for k in order], t):
+        opening_check_failed(self._program_counter[0], m, t)
+    y = recombine(field, [(k, points[k]) for k in order[:t + 1]])
+    if shape is None:
+        y = [field(a) for a in y]
+    elif self.options.mix32_64bit:
+        y = [field.array(y).reshape(shape)]
+    else:
+        y = [y.reshape(shape)]
+    if issubclass(sftype, self.SecureObject):
+        f = sftype._output_conversion
+        if not raw and f is not None:
+            y = [f(a) for a in y]
+    return y if x_is_list else y[0]
+
+
+def _dispatching_output(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Runtime.output``: degree-t openings to every party are checked
+    (:func:`_checked_output`); other receivers or thresholds (a 2t opening, an output to
+    some parties only) keep MPyC's protocol."""
+    def output(self: Any, x: Any, receivers: Any = None, threshold: Any = None,
+               raw: bool = False) -> Any:
+        m = len(self.parties)
+        everyone = receivers is None or (
+            not isinstance(receivers, int) and sorted(receivers) == list(range(m)))
+        if m > self.threshold + 1 and everyone and threshold in (None, self.threshold) \
+                and self.threshold and not self.options.mix32_64bit:
+            return _checked_output(self, x, receivers, threshold, raw)
+        return original(self, x, receivers, threshold, raw)
+    output.__wrapped__ = original  # type: ignore[attr-defined]
+    output.__doc__ = original.__doc__
+    return output
 
 
 # -- the links -----------------------------------------------------------------------------------
@@ -439,6 +603,7 @@ def install() -> None:
     finfields.FiniteFieldElement.from_bytes = classmethod(_strict_from_bytes)  # type: ignore[assignment]
     thresha.recombine = _checked_recombine(thresha.recombine)
     thresha.np_recombine = _checked_recombine(thresha.np_recombine)
+    _mpyc_runtime.Runtime.output = _dispatching_output(_mpyc_runtime.Runtime.output)
     asyncoro.MessageExchanger = HardenedExchanger  # type: ignore[misc]
     mpc.options.sec_param = max(mpc.options.sec_param, STATISTICAL_SECURITY_BITS)
     _wrap_loop(mpc._loop)
@@ -455,6 +620,6 @@ def is_installed() -> bool:
 install()
 
 __all__ = ["mpc", "install", "is_installed", "abort_run", "fail", "on_abort", "decode_payload",
-           "expect_from_peers", "field_elements", "loop_error",
+           "expect_from_peers", "field_elements", "loop_error", "opening_check_failed",
            "decode_field_vector", "allow_insecure_local", "shutdown_after_failure", "PeerBytes",
            "STATISTICAL_SECURITY_BITS"]
