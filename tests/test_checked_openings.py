@@ -18,6 +18,7 @@ import pytest
 
 from checked_openings_party import DEVIANT, VALUES
 from mpc_programs.runtime import hardened_runtime
+from mpc_programs.runtime.secure_types import FIELD
 from mpc_programs.runtime.local_parties import run_parties
 from mpc_programs.shares.field import PRIME
 
@@ -65,11 +66,27 @@ def test_the_collinearity_check() -> None:
     shares = [[(s + c * x) % PRIME for s, c in zip(secrets_, slopes)] for x in (1, 2, 3)]
     for order in ([1, 2, 3], [3, 1, 2], [2, 3, 1]):
         points = [(x, shares[x - 1]) for x in order]
-        assert hardened_runtime._on_one_polynomial(PRIME, points, 1)
+        assert hardened_runtime._on_one_polynomial(FIELD, points, 1)
         arrays = [(x, np.array(s, dtype=object)) for x, s in points]
-        assert hardened_runtime._on_one_polynomial(PRIME, arrays, 1)
+        assert hardened_runtime._on_one_polynomial(FIELD, arrays, 1)
         for wrong in range(3):
             bad = [(x, list(s)) for x, s in points]
             bad[wrong][1][17] = (bad[wrong][1][17] + 1) % PRIME
-            assert not hardened_runtime._on_one_polynomial(PRIME, bad, 1)
+            assert not hardened_runtime._on_one_polynomial(FIELD, bad, 1)
     assert hardened_runtime._lagrange_at([1, 2], 3, PRIME) == [-1, 2]
+
+
+def test_the_collinearity_check_in_the_aes_field() -> None:
+    """GF(2^8) openings (AES inside MPC) interpolate in that field, not modulo 256."""
+    from mpc_programs.runtime.hardened_runtime import mpc
+
+    gf = mpc.SecFld(2**8).field
+    rng = random.Random(16)
+    secrets_ = [gf(rng.randrange(256)) for _ in range(40)]
+    slopes = [gf(rng.randrange(256)) for _ in secrets_]
+    shares = {x: [(s + c * gf(x)).value for s, c in zip(secrets_, slopes)] for x in (1, 2, 3)}
+    points = [(x, shares[x]) for x in (2, 3, 1)]
+    assert hardened_runtime._on_one_polynomial(gf, points, 1)
+    bad = [(x, list(s)) for x, s in points]
+    bad[2][1][5] = (gf(bad[2][1][5]) + gf(1)).value
+    assert not hardened_runtime._on_one_polynomial(gf, bad, 1)

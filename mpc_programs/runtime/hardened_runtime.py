@@ -240,12 +240,25 @@ def _lagrange_at(xs: list[int], x: int, order: int) -> list[int]:
     return out
 
 
-def _on_one_polynomial(order: int, points: list[tuple[int, Any]], degree: int) -> bool:
+def _on_one_polynomial(field: Any, points: list[tuple[int, Any]], degree: int) -> bool:
     """Whether all ``points`` (x, equal-length share vectors) lie on polynomials of degree
     ``degree``, elementwise: the first ``degree + 1`` points are interpolated (Lagrange) and
-    evaluated at every further point's x, which must give that point's shares mod ``order``.
-    For t = 1 and the points 1, 2, 3: s1 − 2·s2 + s3 ≡ 0 (mod p)."""
+    evaluated at every further point's x, which must give that point's shares.
+    In a prime field, for t = 1 and the points 1, 2, 3: s1 − 2·s2 + s3 ≡ 0 (mod p). In an
+    extension field (GF(2^8): the AES openings) the interpolation is the field's own, through
+    MPyC's recombination at the further point's x."""
     base, rest = points[:degree + 1], points[degree + 1:]
+    if getattr(field, "ext_deg", 1) != 1:
+        def elements(values: Any) -> list[Any]:
+            flat = np.asarray(values, dtype=object).reshape(-1).tolist()
+            return [v if isinstance(v, field) else field(v) for v in flat]
+
+        for x, s in rest:
+            recombine = thresha.np_recombine if isinstance(s, np.ndarray) else thresha.recombine
+            if elements(recombine(field, base, x_rs=x)) != elements(s):
+                return False
+        return True
+    order = field.order
     xs = [x for x, _ in base]
     values = [np.asarray(s, dtype=object).reshape(-1) for _, s in base]
     for x, s in rest:
@@ -340,7 +353,7 @@ async def _checked_output(self, x, receivers=None, threshold=None,  # type: igno
     # MPyC's recombination set (the t predecessors and this party) first, then the rest
     order = [(self.pid - t + j) % m + 1 for j in range(t)] + [self.pid + 1]
     order += [k for k in sorted(points) if k not in order]
-    if not _on_one_polynomial(field.order, [(k, points[k]) for k in order], t):
+    if not _on_one_polynomial(field, [(k, points[k]) for k in order], t):
         opening_check_failed(self._program_counter[0], m, t)
     y = recombine(field, [(k, points[k]) for k in order[:t + 1]])
     if shape is None:
