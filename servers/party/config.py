@@ -17,7 +17,8 @@ from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECON
 class PartyConfig:
     #: This party's index (0, 1 or 2): which MPyC id, which share evaluation point.
     index: int
-    #: Where this party keeps its share store, results and signing key.
+    #: Where this party keeps its share store (`shares.json` and the segment directory
+    #: `shares.json.segments/`: back up both together), results and signing key.
     data_dir: Path
     #: The three parties' MPyC listeners as host:port, in party order (all on other hosts
     #: in production; MPyC connects party i to party j > i directly).
