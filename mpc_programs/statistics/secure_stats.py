@@ -82,7 +82,7 @@ from mpc_programs.shares.field import (DIGIT_BASE, DIGITS, ELEMENT_BYTES, PRIME,
                                        VALUE_INDEX)
 from mpc_programs.statistics.query import Filter
 from mpc_programs.runtime.hardened_runtime import mpc
-from mpc_programs.runtime.secure_types import DIGIT_WEIGHTS, FIELD, local_array, secint
+from mpc_programs.runtime.secure_types import FIELD, local_array, secint
 from mpc_programs.statistics import secure_sort
 
 
