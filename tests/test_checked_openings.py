@@ -21,6 +21,7 @@ from mpc_programs.runtime import hardened_runtime
 from mpc_programs.runtime.secure_types import FIELD
 from mpc_programs.runtime.local_parties import run_parties
 from mpc_programs.shares.field import PRIME
+from mpc_programs.shares.sharing import lagrange_at
 
 MESSAGE = re.compile(r"opening check failed at label \d+: the three shares are not on one "
                      r"degree-1 polynomial \(a party deviated\)")
@@ -73,7 +74,7 @@ def test_the_collinearity_check() -> None:
             bad = [(x, list(s)) for x, s in points]
             bad[wrong][1][17] = (bad[wrong][1][17] + 1) % PRIME
             assert not hardened_runtime._on_one_polynomial(FIELD, bad, 1)
-    assert hardened_runtime._lagrange_at([1, 2], 3, PRIME) == [-1, 2]
+    assert lagrange_at([1, 2], 3, PRIME, signed=True) == [-1, 2]
 
 
 def test_the_collinearity_check_in_the_aes_field() -> None:

@@ -67,7 +67,8 @@ from numba import njit
 from mpc_programs.runtime import peer_codec
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
-from mpc_programs.runtime.hardened_runtime import _lagrange_at, fail, mpc, opening_check_failed
+from mpc_programs.shares.sharing import lagrange_at, lagrange_at_zero
+from mpc_programs.runtime.hardened_runtime import fail, mpc, opening_check_failed
 
 _BYTES = (PRIME.bit_length() + 7) // 8
 assert _BYTES == 24
@@ -173,16 +174,7 @@ def _lagrange_at_zero(m: int) -> list[int]:
     λ_i = Π_{j≠i} j/(j − i) = (−1)^(i−1)·C(m, i): exact integers, so a degree-2t value
     is scaled by a small number (3, −3, 1 for m = 3), not by a 192-bit residue.
     """
-    out = []
-    for i in range(1, m + 1):
-        num, den = 1, 1
-        for j in range(1, m + 1):
-            if j != i:
-                num *= j
-                den *= j - i
-        assert num % den == 0
-        out.append(num // den)
-    return out
+    return lagrange_at(range(1, m + 1), 0, PRIME, signed=True)
 
 
 def _next_label() -> int:
@@ -297,18 +289,6 @@ async def multiply_limbs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return (await start_reshare_limbs(product)).reshape(shape)
 
 
-def _recombination_at_zero(xs: list[int]) -> list[int]:
-    """Lagrange coefficients at 0 for the points ``xs`` (field elements)."""
-    out = []
-    for i in xs:
-        num, den = 1, 1
-        for j in xs:
-            if j != i:
-                num, den = num * j % PRIME, den * (j - i) % PRIME
-        out.append(num * pow(den, -1, PRIME) % PRIME)
-    return out
-
-
 def _combine_limbs(shares: list[np.ndarray], weights: list[int]) -> np.ndarray:
     """Σ weight·share mod p over (N, 3) limbs; small signed weights scale, others multiply."""
     total = np.zeros_like(shares[0])
@@ -348,9 +328,9 @@ async def open_limbs(values: np.ndarray) -> np.ndarray:
     rest = [k for k in sorted(points) if k not in xs]
     for k in rest:  # Lagrange from the t + 1 recombined points, evaluated at x = k
         if not np.array_equal(_combine_limbs([points[x] for x in xs],
-                                             _lagrange_at(xs, k, PRIME)), points[k]):
+                                             lagrange_at(xs, k, PRIME, signed=True)), points[k]):
             opening_check_failed(pc, m, t)
-    total = _combine_limbs([points[x] for x in xs], _recombination_at_zero(xs))
+    total = _combine_limbs([points[x] for x in xs], lagrange_at_zero(xs, PRIME))
     return total.reshape(shape)
 
 

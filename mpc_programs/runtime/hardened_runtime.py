@@ -65,6 +65,7 @@ from mpyc.runtime import mpc
 
 from mpc_programs.runtime import peer_codec
 from mpc_programs.shares.field import PRIME
+from mpc_programs.shares.sharing import lagrange_at
 
 log = logging.getLogger("mpcstats.mpc")
 
@@ -226,20 +227,6 @@ def opening_check_failed(label: int, m: int, t: int) -> None:
               f"degree-{t} polynomial (a party deviated)")
 
 
-def _lagrange_at(xs: list[int], x: int, order: int) -> list[int]:
-    """Lagrange coefficients at ``x`` for the points ``xs``, as small signed integers where
-    they are small (−1 and 2 for the points 1, 2 evaluated at 3)."""
-    out = []
-    for i in xs:
-        num, den = 1, 1
-        for j in xs:
-            if j != i:
-                num, den = num * (x - j) % order, den * (i - j) % order
-        c = num * pow(den, -1, order) % order
-        out.append(c - order if c > order // 2 else c)
-    return out
-
-
 def _on_one_polynomial(field: Any, points: list[tuple[int, Any]], degree: int) -> bool:
     """Whether all ``points`` (x, equal-length share vectors) lie on polynomials of degree
     ``degree``, elementwise: the first ``degree + 1`` points are interpolated (Lagrange) and
@@ -263,7 +250,7 @@ def _on_one_polynomial(field: Any, points: list[tuple[int, Any]], degree: int) -
     values = [np.asarray(s, dtype=object).reshape(-1) for _, s in base]
     for x, s in rest:
         diff = -np.asarray(s, dtype=object).reshape(-1)
-        for c, v in zip(_lagrange_at(xs, x, order), values):
+        for c, v in zip(lagrange_at(xs, x, order, signed=True), values):
             diff = diff + c * v
         if np.count_nonzero(diff % order):
             return False

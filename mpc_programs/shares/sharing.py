@@ -38,17 +38,26 @@ def split(secrets_: Sequence[int], parties: int = PARTIES, threshold: int = THRE
     return rows
 
 
-def lagrange_at_zero(xs: Sequence[int], prime: int) -> list[int]:
-    """Recombination weights at 0 for shares at the points ``xs`` (mod ``prime``)."""
+def lagrange_at(xs: Sequence[int], x: int, prime: int, signed: bool = False) -> list[int]:
+    """Lagrange weights at ``x`` for shares at the points ``xs`` (mod ``prime``): the value
+    of the polynomial through the points at ``x`` is Σ weight_i·share_i. ``signed``: each
+    weight as the residue nearest 0 (−1 and 2 for the points 1, 2 evaluated at 3), so small
+    weights can scale shares without a full product."""
     weights = []
     for i, x_i in enumerate(xs):
         num, den = 1, 1
         for j, x_j in enumerate(xs):
             if i != j:
-                num = num * (-x_j) % prime
+                num = num * (x - x_j) % prime
                 den = den * (x_i - x_j) % prime
-        weights.append(num * pow(den, -1, prime) % prime)
+        weight = num * pow(den, -1, prime) % prime
+        weights.append(weight - prime if signed and weight > prime // 2 else weight)
     return weights
+
+
+def lagrange_at_zero(xs: Sequence[int], prime: int) -> list[int]:
+    """Recombination weights at 0 for shares at the points ``xs`` (mod ``prime``)."""
+    return lagrange_at(xs, 0, prime)
 
 
 def reconstruct(rows: dict[int, Sequence[int]], prime: int = PRIME,
