@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import os
 from asyncio import Future
-from itertools import repeat
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -74,7 +73,6 @@ _BYTES = (PRIME.bit_length() + 7) // 8
 assert _BYTES == 24
 _NONCE = bytes(16)
 _M64 = (1 << 64) - 1
-_CHUNK = 8192  # elements per conversion batch
 
 
 # -- limb helpers ---------------------------------------------------------------------------
@@ -90,44 +88,9 @@ def random_limbs(count: int) -> np.ndarray:
     return x
 
 
-def to_limbs(values) -> np.ndarray:
-    """Integers (any shape, any size or sign) → (size, 3) limbs of their residues mod p.
-
-    Fast path for non-negative Python ints below 2^192 (reduced shares): their 24-byte
-    little-endian bytes are the limbs (the builtin ``int.to_bytes`` mapped over a chunk,
-    one join), one conditional subtraction reduces them. Anything else (products,
-    negative or NumPy ints) is reduced with Python ints first. Chunks of ``_CHUNK``
-    elements keep the temporaries in cache: ≈ 80 ns per element.
-    """
-    flat = np.asarray(values, dtype=object).reshape(-1)
-    n = flat.shape[0]
-    out = np.empty((n, 3), dtype=np.uint64)
-    raw = out.reshape(-1).view(np.uint8)
-    to_bytes = int.to_bytes
-    for i in range(0, n, _CHUNK):
-        chunk = flat[i:i + _CHUNK].tolist()
-        try:
-            data = b''.join(map(to_bytes, chunk, repeat(_BYTES), repeat('little')))
-        except (OverflowError, AttributeError, TypeError):
-            data = b''.join([(int(v) % PRIME).to_bytes(_BYTES, 'little') for v in chunk])
-        raw[i * _BYTES:i * _BYTES + len(data)] = np.frombuffer(data, dtype=np.uint8)
-    return f192.reduce_once(out)
-
-
-def from_limbs(x: np.ndarray, shape=None) -> np.ndarray:
-    """(…, 3) limbs → object ndarray of Python ints (shape ``shape`` or x's leading shape).
-
-    The builtin ``int.from_bytes`` mapped over 24-byte items, a chunk at a time
-    (≈ 65–100 ns per element; one list for all of a large array costs up to 2× more)."""
-    x = np.ascontiguousarray(x, dtype='<u8')
-    if shape is None:
-        shape = x.shape[:-1]
-    items = x.view('V24').reshape(-1)
-    out = np.empty(items.shape[0], dtype=object)
-    from_bytes = int.from_bytes
-    for i in range(0, items.shape[0], _CHUNK):
-        out[i:i + _CHUNK] = list(map(from_bytes, items[i:i + _CHUNK].tolist(), repeat('little')))
-    return out.reshape(shape)
+#: Integers ↔ limbs (the conversions live with the kernels, ``f192``).
+to_limbs = f192.to_limbs
+from_limbs = f192.from_limbs
 
 
 def constant_limbs(value: int) -> np.ndarray:

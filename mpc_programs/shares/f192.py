@@ -25,6 +25,7 @@ machine pays the few seconds of compilation.
 from __future__ import annotations
 
 import os
+from itertools import repeat
 
 import numpy as np
 from llvmlite import ir
@@ -311,29 +312,18 @@ def shamir_points(secret, coeffs, xs, out):
 
 
 @njit(cache=CACHE)
-def rows_dot(m, v):
-    """m: (N, K, 3), v: (K, 3) -> (N, 3): out[i] = sum_j m[i, j] * v[j] mod p."""
+def rows_dot(m, v, square=False):
+    """m: (N, K, 3), v: (K, 3) -> (N, 3): out[i] = sum_j m[i, j] * v[j] mod p, or with
+    ``square`` sum_j m[i, j]^2 * v[j]."""
     n, kk = m.shape[0], m.shape[1]
     out = np.empty((n, 3), dtype=np.uint64)
     acc = np.zeros(15, dtype=np.uint64)
     for i in range(n):
         acc[:] = 0
         for j in range(kk):
-            _acc_product(acc, m[i, j, 0], m[i, j, 1], m[i, j, 2], v[j, 0], v[j, 1], v[j, 2])
-        out[i, 0], out[i, 1], out[i, 2] = _collapse(acc)
-    return out
-
-
-@njit(cache=CACHE)
-def rows_dot_squares(m, v):
-    """m: (N, K, 3), v: (K, 3) -> (N, 3): out[i] = sum_j m[i, j]^2 * v[j] mod p."""
-    n, kk = m.shape[0], m.shape[1]
-    out = np.empty((n, 3), dtype=np.uint64)
-    acc = np.zeros(15, dtype=np.uint64)
-    for i in range(n):
-        acc[:] = 0
-        for j in range(kk):
-            s0, s1, s2 = _mul(m[i, j, 0], m[i, j, 1], m[i, j, 2], m[i, j, 0], m[i, j, 1], m[i, j, 2])
+            s0, s1, s2 = m[i, j, 0], m[i, j, 1], m[i, j, 2]
+            if square:
+                s0, s1, s2 = _mul(s0, s1, s2, s0, s1, s2)
             _acc_product(acc, s0, s1, s2, v[j, 0], v[j, 1], v[j, 2])
         out[i, 0], out[i, 1], out[i, 2] = _collapse(acc)
     return out
@@ -388,17 +378,58 @@ def random(n):
         x[i] = np.frombuffer(os.urandom(24), dtype='<u8')
 
 
+#: Elements per conversion batch: the temporaries stay in cache.
+_CHUNK = 8192
+
+
+def to_limbs(values) -> np.ndarray:
+    """Integers (any shape, any size or sign) → (size, 3) limbs of their residues mod p.
+
+    Fast path for non-negative Python ints below 2^192 (reduced shares): their 24-byte
+    little-endian bytes are the limbs (the builtin ``int.to_bytes`` mapped over a chunk,
+    one join), one conditional subtraction reduces them. Anything else (products,
+    negative or NumPy ints) is reduced with Python ints first. Chunks of ``_CHUNK``
+    elements keep the temporaries in cache: ≈ 80 ns per element.
+    """
+    flat = np.asarray(values, dtype=object).reshape(-1)
+    n = flat.shape[0]
+    out = np.empty((n, 3), dtype=np.uint64)
+    raw = out.reshape(-1).view(np.uint8)
+    to_bytes = int.to_bytes
+    for i in range(0, n, _CHUNK):
+        chunk = flat[i:i + _CHUNK].tolist()
+        try:
+            data = b''.join(map(to_bytes, chunk, repeat(24), repeat('little')))
+        except (OverflowError, AttributeError, TypeError):
+            data = b''.join([(int(v) % P).to_bytes(24, 'little') for v in chunk])
+        raw[i * 24:i * 24 + len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return reduce_once(out)
+
+
+def from_limbs(x: np.ndarray, shape=None) -> np.ndarray:
+    """(…, 3) limbs → object ndarray of Python ints (shape ``shape`` or x's leading shape).
+
+    The builtin ``int.from_bytes`` mapped over 24-byte items, a chunk at a time
+    (≈ 65–100 ns per element; one list for all of a large array costs up to 2× more)."""
+    x = np.ascontiguousarray(x, dtype='<u8')
+    if shape is None:
+        shape = x.shape[:-1]
+    items = x.view('V24').reshape(-1)
+    out = np.empty(items.shape[0], dtype=object)
+    from_bytes = int.from_bytes
+    for i in range(0, items.shape[0], _CHUNK):
+        out[i:i + _CHUNK] = list(map(from_bytes, items[i:i + _CHUNK].tolist(), repeat('little')))
+    return out.reshape(shape)
+
+
 def to_ints(x):
     """(N, 3) -> list of Python ints."""
-    b = to_bytes_le(x)
-    fb = int.from_bytes
-    return [fb(b[k:k + 24], 'little') for k in range(0, len(b), 24)]
+    return from_limbs(x).reshape(-1).tolist()
 
 
 def from_ints(values):
-    """Iterable of ints in [0, p) -> (N, 3) uint64."""
-    b = b''.join([int(v).to_bytes(24, 'little') for v in values])
-    return np.frombuffer(b, dtype='<u8').reshape(-1, 3).copy()
+    """Iterable of ints -> (N, 3) uint64 of their residues mod p."""
+    return to_limbs(list(values))
 
 
 def limbs_to_int(v):
@@ -434,7 +465,7 @@ def warm_up() -> None:
     matvec_t(block[:, :15], a)
     rows_dot(block, block[0])
     rows_dot(block[:, :15], block[0, :15])
-    rows_dot_squares(block, block[0])
+    rows_dot(block, block[0], True)
     shamir_points(a, a.reshape(1, 4, 3), np.arange(1, 4, dtype=np.int64),
                   np.empty((3, 4, 3), np.uint64))
     reduce_once(a)

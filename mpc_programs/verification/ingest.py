@@ -62,8 +62,8 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
     decrypted from the notarized record (``verify_inputs``). The equality joins the same
     opened combination, at no extra cost.
 
-    All local work is two passes of compiled row sums (``f192.rows_dot`` and
-    ``rows_dot_squares``): every linear term of check 2 — the digit sums, the top digit,
+    All local work is two passes of compiled row sums (``f192.rows_dot``, plain
+    and squared): every linear term of check 2 — the digit sums, the top digit,
     the value against its digits, the linear half of b(1 − b), the expected value — is
     folded into one coefficient vector L, so the combination is
     Σ_j L_j·row_j − Σ_{j<240} ρ'_j·row_j² − Σ_t ρ''_t (− r_e·y) — the same polynomial as
@@ -104,8 +104,8 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
         rho_expected = int(_coefficients(seed, "expected", 1)[0])
         linear[VALUE_INDEX] += rho_expected
     total = f192.modsub(f192.rows_dot(rows, f192.from_ints(linear % PRIME)),
-                        f192.rows_dot_squares(rows[:, :ONE_HOT_LENGTH],
-                                              f192.from_ints(rho_bits)),
+                        f192.rows_dot(rows[:, :ONE_HOT_LENGTH], f192.from_ints(rho_bits),
+                                      True),
                         np.empty((n, 3), np.uint64))
     zero = np.asarray(thresha.np_pseudorandom_share_0(
         FIELD, len(mpc.parties), mpc.pid, mpc.prfs(FIELD.order), mpc._prss_uci(), n).value,
@@ -133,4 +133,4 @@ def _as_limbs(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=object)
     if rows.ndim != 2:
         raise ValueError("share rows must be a 2-D array")
-    return f192.from_ints((rows % PRIME).reshape(-1)).reshape(rows.shape[0], rows.shape[1], 3)
+    return f192.to_limbs(rows).reshape(rows.shape[0], rows.shape[1], 3)
