@@ -63,7 +63,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from mpyc import thresha
 from numba import njit
 
-from mpc_programs.runtime import peer_codec
+from mpc_programs.runtime import peer_codec, product_check
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
 from mpc_programs.shares.sharing import lagrange_at, lagrange_at_zero
@@ -245,11 +245,24 @@ async def reshare_limbs(values: np.ndarray) -> np.ndarray:
 
 
 async def multiply_limbs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Elementwise secure product of two degree-t shared (…, 3) limb arrays."""
+    """Elementwise secure product of two degree-t shared (…, 3) limb arrays.
+
+    Under active security the product is recorded for ``product_check.verify``."""
     shape = np.shape(left)
     left, right = _flat_limbs(left), _flat_limbs(right)
     product = f192.modmul(left, right, np.empty_like(left))
-    return (await start_reshare_limbs(product)).reshape(shape)
+    out = await start_reshare_limbs(product)
+    product_check.record_products(left, right, out)
+    return out.reshape(shape)
+
+
+def prss_random_limbs(count: int) -> np.ndarray:
+    """This party's shares of ``count`` uniformly random secret field elements, as
+    (count, 3) limbs: MPyC's PRSS (no interaction; no t parties know the values)."""
+    if mpc.options.no_prss:
+        raise RuntimeError("random shared values need MPyC's PRSS; drop --no-prss")
+    field = mpc.SecInt(32, p=PRIME).field
+    return to_limbs(np.asarray(mpc._np_randoms(field, count).value, dtype=object))
 
 
 def _combine_limbs(shares: list[np.ndarray], weights: list[int]) -> np.ndarray:
@@ -334,8 +347,11 @@ async def multiply(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     m, t = len(mpc.parties), mpc.threshold
     if left.shape != right.shape or left.size == 0 or m != 2 * t + 1:
         return await reshare(left * right)
-    product = f192.modmul(to_limbs(left), to_limbs(right), np.empty((left.size, 3), np.uint64))
-    return from_limbs(await _start_flat(product), left.shape)
+    x, y = to_limbs(left), to_limbs(right)
+    product = f192.modmul(x, y, np.empty((left.size, 3), np.uint64))
+    out = await _start_flat(product)
+    product_check.record_products(x, y, out)
+    return from_limbs(out, left.shape)
 
 
 def open_zero_flags(values: np.ndarray, field):
