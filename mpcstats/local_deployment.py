@@ -95,6 +95,8 @@ class LocalDeployment:
     #: Every API key of the deployment (``api_key`` first; the ``api_keys`` argument of
     #: :func:`start_local_deployment` says how many).
     api_keys: list[str] = field(default_factory=list)
+    #: The parties' ``mpc_security`` (default ``malicious``: active security with abort).
+    security: str = "malicious"
 
     @property
     def coordinator_url(self) -> str:
@@ -233,7 +235,8 @@ def start_local_deployment(root: str | Path, *, accounts: int = 20, seed: int = 
     try:
         _start(deployment, accounts, seed, tls_max, auto_query_seconds, min_inputs,
                results_poll_seconds, mpc_timeout_seconds, client_rate, say,
-               {"exact_queries": "any", **(party_options or {})}, api_keys)
+               {"exact_queries": "any", "mpc_security": "malicious", **(party_options or {})},
+               api_keys)
     except BaseException:
         deployment.stop()
         raise
@@ -297,6 +300,7 @@ def _start(d: LocalDeployment, n_accounts: int, seed: int, tls_max: str, auto_qu
 
     # -- computation parties -------------------------------------------------------------------
     mpc_peers = [f"{HOST}:{p}" for p in mpc_ports]
+    d.security = str(party_options.get("mpc_security", "malicious"))
     for i in range(3):
         _write_toml(root / f"party{i}.toml", "party", {
             "index": i, "data_dir": str(root / f"party{i}"), "mpc_peers": mpc_peers,

@@ -20,6 +20,9 @@ Tasks (see ``jobs.py``):
 * ``ingest`` — check the pending share rows (``ingest.check_rows``) and store exactly
   the accepted ones, in one atomic write.
 
+Every job may name its ``security``: ``malicious`` (the default: active security with abort,
+``product_check``) or ``semi-honest``; any other value is a job error before any connection.
+
 The result file is written only on success; the exit status is non-zero on any error.
 """
 
@@ -41,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from mpc_programs.statistics import dp, dp_stats, results, secure_means, secure_stats
-from mpc_programs.runtime import fast_mpc, hardened_runtime
+from mpc_programs.runtime import fast_mpc, hardened_runtime, product_check
 from mpc_programs.verification import ingest, verify_inputs
 from mpc_programs.shares.encoding import to_units
 from mpc_programs.shares import f192
@@ -547,6 +550,7 @@ def main() -> int:
     job: dict[str, Any] = {}
     try:
         job = read_job(args.job)
+        configure_security(job)
         hardened_runtime.on_abort(lambda message: _write_error(job, "PeerAbort", message))
         profile_dir = os.environ.get("MPCSTATS_PROFILE_DIR")
         if not profile_dir:
@@ -568,6 +572,19 @@ def main() -> int:
         print(f"party {mpc.pid}: error: {type(exc).__name__}: {message}", file=sys.stderr)
         _write_error(job, type(exc).__name__, message)
         return 2
+
+
+def configure_security(job: dict[str, Any]) -> str:
+    """Set the run's security level from the job's ``security`` (default ``malicious``:
+    active security with abort, ``product_check``; ``semi-honest``: MPyC's model). All three
+    parties must get the same level (their servers' ``mpc_security``). Raises JobError for any
+    other value, before any connection is made."""
+    level = job.get("security", "malicious")
+    if level not in product_check.SECURITY_LEVELS:
+        raise JobError(f"job 'security' must be one of "
+                       f"{', '.join(map(repr, product_check.SECURITY_LEVELS))}, not {level!r}")
+    product_check.configure(level)
+    return level
 
 
 def _write_error(job: dict[str, Any], kind: str, message: str) -> None:

@@ -71,7 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES),
                         help="subset (default: all; gini sorts, minutes at N = 10,000)")
     parser.add_argument("--seed", type=int, default=2026)
+    add_security_argument(parser)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
+
+
+def add_security_argument(parser: argparse.ArgumentParser) -> None:
+    """``--security {semi-honest,malicious}`` (default malicious: active security with abort)."""
+    parser.add_argument("--security", choices=("semi-honest", "malicious"), default="malicious",
+                        help="the parties' security level (default: malicious, i.e. active "
+                             "security with abort; semi-honest: MPyC's model, for comparison)")
 
 
 def _random_balances(n: int, seed: int) -> dict[str, int]:
@@ -123,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"shared {args.n} inputs client-side in {share_seconds:.2f} s")
         t = time.perf_counter()
         outcome = local_pool.ingest(stores, pending, workdir, timeout=1800,
-                                    pending_columns=pending_columns)
+                                    pending_columns=pending_columns, security=args.security)
         ingest_seconds = time.perf_counter() - t
         assert len(outcome["accepted"]) == args.n, outcome["rejected"]
         say(f"ingested (checked + stored) in {ingest_seconds:.2f} s")
@@ -146,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
             for _ in range(args.runs):
                 t = time.perf_counter()
                 outcomes = local_pool.statistics(stores, query, workdir, input_ids=ids,
-                                                 timeout=1800, columns=COLUMNS)
+                                                 timeout=1800, columns=COLUMNS,
+                                                 security=args.security)
                 elapsed = time.perf_counter() - t
                 mpc_time = max(sum(o["seconds"].get(k, 0.0) for k in keys) for o in outcomes)
                 timings.append(mpc_time)
@@ -159,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
             say(f"{name:17s} {seconds[name]:8.3f} s in MPC, {wall[name]:6.2f} s wall")
     report = {
         "n": args.n,
+        "security": args.security,
         "seconds": seconds,
         "wall_seconds": wall,
         "startup_seconds": round(statistics.median(startups), 3),

@@ -29,7 +29,7 @@ from mpc_programs.statistics import plaintext, results
 from mpc_programs.statistics.query import parse_query
 from mpcstats.benchmarks import local_pool
 from mpcstats.benchmarks.pool_sharing import share_layouts_bytes
-from mpcstats.benchmarks.bench_mpc import _random_balances, _relative_error
+from mpcstats.benchmarks.bench_mpc import _random_balances, _relative_error, add_security_argument
 
 SIZES = [10_000, 100_000]
 FULL_SIZES = SIZES + [1_000_000]
@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gini-n", type=int, default=results.GINI_MAX_INPUTS,
                         help="gini over at most this many inputs (it sorts inside MPC)")
     parser.add_argument("--seed", type=int, default=2026)
+    add_security_argument(parser)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
 
 
@@ -78,6 +79,7 @@ def _store_bytes(store: Path) -> int:
 
 
 def measure(n: int, args: argparse.Namespace, say) -> dict[str, Any]:
+    security = getattr(args, "security", local_pool.DEFAULT_SECURITY)
     units = _random_balances(n, args.seed)
     ordered = sorted(units)
     share_seconds = ingest_seconds = 0.0
@@ -90,7 +92,8 @@ def measure(n: int, args: argparse.Namespace, say) -> dict[str, Any]:
             pending = _share_chunk(chunk)
             share_seconds += time.perf_counter() - t
             t = time.perf_counter()
-            outcome = local_pool.ingest(stores, pending, workdir, timeout=3600)
+            outcome = local_pool.ingest(stores, pending, workdir, timeout=3600,
+                                        security=security)
             ingest_seconds += time.perf_counter() - t
             del pending
             if len(outcome["accepted"]) != len(chunk):
@@ -119,7 +122,8 @@ def measure(n: int, args: argparse.Namespace, say) -> dict[str, Any]:
                 outcomes = local_pool.statistics(stores, query, workdir, input_ids=ids,
                                                  timeout=3600,
                                                  gini_max_inputs=max(args.gini_n,
-                                                                     results.GINI_MAX_INPUTS))
+                                                                     results.GINI_MAX_INPUTS),
+                                                 security=security)
                 walls.append(time.perf_counter() - t)
                 timings.append(max(sum(o["seconds"].get(k, 0.0) for k in keys)
                                    for o in outcomes))
@@ -130,6 +134,7 @@ def measure(n: int, args: argparse.Namespace, say) -> dict[str, Any]:
             say(f"n={n}: {name:7s} {seconds[name]:8.3f} s in MPC, {wall[name]:8.3f} s wall")
     run: dict[str, Any] = {
         "n": n,
+        "security": security,
         "seconds": seconds,
         "wall_seconds": wall,
         "ingest_seconds": round(ingest_seconds, 2),

@@ -14,6 +14,7 @@ import json
 import statistics
 
 from mpc_programs.runtime.local_parties import run_parties
+from mpcstats.benchmarks.bench_mpc import add_security_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--response-bytes", type=int, default=40_000,
                         help="size of each provider's response (the real account endpoint answers tens of KB "
                              "over several TLS records, all tag-checked); 0: one small record")
+    add_security_argument(parser)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     parser.add_argument("--timeout", type=float, default=300.0)
 
@@ -32,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     results = run_parties(["-m", "mpcstats.benchmarks.verify_demo", "--json", "--batch", str(args.batch),
                            "--repeat", str(args.repeat), "--key-bits", str(args.key_bits),
-                           "--columns", str(args.columns), "--response-bytes", str(args.response_bytes)],
+                           "--columns", str(args.columns), "--response-bytes", str(args.response_bytes),
+                           "--security", args.security],
                           timeout=args.timeout)
     reports = []
     for r in results:
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         reports.append(json.loads(lines[-1]))
     seconds = statistics.median(rep["seconds"] for rep in reports)
-    out = {"batch": args.batch, "seconds": round(seconds, 4),
+    out = {"batch": args.batch, "security": args.security, "seconds": round(seconds, 4),
            "seconds_per_provider": round(seconds / args.batch, 5),
            "bytes_per_party": int(statistics.mean(rep["bytes_per_party"] for rep in reports)),
            "key_bits": args.key_bits, "repeat": args.repeat, "columns": args.columns,

@@ -17,6 +17,10 @@ from mpc_programs.runtime.runner import MPCRunError, run_local
 from mpc_programs.shares.sharing import share_units
 from mpc_programs.shares.store import encode_row
 
+#: Every job built here names its security level (``party_main.configure_security``):
+#: active security with abort unless a caller asks for ``semi-honest`` (benchmarks).
+DEFAULT_SECURITY = "malicious"
+
 
 def store_paths(directory: str | Path) -> list[Path]:
     return [Path(directory) / f"party{i}" / "shares.json" for i in range(PARTIES)]
@@ -45,11 +49,12 @@ def share_columns(values_by_id: Mapping[str, Mapping[str, int]]
 
 def ingest(stores: Sequence[Path], pending: Sequence[Mapping[str, str]], workdir: str | Path,
            timeout: float = 300.0,
-           pending_columns: Sequence[Mapping[str, Mapping[str, str]]] | None = None
-           ) -> dict[str, Any]:
+           pending_columns: Sequence[Mapping[str, Mapping[str, str]]] | None = None,
+           security: str = DEFAULT_SECURITY) -> dict[str, Any]:
     """Run the ingestion check; returns party 0's outcome after checking all agree."""
     jobs = [{"task": "ingest", "store": str(stores[i]), "pending": dict(pending[i]),
-             "pending_columns": dict(pending_columns[i]) if pending_columns else {}}
+             "pending_columns": dict(pending_columns[i]) if pending_columns else {},
+             "security": security}
             for i in range(PARTIES)]
     outcomes = run_local(jobs, workdir, timeout=timeout)
     _check_agreement(outcomes, ("accepted", "rejected", "stored"))
@@ -60,13 +65,16 @@ def statistics(stores: Sequence[Path], query: Query, workdir: str | Path, *,
                input_ids: Sequence[str] | None = None, timeout: float = 300.0,
                columns: Sequence[str] | None = None,
                min_inputs: int | None = None,
-               gini_max_inputs: int | None = None) -> list[dict[str, Any]]:
+               gini_max_inputs: int | None = None,
+               security: str = DEFAULT_SECURITY) -> list[dict[str, Any]]:
     """Run a query over the stored shares; returns every party's outcome (all equal).
 
-    ``columns``: the pool's columns, the primary first (default: the primary alone)."""
+    ``columns``: the pool's columns, the primary first (default: the primary alone).
+    ``security``: the job's level (``malicious``, the default, or ``semi-honest``)."""
     jobs = []
     for i in range(PARTIES):
-        job: dict[str, Any] = {"task": "stats", "store": str(stores[i]), "query": query.to_json()}
+        job: dict[str, Any] = {"task": "stats", "store": str(stores[i]), "query": query.to_json(),
+                               "security": security}
         if columns is not None:
             job["columns"] = list(columns)
         if min_inputs is not None:
@@ -89,9 +97,11 @@ def _check_agreement(outcomes: Sequence[Mapping[str, Any]], keys: Sequence[str])
 
 
 def verify(stores: Sequence[Path], submissions: Sequence[Sequence[Mapping[str, Any]]],
-           workdir: str | Path, timeout: float = 300.0) -> dict[str, Any]:
+           workdir: str | Path, timeout: float = 300.0,
+           security: str = DEFAULT_SECURITY) -> dict[str, Any]:
     """Run the verification program on per-party submission lists; returns party 0's outcome."""
-    jobs = [{"task": "verify", "store": str(stores[i]), "submissions": list(submissions[i])}
+    jobs = [{"task": "verify", "store": str(stores[i]), "submissions": list(submissions[i]),
+             "security": security}
             for i in range(PARTIES)]
     outcomes = run_local(jobs, workdir, timeout=timeout)
     _check_agreement(outcomes, ("accepted", "rejected", "stored"))

@@ -28,6 +28,7 @@ from mpc_programs.shares.field import PRIME, WIDE_SECINT_BITS
 from mpcstats.benchmarks.synthetic_records import (SyntheticRecord, SyntheticResponse, make_record,
                                                    make_request, make_response, provider_input,
                                                    request_input, response_input)
+from mpc_programs.runtime import product_check
 from mpc_programs.runtime.hardened_runtime import mpc
 
 
@@ -80,9 +81,12 @@ async def main(argv: list[str] | None = None) -> int:
                         help="2: verify the BTC balance as a second column too")
     parser.add_argument("--response-bytes", type=int, default=0,
                         help="full-size responses of about this many bytes over several records (0: one small record)")
+    parser.add_argument("--security", choices=product_check.SECURITY_LEVELS, default="malicious",
+                        help="security level (default malicious: active security with abort)")
     parser.add_argument("--check", action="store_true", help="open balances and compare (demo)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    product_check.configure(args.security)
 
     await mpc.start()
     records, inputs = synthetic_batch(args.batch, args.seed, args.key_bits, mpc.pid,
@@ -110,6 +114,7 @@ async def main(argv: list[str] | None = None) -> int:
     if args.json:
         median = statistics.median(times)
         print(json.dumps({"party": mpc.pid, "batch": args.batch, "seconds": median,
+                          "security": args.security,
                           "seconds_per_provider": median / args.batch,
                           "bytes_per_party": int(statistics.median(sent)),
                           "accepted": accepted, "balances_ok": ok if args.check else None,

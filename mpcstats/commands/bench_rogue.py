@@ -108,7 +108,8 @@ def _submissions(count: int, seed: int = 11) -> list[list[dict[str, Any]]]:
 class Harness:
     """Shared set-up of every attack run: certificates, a stored pool, the two programs."""
 
-    def __init__(self, workdir: Path, *, timeout: float, abort_bound: float) -> None:
+    def __init__(self, workdir: Path, *, timeout: float, abort_bound: float,
+                 security: str = local_pool.DEFAULT_SECURITY) -> None:
         self.workdir = workdir
         self.timeout = timeout
         self.abort_bound = abort_bound
@@ -120,9 +121,10 @@ class Harness:
         query = parse_query(STATS_QUERY).to_json()
         self.programs: dict[str, list[dict[str, Any]]] = {
             "verify": [{"task": "verify", "store": str(self.stores[p]), "stage_only": True,
-                        "run_id": "rogue-run", "submissions": submissions[p]} for p in range(3)],
+                        "run_id": "rogue-run", "submissions": submissions[p],
+                        "security": security} for p in range(3)],
             "stats": [{"task": "stats", "store": str(self.stores[p]), "query": query,
-                       "min_inputs": 10} for p in range(3)],
+                       "min_inputs": 10, "security": security} for p in range(3)],
         }
         self.marker = workdir / "CODE-RAN"
         self.runs = 0

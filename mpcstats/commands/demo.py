@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace, deployment: Any, step: Any, started: float) -> int:
     config = DeploymentConfig.from_dict(deployment.provider_config())
     accounts = deployment.accounts
+    step(f"the parties run every MPC program with security = {deployment.security!r}"
+         + (" (active security with abort: products verified, openings checked)"
+            if deployment.security == "malicious" else ""))
     step(f"{len(accounts)} providers notarize, register and share (≤{args.concurrency} at a time)")
     done = {"accepted": 0, "failed": 0}
 
@@ -150,6 +153,7 @@ def _run_demo(args: argparse.Namespace, deployment: Any, step: Any, started: flo
           f"{seconds:.1f} s in all")
     if args.json:
         print(json.dumps({"providers": len(accounts), "accepted": done["accepted"],
+                          "security": deployment.security,
                           "seconds": round(seconds, 3), "stats": stats, "truth": truth}))
     return 0 if ok else 1
 

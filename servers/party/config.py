@@ -12,6 +12,9 @@ from servers.common.mpc_deadline import (DEFAULT_BASE_SECONDS, DEFAULT_MAX_SECON
                                          DEFAULT_SECONDS_PER_INPUT,
                                          DEFAULT_SECONDS_PER_SUBMISSION, MPCDeadline)
 
+#: The accepted values of ``mpc_security`` (``mpc_programs.runtime.product_check``'s levels).
+MPC_SECURITY_LEVELS = ("malicious", "semi-honest")
+
 
 @dataclass
 class PartyConfig:
@@ -50,6 +53,12 @@ class PartyConfig:
     #: deployment CA (``mpcstats mpc-certs`` generates it). Required: a party never runs MPC
     #: links without TLS bound to party numbers.
     mpc_ssl_dir: Path | None = None
+    #: ``"malicious"`` (default): active security with abort against one dishonest party —
+    #: every product is verified (Chida et al., CRYPTO 2018; ``product_check``) and every
+    #: opening checked before anything is opened, signed or stored. ``"semi-honest"``: the
+    #: cheaper MPyC model (benchmarks, development). All three parties must use the same
+    #: value: it goes into every MPC job this party runs.
+    mpc_security: str = "malicious"
     max_body_bytes: int = 512 * 1024
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
     min_inputs: int = 10
@@ -100,6 +109,10 @@ class PartyConfig:
             raise ValueError("mpc_ssl_dir is required: the directory holding .config/ with this "
                              "party's MPC certificate and key and the deployment's MPC CA "
                              "(see `mpcstats mpc-certs`); MPC links never run without TLS")
+        if self.mpc_security not in MPC_SECURITY_LEVELS:
+            raise ValueError(f"mpc_security must be one of "
+                             f"{', '.join(map(repr, MPC_SECURITY_LEVELS))}, "
+                             f"not {self.mpc_security!r}")
         if not self.privacy_budget_epsilon > 0:
             raise ValueError("privacy_budget_epsilon must be positive")
         for column, bound in self.dp_clip.items():

@@ -56,9 +56,13 @@ class MPCService:
     def store_path(self) -> str:
         return str(self.config.data_dir / "shares.json")
 
+    def job_for(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job as the child gets it: this party's store and security level added."""
+        return {**job, "store": self.store_path, "security": self.config.mpc_security}
+
     def _run_blocking(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
         run = start_party(self.config.index, self.config.mpc_addresses(),
-                          {**job, "store": self.store_path}, self.workdir,
+                          self.job_for(job), self.workdir,
                           stamp=f"{time.time_ns()}", ssl=True, cwd=self.config.mpc_ssl_dir)
         try:
             return supervise([run], deadline)[0]
