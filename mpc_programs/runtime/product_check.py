@@ -18,7 +18,10 @@ A record is a product relation on degree-t shares, in f192 limbs:
 
 * elementwise: z_i = x_i·y_i (``record_products``);
 * matrix–vector: z_d = Σ_i Y[i, d]·x_i (``record_matvec``), e.g. the radix search's counts
-  Σ_i a_i·onehot_i[d] — one record for a whole inner product, as in Chida et al. §3.2.
+  Σ_i a_i·onehot_i[d] — one record for a whole inner product, as in Chida et al. §3.2;
+* row-wise inner products: z_i = Σ_j x[i, j]·y[i, j] (``record_rowdot``), e.g. the oblivious
+  sort's positions — one resharing per row of K products, checked as the elementwise
+  products x ⊙ y summed per row (the same check, the shadows r·x of all N·K left operands).
 
 The check of everything recorded (K output values z_k, left operands x_j):
 
@@ -97,6 +100,8 @@ class _Record:
     y: np.ndarray | None
     matrix: np.ndarray | None
     z: np.ndarray
+    #: ``record_rowdot``: x, y are (N·width, 3) and z_i sums the products of row i
+    width: int = 1
 
 
 _pending: list[_Record] = []
@@ -130,6 +135,20 @@ def record_matvec(x: np.ndarray, matrix: np.ndarray, z: np.ndarray) -> None:
         raise ValueError("matrix must be (N, D, 3) for x (N, 3) and z (D, 3)")
     if z.shape[0]:
         _pending.append(_Record(x, None, matrix, z))
+
+
+def record_rowdot(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+    """Record z_i = Σ_j x[i, j]·y[i, j] (x, y (N, K, 3), z (N, 3))."""
+    if not active():
+        return
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 3 or x.shape != y.shape:
+        raise ValueError("x and y must both be (N, K, 3)")
+    z = _limbs(z)
+    if z.shape[0] != x.shape[0]:
+        raise ValueError("z must have one value per row of x")
+    if z.shape[0] and x.shape[1]:
+        _pending.append(_Record(_limbs(x), _limbs(y), None, z, width=x.shape[1]))
 
 
 def pending() -> int:
@@ -174,7 +193,12 @@ async def verify(step: str) -> None:
         start = lefts[id(record.x)]
         shadow_x = rx[start:start + record.x.shape[0]]
         if record.matrix is None:
-            local.append(f192.modmul(shadow_x, record.y, np.empty_like(shadow_x)))
+            product = f192.modmul(shadow_x, record.y, np.empty_like(shadow_x))
+            if record.width > 1:  # record_rowdot: the products of a row summed
+                ones = np.zeros((record.width, 3), np.uint64)
+                ones[:, 0] = 1
+                product = f192.rows_dot(product.reshape(-1, record.width, 3), ones)
+            local.append(product)
         else:
             local.append(f192.matvec_t(record.matrix, np.ascontiguousarray(shadow_x)))
     rz = await fast_mpc.reshare_limbs(np.concatenate(local) if len(local) > 1 else local[0])
