@@ -13,4 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
     "rogue": ("mpcstats.commands.bench_rogue",
               "one party replaced by a rogue with a valid certificate: every attack must abort cleanly"),
+    "malicious": ("mpcstats.commands.bench_malicious",
+                  "well-formed deviations of one party (shift, wrong PRSS) at random positions: "
+                  "detected or harmless, never a wrong signed result; and the overhead"),
 }

@@ -45,7 +45,7 @@ from mpc_programs.runtime.runner import PartyRun, free_ports, kill_all, start_pa
 from mpc_programs.shares.sharing import share_units
 from mpc_programs.shares.store import encode_row
 from mpcstats.benchmarks.synthetic_records import make_record, provider_input
-from mpcstats.rogue_party import ATTACKS
+from mpcstats.rogue_party import MALFORMED as ATTACKS  # the well-formed ones: bench_malicious
 from servers.common.mpc_pki import generate_deployment
 
 #: The rogue's party number for message attacks (it sends to both honest parties).
@@ -72,6 +72,10 @@ class Outcome:
     stores_unchanged: bool
     applicable: bool = True
     notes: list[str] = field(default_factory=list)
+    #: each honest party's result document (parties that finished)
+    results: dict[int, Any] = field(default_factory=dict)
+    #: what the rogue reported (counts, what it changed)
+    report: dict[str, Any] = field(default_factory=dict)
 
     @property
     def aborted_cleanly(self) -> bool:
@@ -109,16 +113,23 @@ class Harness:
     """Shared set-up of every attack run: certificates, a stored pool, the two programs."""
 
     def __init__(self, workdir: Path, *, timeout: float, abort_bound: float,
-                 security: str = local_pool.DEFAULT_SECURITY) -> None:
+                 security: str = local_pool.DEFAULT_SECURITY,
+                 units: dict[str, int] | None = None, stats_query: dict[str, Any] | None = None,
+                 verify_batch: int = 2, rogue_env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
         self.timeout = timeout
         self.abort_bound = abort_bound
+        self.rogue_env = dict(rogue_env or {})
         self.party_dirs = list(generate_deployment(workdir / "pki", 3).party_dirs)
         self.stores = local_pool.store_paths(workdir / "pool")
-        units = {f"input-{k:02d}": (k + 1) * 10_000_000 + k for k in range(POOL_SIZE)}
-        local_pool.ingest(self.stores, local_pool.share_pool(units), workdir / "ingest")
-        submissions = _submissions(2)
-        query = parse_query(STATS_QUERY).to_json()
+        if units is None:
+            units = {f"input-{k:02d}": (k + 1) * 10_000_000 + k for k in range(POOL_SIZE)}
+        self.units = dict(units)
+        local_pool.ingest(self.stores, local_pool.share_pool(units), workdir / "ingest",
+                          security=security)
+        submissions = _submissions(verify_batch)
+        self.submission_ids = [f"rogue-{k}" for k in range(verify_batch)]
+        query = parse_query(stats_query if stats_query is not None else STATS_QUERY).to_json()
         self.programs: dict[str, list[dict[str, Any]]] = {
             "verify": [{"task": "verify", "store": str(self.stores[p]), "stage_only": True,
                         "run_id": "rogue-run", "submissions": submissions[p],
@@ -154,6 +165,7 @@ class Harness:
         before = {p: committed_digest(self.stores[p]) for p in honest_pids}
         jobs = self.programs[program]
         runs: list[PartyRun] = []
+        results: dict[int, Any] = {}
         rogue_process = None
         started = time.time()
         try:
@@ -166,6 +178,11 @@ class Harness:
                                               rogue_dir or self.party_dirs[rogue], attack, index,
                                               report_path)
             exits = self._wait(runs)
+            for r in runs:  # before kill_all removes them
+                try:
+                    results[r.pid] = json.loads(r.result_path.read_text())
+                except (OSError, ValueError):
+                    pass
         finally:
             kill_all(runs)
             if rogue_process is not None:
@@ -182,7 +199,8 @@ class Harness:
         outcome = Outcome(attack, program, index, {r.pid: r.process.returncode for r in runs},
                           errors, abort, self.marker.exists(), before == after,
                           applicable=not report.get("not_applicable")
-                          and (fired is not None or attack == "count"))
+                          and (fired is not None or attack == "count"),
+                          results=results, report=report)
         shutil.rmtree(rundir, ignore_errors=True)
         return outcome, report
 
@@ -196,7 +214,7 @@ class Harness:
         env = dict(os.environ, MPCSTATS_ROGUE_ATTACK="count" if attack.startswith("wrong_cert")
                    else attack, MPCSTATS_ROGUE_AT=str(-1 if index is None else index),
                    MPCSTATS_ROGUE_REPORT=str(report), MPCSTATS_ROGUE_MARKER=str(self.marker),
-                   MPCSTATS_PARENT_PID=str(os.getpid()))
+                   MPCSTATS_PARENT_PID=str(os.getpid()), **self.rogue_env)
         env.setdefault("MPCSTATS_MPC_CONNECT_TIMEOUT", str(CONNECT_TIMEOUT))
         log = open(rundir / f"rogue{pid}.log", "wb")
         with log:
