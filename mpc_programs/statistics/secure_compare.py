@@ -261,6 +261,11 @@ async def less_than_zero_limbs(d: np.ndarray, bits: int) -> np.ndarray:
 
     Rounds: 2 + 5 (random bits and their check) + 1 (c) + ⌈log2 m⌉ (comparison).
     Products per element: m + 1 + k (squares) + ≈ 2m (comparison).
+    Measured (bits = 16, 3 local parties on the 2-core machine while other benchmarks ran,
+    load 9–10; the call plus the caller's ``product_check.verify``, median of 3): N = 60
+    0.18–0.29 s, N = 1000 1.8–2.3 s, of which the 57 000 random bits ≈ 65–90 %: per bit,
+    MPyC's PRSS draw (``prss_random_limbs``, Python) ≈ 3 µs and the exponentiation
+    (:func:`inverse_square_roots`) ≈ 1.8 µs of CPU time.
     """
     d = np.ascontiguousarray(np.asarray(d, dtype=np.uint64).reshape(-1, 3))
     n = d.shape[0]
