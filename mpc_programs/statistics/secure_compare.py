@@ -62,67 +62,65 @@ _ONE = fast_mpc.constant_limbs(1)
 #: Elements exponentiated side by side: every step is a chain of dependent products (one
 #: element is bound by the product's latency), so independent elements interleave.
 _LANES = 4
+_COPY, _SQUARE, _MULTIPLY = 0, 1, 2
+_X, _A, _S, _T, _E = range(5)  # registers: the base, a_k, scratch, x^T, x^77
 
 
-@njit(inline='always', cache=True)
-def _square_lanes(r, lanes, count):
-    """r[e] ← r[e]^(2^count) for e < lanes (in place)."""
-    for _ in range(count):
-        for e in range(lanes):
-            r[e, 0], r[e, 1], r[e, 2] = f192._mul(r[e, 0], r[e, 1], r[e, 2],
-                                                  r[e, 0], r[e, 1], r[e, 2])
-
-
-@njit(inline='always', cache=True)
-def _multiply_lanes(r, s, lanes):
-    """r[e] ← r[e]·s[e] for e < lanes (in place)."""
-    for e in range(lanes):
-        r[e, 0], r[e, 1], r[e, 2] = f192._mul(r[e, 0], r[e, 1], r[e, 2],
-                                              s[e, 0], s[e, 1], s[e, 2])
-
-
-@njit(cache=True)
-def _power_chain(x, out):
-    """out[i] = x[i]^E mod p, E = ``_INVERSE_ROOT_EXPONENT``, by an addition chain.
+def _chain_program() -> np.ndarray:
+    """The addition chain for E as register operations (kind, destination, source or
+    count), interpreted by ``_power_chain``.
 
     With a_k = x^(2^k − 1): a_2k = a_k^(2^k)·a_k and a_(k+1) = a_k²·x give a_182 along the
     binary digits of 182 (1 → 2 → 5 → 11 → 22 → 45 → 91 → 182); then x^T for T = 2^183 +
-    2^182 − 1 is a_183·x·a_182, and x^E = (x^T)^(2^8)·x^77. ``_LANES`` elements at a time.
-    """
-    base = np.empty((_LANES, 3), dtype=np.uint64)
-    a = np.empty_like(base)
-    s = np.empty_like(base)
-    t = np.empty_like(base)
-    e = np.empty_like(base)
+    2^182 − 1 is a_183·x·a_182, and x^E = (x^T)^(2^8)·x^77."""
+    ops = [(_COPY, _A, _X)]
+    k = 1
+    for bit in format(182, "b")[1:]:
+        ops += [(_COPY, _S, _A), (_SQUARE, _S, k), (_MULTIPLY, _A, _S)]
+        k *= 2
+        if bit == "1":
+            ops += [(_SQUARE, _A, 1), (_MULTIPLY, _A, _X)]
+            k += 1
+    assert k == 182
+    ops += [(_COPY, _T, _A), (_SQUARE, _T, 1), (_MULTIPLY, _T, _X),  # a_183
+            (_MULTIPLY, _T, _A), (_MULTIPLY, _T, _X)]  # x^T
+    ops += [(_COPY, _E, _X)]
+    for bit in format(77, "b")[1:]:
+        ops += [(_SQUARE, _E, 1)] + ([(_MULTIPLY, _E, _X)] if bit == "1" else [])
+    ops += [(_SQUARE, _T, 8), (_MULTIPLY, _T, _E)]
+    return np.array(ops, dtype=np.int64)
+
+
+_CHAIN = _chain_program()
+
+
+@njit(cache=True)
+def _power_chain(x, program, out):
+    """out[i] = x[i]^E mod p (E = ``_INVERSE_ROOT_EXPONENT``): ``program`` (see
+    :func:`_chain_program`) run on ``_LANES`` elements at a time. One product call site,
+    so numba compiles it in about a second."""
+    regs = np.empty((5, _LANES, 3), dtype=np.uint64)
     for start in range(0, x.shape[0], _LANES):
         lanes = min(_LANES, x.shape[0] - start)
-        base[:lanes] = x[start:start + lanes]
-        a[:lanes] = base[:lanes]  # a_1
-        k = 1
-        for bit in (0, 1, 1, 0, 1, 1, 0):  # the digits of 182 = 0b10110110 after the first
-            s[:lanes] = a[:lanes]
-            _square_lanes(s, lanes, k)
-            _multiply_lanes(a, s, lanes)  # a_2k
-            k = 2 * k
-            if bit:
-                _square_lanes(a, lanes, 1)
-                _multiply_lanes(a, base, lanes)  # a_(2k+1)
-                k += 1
-        # k == 182: a = a_182; t = a_183·x·a_182 = x^T
-        t[:lanes] = a[:lanes]
-        _square_lanes(t, lanes, 1)
-        _multiply_lanes(t, base, lanes)
-        _multiply_lanes(t, a, lanes)
-        _multiply_lanes(t, base, lanes)
-        # e = x^77, 77 = 0b1001101, left to right
-        e[:lanes] = base[:lanes]
-        for bit in (0, 0, 1, 1, 0, 1):
-            _square_lanes(e, lanes, 1)
-            if bit:
-                _multiply_lanes(e, base, lanes)
-        _square_lanes(t, lanes, 8)
-        _multiply_lanes(t, e, lanes)
-        out[start:start + lanes] = t[:lanes]
+        for e in range(lanes):
+            for j in range(3):
+                regs[_X, e, j] = x[start + e, j]
+        for op in range(program.shape[0]):
+            kind, dst, arg = program[op, 0], program[op, 1], program[op, 2]
+            if kind == _COPY:
+                for e in range(lanes):
+                    for j in range(3):
+                        regs[dst, e, j] = regs[arg, e, j]
+                continue
+            src = dst if kind == _SQUARE else arg
+            for _ in range(arg if kind == _SQUARE else 1):
+                for e in range(lanes):
+                    regs[dst, e, 0], regs[dst, e, 1], regs[dst, e, 2] = f192._mul(
+                        regs[dst, e, 0], regs[dst, e, 1], regs[dst, e, 2],
+                        regs[src, e, 0], regs[src, e, 1], regs[src, e, 2])
+        for e in range(lanes):
+            for j in range(3):
+                out[start + e, j] = regs[_T, e, j]
     return out
 
 
@@ -132,10 +130,16 @@ def inverse_square_roots(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     [w²·u = 1], i.e. [u is a non-zero quadratic residue] (w²·u = u^((p−1)/2), Euler's
     criterion: 1 for a square, p − 1 for a non-square, 0 for u = 0)."""
     u = np.ascontiguousarray(u)
-    w = _power_chain(u, np.empty_like(u))
+    w = _power_chain(u, _CHAIN, np.empty_like(u))
     euler = f192.modmul(f192.modmul(w, w, np.empty_like(w)), u, np.empty_like(u))
     square = (euler[:, 0] == 1) & (euler[:, 1] == 0) & (euler[:, 2] == 0)
     return w, square
+
+
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile: a few seconds) this module's kernel
+    now, outside a protocol round — as ``f192.warm_up`` does for the field kernels."""
+    inverse_square_roots(np.ones((_LANES + 1, 3), dtype=np.uint64))
 
 
 async def random_bits_limbs(count: int) -> np.ndarray:
@@ -262,10 +266,11 @@ async def less_than_zero_limbs(d: np.ndarray, bits: int) -> np.ndarray:
     Rounds: 2 + 5 (random bits and their check) + 1 (c) + ⌈log2 m⌉ (comparison).
     Products per element: m + 1 + k (squares) + ≈ 2m (comparison).
     Measured (bits = 16, 3 local parties on the 2-core machine while other benchmarks ran,
-    load 9–10; the call plus the caller's ``product_check.verify``, median of 3): N = 60
-    0.18–0.29 s, N = 1000 1.8–2.3 s, of which the 57 000 random bits ≈ 65–90 %: per bit,
-    MPyC's PRSS draw (``prss_random_limbs``, Python) ≈ 3 µs and the exponentiation
-    (:func:`inverse_square_roots`) ≈ 1.8 µs of CPU time.
+    load 9–13; the call plus the caller's ``product_check.verify``, median of 3): wall
+    N = 60 0.14–0.29 s, N = 1000 1.8–2.9 s; one party's CPU time N = 60 0.02 s, N = 1000
+    0.27 s. The 57 000 random bits are most of it: per bit, MPyC's PRSS draw
+    (``prss_random_limbs``, Python) ≈ 3 µs and the exponentiation
+    (:func:`inverse_square_roots`) ≈ 2 µs of CPU time.
     """
     d = np.ascontiguousarray(np.asarray(d, dtype=np.uint64).reshape(-1, 3))
     n = d.shape[0]
