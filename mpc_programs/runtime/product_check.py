@@ -137,6 +137,12 @@ def record_matvec(x: np.ndarray, matrix: np.ndarray, z: np.ndarray) -> None:
         _pending.append(_Record(x, None, matrix, z))
 
 
+def record_inner(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+    """Record z = Σ_i x_i·y_i (x, y (N, 3), z one element: (3,) or (1, 3))."""
+    y = _limbs(y)
+    record_matvec(x, y.reshape(y.shape[0], 1, 3), np.asarray(z).reshape(1, 3))
+
+
 def record_rowdot(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
     """Record z_i = Σ_j x[i, j]·y[i, j] (x, y (N, K, 3), z (N, 3))."""
     if not active():

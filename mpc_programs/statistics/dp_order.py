@@ -43,9 +43,9 @@ import numpy as np
 
 from mpc_programs.statistics.dp_stats import joint_noise
 from mpc_programs.shares.field import DIGIT_BASE, DIGITS, PRIME
-from mpc_programs.runtime.hardened_runtime import mpc
-from mpc_programs.statistics.secure_stats import (SharedInputs, _matmul, _multiply,
-                                                  below_indicators, local_array)
+from mpc_programs.statistics.secure_stats import (SharedInputs, _less_than_zero, _matmul,
+                                                  _multiply, _output, below_indicators,
+                                                  local_array)
 
 #: Hex digits searched below the clipping bound's top digit (resolution C / 16^LEVELS).
 LEVELS = 6
@@ -111,7 +111,8 @@ async def open_dp_order_statistics(inputs: SharedInputs, ranks: Sequence[int], c
         noisy = (rows + np.asarray(noise, dtype=object).reshape(len(live), width)) % PRIME
         cumulative = np.cumsum(noisy[:, :-1], axis=1) % PRIME  # cum_d for d = 1..width−1
         difference = (remaining[live, None] - cumulative) % PRIME
-        opened = await mpc.output(mpc.np_sgn(local_array(difference), l=cmp_bits, LT=True))
+        opened = await _output(local_array(await _less_than_zero(difference, cmp_bits), True),
+                               "dp order statistic digit")
         above_rank = np.asarray([[int(b) for b in row] for row in np.atleast_2d(opened)]) != 0
         extensions = []
         for row, k in enumerate(live):

@@ -32,9 +32,9 @@ import numpy as np
 from mpc_programs.statistics.dp import discrete_laplace
 from mpc_programs.shares.field import PRIME
 from mpc_programs.runtime.hardened_runtime import mpc
-from mpc_programs.statistics.secure_stats import (FIELD, SharedInputs, _multiply, _reshare,
-                                                  below_indicators, counts_below, local_array,
-                                                  secint)
+from mpc_programs.statistics.secure_stats import (FIELD, SharedInputs, _multiply, _output,
+                                                  _reshare, below_indicators, counts_below,
+                                                  local_array, secint)
 
 
 async def joint_noise(scales: Sequence[Fraction]) -> np.ndarray:
@@ -56,7 +56,7 @@ async def open_noisy_clipped_sum(inputs: SharedInputs, clip_units: int,
     clipped = kept + secint(FIELD((clip_units * (inputs.n - n_below)) % PRIME))
     noise = (await joint_noise([scale]))[0]
     total = clipped + secint(FIELD(int(noise)))
-    return _signed(int(await mpc.output(total)))
+    return _signed(int(await _output(total, "dp sum")))
 
 
 async def clipped_values(inputs: SharedInputs, clip_units: int) -> np.ndarray:
@@ -120,7 +120,7 @@ async def open_noisy_bivariate_sums(x: SharedInputs, y: SharedInputs, clip_x: in
     noise = await joint_noise([Fraction(bivariate_sensitivity(s, clip_x, clip_y)) / share
                                for s in names])
     noisy = np.array([(shares[s] + int(e)) % PRIME for s, e in zip(names, noise)], dtype=object)
-    opened = await mpc.output(local_array(noisy, True))
+    opened = await _output(local_array(noisy, True), "dp bivariate")
     return {s: _signed(int(v)) for s, v in zip(names, opened)}
 
 
@@ -166,7 +166,7 @@ async def open_noisy_clipped_moments(inputs: SharedInputs, clip_units: int, scal
     noise = await joint_noise([scale_sum, scale_squares])
     noisy_total = secint(FIELD((total + int(noise[0])) % PRIME))
     noisy_squares = squares + secint(FIELD(int(noise[1])))
-    s, q = await mpc.output([noisy_total, noisy_squares])
+    s, q = await _output([noisy_total, noisy_squares], "dp moments")
     return _signed(int(s)), _signed(int(q))
 
 
@@ -177,7 +177,7 @@ async def open_noisy_histogram(inputs: SharedInputs, edges: Sequence[int],
     bounds = [0, *[int(v) for v in below], inputs.n]
     buckets = np.array([(b - a) % PRIME for a, b in zip(bounds, bounds[1:])], dtype=object)
     noise = await joint_noise([scale] * len(buckets))
-    opened = await mpc.output(local_array((buckets + noise) % PRIME, True))
+    opened = await _output(local_array((buckets + noise) % PRIME, True), "dp histogram")
     return [_signed(int(c)) for c in opened]
 
 

@@ -84,7 +84,9 @@ from mpc_programs.statistics.secure_stats import (
     require_prss,
     truncate,
 )
+from mpc_programs.runtime import fast_mpc, product_check
 from mpc_programs.runtime.hardened_runtime import mpc
+from mpc_programs.shares import f192
 
 STATISTICS = ("covariance", "correlation", "linear_regression")
 #: Fractional bits of the fixed-point values.
@@ -140,8 +142,21 @@ def _signed(value: int) -> int:
 
 
 async def _open(values: Iterable[int]) -> list[int]:
+    """Open after the product check (under active security) of every product so far."""
+    await product_check.verify("bivariate")
     opened = await mpc.output(local_array(np.array(list(values), dtype=object)))
     return [int(v) for v in np.asarray(opened).reshape(-1)]
+
+
+async def _random_bits(count: int) -> np.ndarray:
+    """Local shares of ``count`` uniformly random bits: under active security verified ones
+    (``secure_compare.random_bits_limbs``: the square r² is a recorded product, checked
+    before the bits are used — MPyC's own are not checked); otherwise MPyC's."""
+    if product_check.active():
+        from mpc_programs.statistics import secure_compare
+
+        return fast_mpc.from_limbs(await secure_compare.random_bits_limbs(count))
+    return np.asarray((await mpc.np_random_bits(FIELD, count)).value, dtype=object)
 
 
 async def _bits(values: np.ndarray, l: int) -> np.ndarray:
@@ -154,8 +169,7 @@ async def _bits(values: np.ndarray, l: int) -> np.ndarray:
     kappa = mpc.options.sec_param
     if l + kappa + _KAPPA_PAD >= PRIME.bit_length() - 1:
         raise ValueError("bit decomposition operand too long for the field")
-    random_bits = await mpc.np_random_bits(FIELD, k * l)
-    r = np.asarray(random_bits.value, dtype=object).reshape(k, l)
+    r = (await _random_bits(k * l)).reshape(k, l)
     powers = np.array([1 << j for j in range(l)], dtype=object)
     r_low = (r * powers).sum(axis=1)
     r_high = np.asarray(mpc._np_randoms(FIELD, k, 3 << kappa).value, dtype=object)
@@ -234,8 +248,32 @@ def _mantissa_weights(l: int, even: bool) -> np.ndarray:
 
 
 async def _inner_rows(lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
-    """Row-wise inner products of local shares (k, l), one resharing per row."""
-    return await _reshare((lefts * rights).sum(axis=1))
+    """Row-wise inner products of local shares (k, l), one resharing per row (each row's
+    relation recorded for the product check)."""
+    out = await _reshare((lefts * rights).sum(axis=1))
+    for left, right, value in zip(lefts, rights, out):
+        product_check.record_inner(fast_mpc.to_limbs(np.asarray(left, dtype=object)),
+                                   fast_mpc.to_limbs(np.asarray(right, dtype=object)),
+                                   fast_mpc.to_limbs(np.array([value], dtype=object)))
+    return out
+
+
+async def _moments(n: int, x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray,
+                   sx: int, sy: int, want_b: bool) -> tuple[int, int, int]:
+    """Degree-1 shares of C = n·Σxy − Sx·Sy, A = n·Σx² − Sx² and B = n·Σy² − Sy² (B = 0
+    unless ``want_b``): three inner products (one resharing) and three products of the
+    sums, every relation recorded for the product check."""
+    limbs = [fast_mpc.to_limbs(np.asarray(v, dtype=object)) for v in (x, y, mx, my)]
+    xl, yl, mxl, myl = limbs
+    pairs = [(mxl, yl), (mxl, xl)] + ([(myl, yl)] if want_b else [])
+    inners = await fast_mpc.reshare_limbs(np.stack([f192.inner(a, b) for a, b in pairs]))
+    for (a, b), value in zip(pairs, inners):
+        product_check.record_inner(a, b, value)
+    sums = fast_mpc.to_limbs(np.array([sx, sy], dtype=object))
+    products = f192.to_ints(await fast_mpc.multiply_limbs(sums[[0, 0, 1]], sums[[1, 0, 1]]))
+    dots = f192.to_ints(inners) + ([] if want_b else [0])
+    return ((n * dots[0] - products[0]) % PRIME, (n * dots[1] - products[1]) % PRIME,
+            (n * dots[2] - products[2]) % PRIME if want_b else 0)
 
 
 async def open_bivariate(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None, n: int,
@@ -256,11 +294,7 @@ async def open_bivariate(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None, 
         rows = await _multiply(np.stack([mask, mask]), np.stack([x, y]))
         mx, my = rows[0], rows[1]
     sx, sy = int(np.sum(mx)) % PRIME, int(np.sum(my)) % PRIME
-    c_loc = n * int(np.dot(mx, y)) - sx * sy
-    a_loc = n * int(np.dot(mx, x)) - sx * sx
-    b_loc = n * int(np.dot(my, y)) - sy * sy if want_r else 0
-    c_sh, a_sh, b_sh = (int(v) for v in await _reshare(np.array([c_loc, a_loc, b_loc],
-                                                              dtype=object)))
+    c_sh, a_sh, b_sh = await _moments(n, x, y, mx, my, sx, sy, want_r)
     covariance = None
     if "covariance" in wanted:
         covariance = _signed((await _open([c_sh]))[0])

@@ -64,12 +64,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from mpc_programs.runtime import fast_mpc
+from mpc_programs.runtime import fast_mpc, product_check
 from mpc_programs.shares.field import DIGITS, PRIME
 from mpc_programs.statistics.secure_stats import (
     FIELD,
     SharedInputs,
+    _multiply,
+    _output,
     _reshare,
+    _zero_flags,
     local_array,
     require_prss,
     secint,
@@ -189,6 +192,14 @@ class _NormalizerSums:
         # 2^(G−4·top−3) − 2^(G−3)·Z_{−1} + Σ_{t<top} (2^(G−4t−3) − 2^(G−4t−7))·Z_t
         self.ln = np.full(n, 4 * top + 3, dtype=object)
         self.inv = np.full(n, self.power[top], dtype=object)
+        # under active security: the products Z_t·(−LN2·β_rest) and Z_t·(2^…·η_rest) apart
+        # from the linear terms, so the reshared sums can be recorded for the product check
+        self.record = product_check.active()
+        self.z_terms: list[np.ndarray] = []
+        self.ln_terms: list[np.ndarray] = []
+        self.inv_terms: list[np.ndarray] = []
+        self.ln_linear = self.ln.copy()
+        self.inv_linear = self.inv.copy()
 
     def add(self, t: int, z_t: np.ndarray) -> None:
         onehot = self.inputs.digit(t)
@@ -196,7 +207,9 @@ class _NormalizerSums:
         if t < DIGITS - 1:
             if self.want_log:
                 self.ln = self.ln - 4 * z_t
+                self.ln_linear = self.ln_linear - 4 * z_t
             self.inv = self.inv + (power[t] - power[t + 1]) * z_t
+            self.inv_linear = self.inv_linear + (power[t] - power[t + 1]) * z_t
         e1 = onehot[:, 1]
         s23 = onehot[:, 2] + onehot[:, 3]
         s47 = onehot[:, 4] + onehot[:, 5] + onehot[:, 6] + onehot[:, 7]
@@ -205,12 +218,39 @@ class _NormalizerSums:
         if self.want_log:
             self.ln = self.ln - z_t * beta_rest
         self.inv = self.inv + power[t] * (z_t * eta_rest)
+        if self.record:
+            self.z_terms.append(z_t % PRIME)
+            self.ln_terms.append((-LN2 * beta_rest) % PRIME)
+            self.inv_terms.append((power[t] * eta_rest) % PRIME)
 
     def result(self, z_zero: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = PRIME
         ln_local = self.ln - 3 * z_zero
         inv_local = self.inv - self.power[0] * z_zero
         return (ln_local % p * LN2) % p, inv_local % p
+
+    def ln_linear_part(self, z_zero: np.ndarray) -> np.ndarray:
+        """The linear (degree-1) part of :meth:`result`'s ln c; the rest is Σ_t Z_t·ln_terms_t."""
+        return ((self.ln_linear - 3 * z_zero) % PRIME * LN2) % PRIME
+
+    def record_reshared(self, z_zero: np.ndarray, ln_c: np.ndarray | None,
+                        inv_c: np.ndarray) -> None:
+        """Record the reshared sums' product relations: ln c − LN2·(linear terms) =
+        Σ_t Z_t·(−LN2·β_rest_t) and 2^G/c − (linear terms) = Σ_t Z_t·(2^…·η_rest_t)."""
+        if not self.record:
+            return
+        p = PRIME
+
+        def rows(terms: list[np.ndarray]) -> np.ndarray:  # (N, T, 3)
+            stacked = np.stack(terms, axis=1)
+            return fast_mpc.to_limbs(stacked).reshape(*stacked.shape, 3)
+        x = rows(self.z_terms)
+        if ln_c is not None:
+            product_check.record_rowdot(x, rows(self.ln_terms),
+                                        fast_mpc.to_limbs((ln_c - self.ln_linear_part(z_zero)) % p))
+        linear = (self.inv_linear - self.power[0] * z_zero) % p
+        product_check.record_rowdot(x, rows(self.inv_terms),
+                                    fast_mpc.to_limbs((inv_c - linear) % p))
 
 
 def _block(coeffs: tuple[int, ...], powers: list[np.ndarray], j: int) -> np.ndarray:
@@ -234,41 +274,48 @@ async def open_log_reciprocal_sums(inputs: SharedInputs, mask: np.ndarray | None
     sums = _NormalizerSums(inputs, want_log)
     sums.add(DIGITS - 1, z[DIGITS - 1])
     for t in range(DIGITS - 2, -1, -1):
-        pending = fast_mpc.start_reshare(z[t] * inputs.digit(t)[:, 0])
+        digit0 = inputs.digit(t)[:, 0]
+        pending = fast_mpc.start_reshare(z[t] * digit0)
         sums.add(t, z[t])
         z[t - 1] = await pending
+        if product_check.active():
+            product_check.record_products(fast_mpc.to_limbs(z[t]), fast_mpc.to_limbs(digit0),
+                                          fast_mpc.to_limbs(z[t - 1]))
     zero = z[-1]
-    zeros = (secint(FIELD(int(np.sum(zero) % PRIME))) if mask is None
-             else local_array(mask, True) @ local_array(zero, True))
     require_prss()
-    if int(await mpc.output(zeros * mpc._random(secint))) != 0:
+    if await _any_zero(zero, mask):
         return LogReciprocalSums(True, None, None)
     # 2. c = 2^(4L + b): L the leading digit's position, b = ⌊log2 d₁⌋, then r = x/c − 1
     ln_c, inv_c = sums.result(zero)  # local degree-2 values
     if want_log and mask is not None:  # f·ln c needs ln c reshared; Σ ln c does not
         ln_c, inv_c = await _reshare(np.stack([ln_c, inv_c]))
+        sums.record_reshared(zero, ln_c, inv_c)
     else:
         inv_c = await _reshare(inv_c)
+        sums.record_reshared(zero, None, inv_c)
     # u = x·2^(G − 4L − b), exact; x = 0: r = 0, harmless. Truncated as a product.
-    u = inputs.values() * inv_c + zero * (1 << RECIPROCAL_TABLE_BITS)
-    r = await truncate(u, RECIPROCAL_TABLE_BITS - F, RECIPROCAL_TABLE_BITS + 2, product=True)
+    r = await _truncated_product(inputs.values(), inv_c, RECIPROCAL_TABLE_BITS - F,
+                                 RECIPROCAL_TABLE_BITS + 2,
+                                 plus=zero * (1 << RECIPROCAL_TABLE_BITS))
     s1 = (r - (1 << F)) % PRIME
-    s2 = await truncate(s1 * s1, F, 2 * F + 3, product=True)
-    s3, s4 = await truncate(np.stack([s2 * s1, s2 * s2]), F, 2 * F + 3, product=True)
+    s2 = await _truncated_product(s1, s1, F, 2 * F + 3)
+    s3, s4 = await _truncated_product(np.stack([s2, s2]), np.stack([s1, s2]), F, 2 * F + 3)
     powers = [np.full(n, 1 << F, dtype=object), s1, s2, s3]
     # 3. Horner steps in r^4 (truncated products), and the masked weights (secure
     # products) in the same round: row 0 ln, row 1 1/(1+r)
     wide = 2 * F + COEFFICIENT_BITS + 8
     weighted = None
     if mask is not None:  # f·r^4 for the log, f·2^G/c for the reciprocal
-        weighted = fast_mpc.start_reshare(np.stack(([mask * s4] if want_log else [])
-                                                   + ([mask * inv_c] if want_reciprocal else [])))
-    step_products = []
-    if want_log:
-        step_products.append(s4 * _block(ln_coeffs, powers, 2))
-    if want_reciprocal:
-        step_products.append(s4 * _block(rec_coeffs, powers, 2))
-    steps = await truncate(np.stack(step_products), F, wide, signed=True, product=True)
+        lefts = np.stack([mask] * (want_log + want_reciprocal))
+        rights = np.stack(([s4] if want_log else []) + ([inv_c] if want_reciprocal else []))
+        if product_check.active():  # verified products, in program order
+            weighted = _done(await _multiply(lefts, rights))
+        else:  # started now: its round overlaps the steps' truncation
+            weighted = fast_mpc.start_reshare(lefts * rights)
+    blocks = (([_block(ln_coeffs, powers, 2)] if want_log else [])
+              + ([_block(rec_coeffs, powers, 2)] if want_reciprocal else []))
+    steps = await _truncated_product(np.stack([s4] * len(blocks)), np.stack(blocks), F, wide,
+                                     signed=True)
     products = list(await weighted) if weighted is not None else []
     weight_s4 = products[0] if mask is not None and want_log else None
     weight_inv = products[-1] if mask is not None else inv_c
@@ -278,17 +325,21 @@ async def open_log_reciprocal_sums(inputs: SharedInputs, mask: np.ndarray | None
         h1 = (_block(ln_coeffs, powers, 1) + steps[row]) % PRIME
         q0 = (_block(ln_coeffs, powers, 0) * (1 << F) + ln_c) % PRIME  # scale 2^(2F + C)
         row += 1
-        if mask is None:
-            degree2.append(np.sum(q0) + np.sum(s4 * h1))
+        if mask is None and product_check.active():
+            # q0 holds ln c unreshared (degree 2): its products join the recorded sum
+            linear = (_block(ln_coeffs, powers, 0) * (1 << F) + sums.ln_linear_part(zero)) % PRIME
+            degree2.append(([s4, *sums.z_terms], [h1, *sums.ln_terms], int(np.sum(linear))))
+        elif mask is None:
+            degree2.append(([s4], [h1], int(np.sum(q0))))
         else:
-            degree2.append(np.sum(mask * q0) + np.sum(weight_s4 * h1))
+            degree2.append(([mask, weight_s4], [q0, h1], 0))
     if want_reciprocal:
         h1 = (_block(rec_coeffs, powers, 1) + steps[row]) % PRIME
-        top = _block(rec_coeffs, powers, 0) * (1 << F) + s4 * h1  # scale 2^(2F + C)
-        inverse_of_x = await truncate(top, F + COEFFICIENT_BITS, wide, signed=True,
-                                      product=True)  # scale 2^F
-        degree2.append(np.sum(weight_inv * inverse_of_x))
-    opened = await mpc.output(local_array(await _reshare(np.array(degree2, dtype=object)), True))
+        inverse_of_x = await _truncated_product(  # scale 2^F
+            s4, h1, F + COEFFICIENT_BITS, wide, signed=True,
+            plus=_block(rec_coeffs, powers, 0) * (1 << F))  # top: scale 2^(2F + C)
+        degree2.append(([weight_inv], [inverse_of_x], 0))
+    opened = await _output(local_array(await _inner_sums(degree2), True), "means")
     values = [_signed(int(v)) for v in np.asarray(opened).reshape(-1)]
     log_sum = values.pop(0) if want_log else None
     reciprocal_sum = values.pop(0) if want_reciprocal else None
@@ -297,3 +348,48 @@ async def open_log_reciprocal_sums(inputs: SharedInputs, mask: np.ndarray | None
 
 def _signed(value: int) -> int:
     return value - PRIME if value > PRIME // 2 else value
+
+
+async def _done(value: np.ndarray) -> np.ndarray:
+    return value
+
+
+async def _any_zero(zero: np.ndarray, mask: np.ndarray | None) -> bool:
+    """Whether any (masked) input is 0: the public zero test of Σ f·[x = 0] (one bit)."""
+    if product_check.active():
+        if mask is None:
+            zeros = int(np.sum(zero) % PRIME)
+        else:
+            (zeros,) = await _inner_sums([([mask], [zero], 0)])
+        return not (await _zero_flags(np.array([zeros], dtype=object), "means zero test"))[0]
+    zeros = (secint(FIELD(int(np.sum(zero) % PRIME))) if mask is None
+             else local_array(mask, True) @ local_array(zero, True))
+    return int(await mpc.output(zeros * mpc._random(secint))) != 0
+
+
+async def _truncated_product(left: np.ndarray, right: np.ndarray, f: int, l: int,
+                             signed: bool = False, plus: object = 0) -> np.ndarray:
+    """⌊(left·right + plus) / 2^f⌋ (``truncate``), elementwise. Semi-honest: truncated
+    straight from the local degree-2 values (no resharing). Under active security the
+    product is a verified one first (``_multiply``, recorded for the product check): a
+    degree-2 opening has no redundancy, so one party could shift it at will."""
+    if product_check.active():
+        product = await _multiply(left, right)
+        return await truncate((product + plus) % PRIME, f, l, signed)
+    return await truncate(left * right + plus, f, l, signed, product=True)
+
+
+async def _inner_sums(terms: list[tuple[list[np.ndarray], list[np.ndarray], int]]
+                      ) -> np.ndarray:
+    """Degree-1 shares of Σ_k Σ_i lefts[k]_i·rights[k]_i + linear for each (lefts, rights,
+    linear) term: one resharing for all; each relation recorded for the product check."""
+    local = [int(sum(int(np.dot(a, b) % PRIME) for a, b in zip(lefts, rights)) + linear)
+             % PRIME for lefts, rights, linear in terms]
+    out = await _reshare(np.array(local, dtype=object))
+    if product_check.active():
+        for (lefts, rights, linear), value in zip(terms, out):
+            product_check.record_inner(fast_mpc.to_limbs(np.concatenate(lefts)),
+                                       fast_mpc.to_limbs(np.concatenate(rights)),
+                                       fast_mpc.to_limbs(np.array([(value - linear) % PRIME],
+                                                                  dtype=object)))
+    return out

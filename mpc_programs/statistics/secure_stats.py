@@ -75,7 +75,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mpc_programs.runtime import fast_mpc
+from mpc_programs.runtime import fast_mpc, product_check
 from mpc_programs.shares.encoding import MAX_UNITS
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import (DIGIT_BASE, DIGITS, ELEMENT_BYTES, PRIME, TOP_DIGIT_MAX,
@@ -100,11 +100,31 @@ async def _multiply(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return await fast_mpc.multiply(left, right)
 
 
+async def _output(x: object, step: str) -> object:
+    """Open ``x`` (checked) once every product recorded so far has passed the product check
+    (``product_check.verify``; nothing under semi-honest security): no value that depends on
+    a product is ever opened unverified."""
+    await product_check.verify(step)
+    return await mpc.output(x)
+
+
+async def _open_limbs(values: np.ndarray, step: str) -> np.ndarray:
+    """:func:`_output` for limbs (``fast_mpc.open_limbs``)."""
+    await product_check.verify(step)
+    return await fast_mpc.open_limbs(values)
+
+
 async def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Secure matrix product: local products, only the result is reshared."""
+    """Secure matrix product (K, N) @ (N, D): local products, only the result is reshared;
+    each row's relation is recorded for the product check."""
     left = np.asarray(left, dtype=object)
     right = np.asarray(right, dtype=object)
-    return await fast_mpc.reshare(left @ right)
+    out = await fast_mpc.reshare(left @ right)
+    if product_check.active():
+        matrix = fast_mpc.to_limbs(right).reshape(*right.shape, 3)
+        for row, value in zip(left, out):
+            product_check.record_matvec(fast_mpc.to_limbs(row), matrix, fast_mpc.to_limbs(value))
+    return out
 
 
 class ShareColumns(Protocol):
@@ -337,20 +357,24 @@ async def filter_mask(inputs: SharedInputs, predicate: Filter) -> np.ndarray:
 
 async def open_count(mask: np.ndarray) -> int:
     """Σ f_i, opened: the number of inputs that pass the filter (local sum, one opening)."""
-    return int(await mpc.output(secint(FIELD(int(np.sum(mask) % PRIME)))))
+    return int(await _output(secint(FIELD(int(np.sum(mask) % PRIME))), "filter count"))
 
 
-def _masked_total(inputs: SharedInputs, mask: np.ndarray | None) -> secint:
-    """Σ f_i·x_i, secret: a local sum, or an inner product (one reshare) under a mask."""
-    values = inputs.values()
+async def _masked_total(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Σ f_i·x_i, secret, as (1, 3) limbs from the values' limbs: a local sum, or an inner
+    product (one reshare, recorded for the product check) under a mask."""
     if mask is None:
-        return secint(FIELD(int(np.sum(values) % PRIME)))
-    return local_array(mask, True) @ local_array(values, True)
+        return f192.inner(values, _ones(values.shape[0]))[None]
+    mask = fast_mpc.to_limbs(mask)
+    total = await fast_mpc.reshare_limbs(f192.inner(mask, values)[None])
+    product_check.record_inner(mask, values, total)
+    return total
 
 
 async def open_sum(inputs: SharedInputs, mask: np.ndarray | None = None) -> int:
     """Σ f_i·x_i, opened. Cost: none (local) without a mask, one reshare with one."""
-    return int(await mpc.output(_masked_total(inputs, mask)))
+    total = await _masked_total(fast_mpc.to_limbs(inputs.values()), mask)
+    return _signed(f192.to_ints(await _open_limbs(total, "sum"))[0])
 
 
 async def open_variance_numerator(inputs: SharedInputs, mask: np.ndarray | None = None,
@@ -358,22 +382,27 @@ async def open_variance_numerator(inputs: SharedInputs, mask: np.ndarray | None 
     """(Σx, m·Σx² − (Σx)²) over the m = ``count`` masked inputs, both opened.
 
     The second equals m(m−1)·variance. Cost: one reshare (x·x inner product) and one
-    product; a mask adds one round of N products (f∘x, then (f∘x)·x).
+    product; a mask adds one round of N products (f∘x, then (f∘x)·x). Every product is
+    recorded for the product check.
     """
-    values = inputs.values()
-    x = local_array(values, True)
-    total = _masked_total(inputs, mask)
+    x = fast_mpc.to_limbs(inputs.values())
+    total = await _masked_total(x, mask)
     if mask is None:
         m = inputs.n
-        squares = x @ x  # local inner product, one reshare
+        fx = x
     else:
         if count is None:
             raise ValueError("a masked variance needs the (opened) filtered count")
         m = count
-        squares = local_array(await _multiply(mask, values), True) @ x
-    numerator = m * squares - total * total
-    s, v = await mpc.output([total, numerator])
-    return int(s), int(v)
+        fx = await fast_mpc.multiply_limbs(fast_mpc.to_limbs(mask), x)
+    squares = await fast_mpc.reshare_limbs(f192.inner(fx, x)[None])  # one reshare
+    product_check.record_inner(fx, x, squares)
+    total_squared = await fast_mpc.multiply_limbs(total, total)
+    numerator = f192.modsub(fast_mpc.mul_const(squares, fast_mpc.constant_limbs(m),
+                                               np.empty_like(squares)),
+                            total_squared, np.empty_like(squares))
+    s, v = f192.to_ints(await _open_limbs(np.concatenate([total, numerator]), "moments"))
+    return _signed(s), _signed(v)
 
 
 async def _extend_prefixes(active: dict, extensions: dict) -> dict:
@@ -407,8 +436,12 @@ async def _prefix_counts(active: dict, prefixes: Sequence[tuple[int, ...]], oneh
     counts: dict = {}
     shared = [u for u in distinct if active[u] is not None]
     if shared:
-        local = np.stack([f192.matvec_t(onehot[:, columns], active[u]) for u in shared])
-        for u, row in zip(shared, fast_mpc.from_limbs(await fast_mpc.reshare_limbs(local))):
+        block = onehot[:, columns]
+        local = np.stack([f192.matvec_t(block, active[u]) for u in shared])
+        rows = await fast_mpc.reshare_limbs(local)
+        for u, row in zip(shared, rows):
+            product_check.record_matvec(active[u], block, row)
+        for u, row in zip(shared, fast_mpc.from_limbs(rows)):
             counts[u] = row
     for u in distinct:
         if active[u] is None:
@@ -428,14 +461,15 @@ async def _below_flags(ranks: list[int], n: int, remaining: np.ndarray,
     zero_rows = [k for k, r in enumerate(ranks) if r == 0 or r == n - 1]
     cmp_rows = [k for k in range(len(ranks)) if k not in zero_rows]
     below = np.zeros(cumulative.shape, dtype=bool)
+    if product_check.active():
+        return await _verified_below_flags(ranks, remaining, cumulative, cmp_bits,
+                                           zero_rows, cmp_rows, below)
     tasks = []
     if cmp_rows:
         difference = (remaining[cmp_rows, None] - cumulative[cmp_rows]) % PRIME
         tasks.append(mpc.output(mpc.np_sgn(local_array(difference), l=cmp_bits, LT=True)))
     if zero_rows:
-        tested = np.stack([cumulative[k] if ranks[k] == 0
-                           else (remaining[k] + 1 - cumulative[k]) % PRIME
-                           for k in zero_rows])
+        tested = _zero_tested(ranks, zero_rows, remaining, cumulative)
         tasks.append(fast_mpc.open_zero_flags(tested, FIELD))
     results = [await task for task in tasks]
     if cmp_rows:
@@ -446,6 +480,58 @@ async def _below_flags(ranks: list[int], n: int, remaining: np.ndarray,
             # min: [cum > 0] = [cum ≠ 0]; max: [cum > T − 1] = [T − cum = 0]
             below[k] = ~flags[row] if ranks[k] == 0 else flags[row]
     return below
+
+
+def _zero_tested(ranks: list[int], zero_rows: list[int], remaining: np.ndarray,
+                 cumulative: np.ndarray) -> np.ndarray:
+    """What the min/max paths test for zero: cum (min) or r' + 1 − cum (max)."""
+    return np.stack([cumulative[k] if ranks[k] == 0
+                     else (remaining[k] + 1 - cumulative[k]) % PRIME for k in zero_rows])
+
+
+async def _verified_below_flags(ranks: list[int], remaining: np.ndarray,
+                                cumulative: np.ndarray, cmp_bits: int, zero_rows: list[int],
+                                cmp_rows: list[int], below: np.ndarray) -> np.ndarray:
+    """:func:`_below_flags` under active security: comparisons by ``secure_compare`` and zero
+    tests by :func:`_masked_for_zero_test`, every product of them and of the counts checked
+    (``product_check.verify``) before the bits are opened — one opening for all."""
+    parts = []
+    if cmp_rows:
+        from mpc_programs.statistics import secure_compare
+
+        difference = (remaining[cmp_rows, None] - cumulative[cmp_rows]) % PRIME
+        parts.append(await secure_compare.less_than_zero_limbs(
+            fast_mpc.to_limbs(difference.reshape(-1)), cmp_bits))
+    if zero_rows:
+        tested = _zero_tested(ranks, zero_rows, remaining, cumulative)
+        parts.append(await _masked_for_zero_test(fast_mpc.to_limbs(tested.reshape(-1))))
+    opened = await _open_limbs(np.concatenate(parts), "order statistic digit")
+    width = cumulative.shape[1]
+    if cmp_rows:
+        bits = f192.to_ints(opened[:len(cmp_rows) * width])
+        below[cmp_rows] = np.asarray(bits, dtype=object).reshape(len(cmp_rows), width) != 0
+    if zero_rows:
+        flags = ~opened[len(cmp_rows) * width:].any(axis=1).reshape(len(zero_rows), width)
+        for row, k in enumerate(zero_rows):
+            below[k] = ~flags[row] if ranks[k] == 0 else flags[row]
+    return below
+
+
+async def _masked_for_zero_test(values: np.ndarray) -> np.ndarray:
+    """[ρ·a] for a fresh random [ρ] per element (limbs), a verified product: opened after the
+    product check it is 0 iff a = 0 and uniform otherwise (up to Pr[ρ = 0] = 1/p) — the zero
+    test of ``fast_mpc.open_zero_flags`` with a degree-t resharing and a checked opening in
+    place of its degree-2t opening, in which one party could shift the opened value."""
+    rho = fast_mpc.prss_random_limbs(values.shape[0])
+    return await fast_mpc.multiply_limbs(rho, values)
+
+
+async def _zero_flags(tested: np.ndarray, step: str) -> np.ndarray:
+    """Public [a = 0] per element of the shared ``tested`` (object array of local shares)."""
+    if not product_check.active():
+        return fast_mpc.zero_flags(await fast_mpc.open_zero_flags(tested, FIELD), tested.shape)
+    masked = await _masked_for_zero_test(fast_mpc.to_limbs(tested.reshape(-1)))
+    return ~(await _open_limbs(masked, step)).any(axis=1).reshape(tested.shape)
 
 
 async def _zero_digit_round(ranks: list[int], n: int, prefixes: list[tuple[int, ...]],
@@ -462,7 +548,7 @@ async def _zero_digit_round(ranks: list[int], n: int, prefixes: list[tuple[int, 
                                                          slice(0, 1))).items()}
     tested = np.array([c0[u] if r == 0 else (remaining[k] + 1 - c0[u]) % PRIME
                        for k, (u, r) in enumerate(zip(prefixes, ranks))], dtype=object)
-    flags = fast_mpc.zero_flags(await fast_mpc.open_zero_flags(tested, FIELD), tested.shape)
+    flags = await _zero_flags(tested, "order statistic leading zero")
     # min: digit 0 iff c_0 ≠ 0; max: digit 0 iff T − c_0 = 0
     return [0 if (not flags[k] if r == 0 else flags[k]) else None
             for k, r in enumerate(ranks)]
@@ -500,8 +586,9 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
             # same at every party, and nothing of it is opened), so a leading zero costs
             # the rounds of the zero test alone, not those of the test and then a product.
             if t > 0:
-                speculative = {u + (0,): fast_mpc.start_reshare_limbs(f192.modmul(
-                    active[u], np.ascontiguousarray(onehot[:, 0]), np.empty_like(active[u])))
+                zeros = np.ascontiguousarray(onehot[:, 0])
+                speculative = {u + (0,): (active[u], fast_mpc.start_reshare_limbs(
+                    f192.modmul(active[u], zeros, np.empty_like(active[u]))))
                     for u in dict.fromkeys(prefixes)}
             digits = await _zero_digit_round(ranks, n, prefixes, remaining, active, onehot)
         open_paths = [k for k, d in enumerate(digits) if d is None]
@@ -520,7 +607,10 @@ async def open_order_statistics(inputs: SharedInputs, ranks: Sequence[int],
                     remaining[k] = (remaining[k] - cumulative[row, d - 1]) % PRIME
         new_prefixes = [u + (d,) for u, d in zip(prefixes, digits)]
         if t > 0:
-            ready = {v: await product for v, product in speculative.items()}
+            ready = {v: await product for v, (_, product) in speculative.items()}
+            for v, (left, _) in speculative.items():  # recorded in program order
+                product_check.record_products(left, np.ascontiguousarray(onehot[:, 0]),
+                                              ready[v])
             extensions = {u + (d,): (u, onehot[:, d]) for u, d in zip(prefixes, digits)
                           if u + (d,) not in ready}
             active = {**await _extend_prefixes(active, extensions),
@@ -536,14 +626,13 @@ async def open_counts_below(inputs: SharedInputs, edges: Sequence[int],
     if not edges:
         return []
     totals = await counts_below(inputs, edges, mask)
-    opened = await mpc.output(local_array(totals))
+    opened = await _output(local_array(totals), "histogram")
     return [int(c) for c in opened]
 
 
 async def counts_below(inputs: SharedInputs, edges: Sequence[int],
                        mask: np.ndarray | None = None) -> np.ndarray:
     """Local shares of #{i : f_i = 1, x_i < e} for each public edge e; nothing opened."""
-    n = inputs.n
     edge_digits = [[(e >> (4 * t)) % DIGIT_BASE for t in range(DIGITS)] for e in edges]
     lowest = [min((s for s in range(DIGITS) if ed[s]), default=DIGITS) for ed in edge_digits]
     # prefix-equality indicators per distinct high-digit prefix; None = all ones
@@ -563,11 +652,14 @@ async def counts_below(inputs: SharedInputs, edges: Sequence[int],
                 sums = fast_mpc.from_limbs(_column_sums(onehot, slice(0, ed[t])))
                 totals[k] = (totals[k] + int(np.sum(sums))) % PRIME
             else:  # Σ_i [digit_t < e_t]·match_i, one reshare per edge
-                products.append(f192.inner(_row_sums(onehot, ed[t]), match))
-                owners.append(k)
+                below = _row_sums(onehot, ed[t])
+                products.append(f192.inner(below, match))
+                owners.append((k, match, below))
         if owners:
-            shared = fast_mpc.from_limbs(await fast_mpc.reshare_limbs(np.stack(products)))
-            for k, value in zip(owners, shared):
+            reshared = await fast_mpc.reshare_limbs(np.stack(products))
+            for (_, match, below), value in zip(owners, reshared):
+                product_check.record_inner(match, below, value)
+            for (k, _, _), value in zip(owners, fast_mpc.from_limbs(reshared)):
                 totals[k] = (totals[k] + int(value)) % PRIME
         if t == 0:
             break
@@ -583,6 +675,20 @@ def _need_count(count: int | None) -> int:
     if count is None:
         raise ValueError("a masked statistic needs the (opened) filtered count")
     return count
+
+
+async def _less_than_zero(values: np.ndarray, bits: int) -> np.ndarray:
+    """Local shares of [v < 0] for shared v in (−2^bits, 2^bits) (object array of local
+    shares): ``secure_compare`` (verified products) under active security, MPyC's
+    comparison otherwise."""
+    values = np.asarray(values, dtype=object) % PRIME
+    if product_check.active():
+        from mpc_programs.statistics import secure_compare
+
+        flat = fast_mpc.to_limbs(values.reshape(-1))
+        out = await secure_compare.less_than_zero_limbs(flat, bits)
+        return fast_mpc.from_limbs(out, values.shape)
+    return await _local(mpc.np_sgn(local_array(values, True), l=bits, LT=True))
 
 
 async def open_mode_bucket(inputs: SharedInputs, edges: Sequence[int],
@@ -610,7 +716,7 @@ async def open_mode_bucket(inputs: SharedInputs, edges: Sequence[int],
         left_i = np.array(indices[0:2 * pairs:2], dtype=object)
         right_i = np.array(indices[1:2 * pairs:2], dtype=object)
         # take the right candidate iff left count < right count
-        take = await _local(mpc.np_sgn(local_array(left_c - right_c), l=cmp_bits, LT=True))
+        take = await _less_than_zero(left_c - right_c, cmp_bits)
         chosen = await _multiply(np.concatenate([take, take]),
                                  np.concatenate([right_c - left_c, right_i - left_i]) % PRIME)
         new_c = list((left_c + chosen[:pairs]) % PRIME)
@@ -619,7 +725,8 @@ async def open_mode_bucket(inputs: SharedInputs, edges: Sequence[int],
             new_c.append(counts[-1])
             new_i.append(indices[-1])
         counts, indices = new_c, new_i
-    index, best = await mpc.output(local_array(np.array([indices[0], counts[0]], dtype=object)))
+    index, best = await _output(local_array(np.array([indices[0], counts[0]], dtype=object)),
+                                "mode")
     return int(index), int(best)
 
 
@@ -647,10 +754,14 @@ async def open_gini_numerator(inputs: SharedInputs, mask: np.ndarray | None = No
         digits, np.asarray(values, dtype=object).reshape(n, 1))
     y = carried[:, 0]
     offset = 1 - m - 2 * (n - m)  # masked-in ranks start at n − m
-    degree2 = int(np.sum(y * ((2 * ranks + offset) % PRIME)) % PRIME)
+    weights = (2 * ranks + offset) % PRIME
+    degree2 = int(np.sum(y * weights) % PRIME)
     numerator = await fast_mpc.reshare(np.array([degree2], dtype=object))
+    product_check.record_inner(fast_mpc.to_limbs(y), fast_mpc.to_limbs(weights),
+                               fast_mpc.to_limbs(numerator))
     total = int(np.sum(values) % PRIME)
-    opened = await mpc.output(local_array(np.array([int(numerator[0]), total], dtype=object)))
+    opened = await _output(local_array(np.array([int(numerator[0]), total], dtype=object)),
+                           "gini")
     return _signed(int(opened[0])), int(opened[1])
 
 
