@@ -444,7 +444,7 @@ def load_compiled_kernels() -> None:
     import fcntl
     import tempfile
 
-    from mpc_programs.statistics import secure_sort
+    from mpc_programs.statistics import secure_compare, secure_sort
 
     directory = os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir()
     os.makedirs(directory, exist_ok=True)
@@ -453,6 +453,7 @@ def load_compiled_kernels() -> None:
         try:
             f192.warm_up()
             secure_sort.warm_up()
+            secure_compare.warm_up()
             one = np.zeros(3, dtype=np.uint64)
             limbs = np.zeros((2, 3), dtype=np.uint64)
             fast_mpc.mul_const(limbs, one, np.empty_like(limbs))
