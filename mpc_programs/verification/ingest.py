@@ -88,7 +88,7 @@ elements (check 1) and one opening of N elements (check 2). Malicious, in additi
 resharing of N elements ([q]), the product check over 15·N left operands (its resharings
 of 15·N and N elements, the opening of its coin and r, one resharing and one opening of
 a single element) and a checked opening of N elements instead of the degree-2 one: about
-17 field elements (≈ 0.4 KB) per provider and peer, five more rounds; local work is a few
+17 field elements (≈ 0.4 KB) per provider and peer, six more rounds; local work is a few
 compiled passes over the rows (``f192`` and the two kernels below). Measured for 10,000
 inputs (``check_rows`` in three local parties, ``tests/ingest_check_party.py --inputs
 10000``, one 2-core machine shared with other work, load 10–12, so noisy): semi-honest
