@@ -38,8 +38,6 @@ import random
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpc_programs.runtime import fast_mpc, product_check  # noqa: E402
@@ -147,12 +145,12 @@ def attack(kind: str, index: int, mode: str) -> None:
         original_sum = fast_mpc.share_sum_limbs
         steps = {"left": -1}
 
-        async def authenticate(rows):
+        async def authenticate(*args, **kwargs):
             if hit():
                 _arm(mode)
                 _state.update(columns="all", sign=1)
                 steps["left"] = 2  # party 1 sends in two of the three pair steps
-            return await original_auth(rows)
+            return await original_auth(*args, **kwargs)
 
         async def share_sum_limbs(values, senders):
             if mpc.pid in senders and steps["left"] > 0:

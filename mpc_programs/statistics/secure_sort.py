@@ -71,9 +71,15 @@ output is π_S(rows) + E, π_S the honest member's permutation. So the sort chec
   δ'_i = E'_i + (P·ε)_i − Σ_j κ_j·E_{i,j}: if a row i of E is non-zero, δ'_i = 0 needs
   Σ_j κ_j·E_{i,j} to hit a value fixed without κ — probability 1/p. Any non-zero ε or δ'
   fails ``product_check.verify`` except with probability ≤ 3/p (+ ChaCha20's advantage).
-  Soundness per shuffle: an error in the shuffled rows passes with probability ≤ 1/p
-  besides the product check's own ≤ 3/p per check; over a whole Gini sort (30 digit
-  columns with the filter: 57 shuffles, 30 checks) ≤ 147/p < 2^-184 for p = 2^192 − 237.
+  Before each check the relations kept since the last one (the positions' N rows, each
+  shuffle's tags before and after) are compressed to one inner product each under public
+  random coefficients γ from a coin opened then (``_Relations``): a non-zero vector of row
+  errors δ survives as Σ γ_i δ_i ≠ 0 except with probability 1/p (Schwartz–Zippel), and
+  the check's shadows shrink from N outputs per relation to one.
+  Soundness: an error in the shuffled rows passes with probability ≤ 1/p per shuffle (κ),
+  a compression loses it with ≤ 1/p per relation, the product check with ≤ 3/p per check;
+  over a whole Gini sort (30 digit columns with the filter: 57 shuffles, 143 compressed
+  relations, 30 checks) ≤ 290/p < 2^-183 for p = 2^192 − 237.
   Why the creation is recorded as well: without it, an ε_i ≠ 0 could be cancelled by an
   E'_k at output row k exactly when P maps i to k — the run would abort or not depending
   on the secret permutation (a selective failure revealing a point of P, and through the
@@ -95,9 +101,10 @@ output is π_S(rows) + E, π_S the honest member's permutation. So the sort chec
   caller's check before it opens anything (Gini: ``secure_stats.open_gini_numerator``).
 
 Cost of the checks per pass: one tag column more in the six pair steps, two resharings
-of N for the tags, and one ``product_check.verify`` (its shadows: the N·k one-hot
-entries of the positions and 5N outputs; five rounds). Gini at N = 10,000 takes about
-2.2× the semi-honest time (2-core machine, 3 parties).
+of N for the tags, one coin opened and one ``product_check.verify`` (its shadows: the N·k
+one-hot entries of the positions and a few compressed outputs; five rounds). Gini's sort
+at N = 10,000: 322 MB sent per party instead of 187 MB (1.72×); time 1.5–2.2× the
+semi-honest one (medians of 3, 3 parties on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -237,56 +244,111 @@ def _positions_degree2(column, prefix):
     return out
 
 
-async def _stable_positions(column: np.ndarray) -> np.ndarray:
+class _Relations:
+    """The sort's product relations awaiting the check, compressed before they go to
+    ``product_check``: N rows of a relation become one inner product under public random
+    coefficients γ (Schwartz–Zippel: a non-zero vector of row errors δ gives Σ γ_i δ_i = 0
+    with probability 1/p), drawn from a coin opened after every row is fixed. That cuts the
+    check's shadows of the outputs from N per relation to one (the left operands' shadows
+    stay). Semi-honest: nothing is kept."""
+
+    def __init__(self) -> None:
+        self.tags: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.positions: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_tags(self, key: np.ndarray, rows: np.ndarray, tags: np.ndarray) -> None:
+        """μ_i = Σ_j κ_j·rows[i, j] (key (w, 3), rows (N, w, 3), tags (N, 3))."""
+        self.tags.append((key, np.ascontiguousarray(rows), np.ascontiguousarray(tags)))
+
+    def add_positions(self, column: np.ndarray, prefix: np.ndarray, dest: np.ndarray) -> None:
+        """dest_i = Σ_d column[i, d]·prefix[i, d] (column, prefix (N, k, 3), dest (N, 3))."""
+        self.positions.append((column, prefix, dest))
+
+    async def record(self) -> None:
+        """Open a coin (checked; a fresh PRSS random, independent of the data), compress
+        every relation with its own slice of coefficients and record it for the check."""
+        if not (self.tags or self.positions):
+            return
+        coin = await fast_mpc.open_limbs(fast_mpc.prss_random_limbs(1))
+        sizes = [t[1].shape[0] for t in self.tags] + [p[0].shape[0] for p in self.positions]
+        gamma = product_check.coefficients(b"secure_sort rows " + f192.to_bytes_le(coin),
+                                           sum(sizes))
+        at = 0
+        for key, rows, tags in self.tags:
+            g = gamma[at:at + rows.shape[0]]
+            at += rows.shape[0]
+            # Σ_i γ_i μ_i = Σ_j κ_j·(Σ_i γ_i rows[i, j])
+            weighted = f192.matvec_t(rows, g)  # (w, 3)
+            product_check.record_matvec(key, weighted.reshape(-1, 1, 3),
+                                        f192.inner(g, tags).reshape(1, 3))
+        for column, prefix, dest in self.positions:
+            n, k = column.shape[0], column.shape[1]
+            g = gamma[at:at + n]
+            at += n
+            # Σ_i γ_i dest_i = Σ_{i,d} column[i, d]·(γ_i·prefix[i, d])
+            scaled = f192.modmul(prefix.reshape(n * k, 3), np.repeat(g, k, axis=0),
+                                 np.empty((n * k, 3), np.uint64))
+            product_check.record_matvec(column.reshape(n * k, 3), scaled.reshape(n * k, 1, 3),
+                                        f192.inner(g, dest).reshape(1, 3))
+        self.tags.clear()
+        self.positions.clear()
+
+    async def verify(self, step: str) -> None:
+        """Record everything kept, then run ``product_check.verify``."""
+        await self.record()
+        await product_check.verify(step)
+
+
+async def _stable_positions(column: np.ndarray, relations: _Relations | None = None
+                            ) -> np.ndarray:
     """Shares ((N, 3) limbs) of each row's position in the stable sort of this one-hot
     digit column ((N, k, 3) limbs).
 
     The resharing turns N row-wise inner products Σ_d B_{p,d}·A_{p,d} (A = C_{<d} + P_{p,d})
-    into degree-1 shares; under active security each is recorded for the product check
-    (``product_check.record_rowdot``)."""
+    into degree-1 shares; under active security they are kept in ``relations`` (compressed
+    before the check), or recorded directly with ``product_check.record_rowdot``."""
     column = np.ascontiguousarray(column)
     record = product_check.active()
     prefix = np.empty(column.shape if record else (0,) + column.shape[1:], np.uint64)
     degree2 = _positions_degree2(column, prefix)
     dest = await fast_mpc.reshare_limbs(degree2)
     if record:
-        product_check.record_rowdot(column, prefix, dest)
+        if relations is not None:
+            relations.add_positions(column, prefix, dest)
+        else:
+            product_check.record_rowdot(column, prefix, dest)
     return fast_mpc.add_const(dest, _MINUS_ONE, np.empty_like(dest))
 
 
-async def _authenticate(rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+async def _authenticate(rows: np.ndarray, relations: _Relations
+                        ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Under active security: a fresh secret key κ (PRSS, w elements, never opened) and
-    the tags μ_i = Σ_j κ_j·rows[i, j] ((N, 3) limbs), one resharing, recorded for the
-    product check (``record_matvec`` with κ as the left operand). Semi-honest: (None, None).
+    the tags μ_i = Σ_j κ_j·rows[i, j] ((N, 3) limbs), one resharing, the relation kept in
+    ``relations`` for the product check (κ the left operand). Semi-honest: (None, None).
     """
     if not product_check.active():
         return None, None
     width = rows.shape[1]
     key = fast_mpc.prss_random_limbs(width)
-    tags = await fast_mpc.reshare_limbs(f192.rows_dot(np.ascontiguousarray(rows), key))
-    _record_tags(key, rows, tags)
+    rows = np.ascontiguousarray(rows)
+    tags = await fast_mpc.reshare_limbs(f192.rows_dot(rows, key))
+    relations.add_tags(key, rows, tags)
     return key, tags
 
 
-def _record_tags(key: np.ndarray, rows: np.ndarray, tags: np.ndarray) -> None:
-    """Record μ_i = Σ_j κ_j·rows[i, j] (rows (N, w, 3), tags (N, 3)) for the product check."""
-    matrix = np.ascontiguousarray(np.asarray(rows).transpose(1, 0, 2))
-    product_check.record_matvec(key, matrix, np.ascontiguousarray(tags))
-
-
 async def _checked_permute(rows: np.ndarray, perms: list[np.ndarray | None],
-                           inverse: bool = False) -> np.ndarray:
+                           relations: _Relations, inverse: bool = False) -> np.ndarray:
     """:func:`shuffle_limbs` (or :func:`unshuffle_limbs`) with, under active security, the
     rows' tags carried along as one more column and the relation between the permuted
-    rows and tags recorded for the product check (see the module doc, "Security")."""
-    key, tags = await _authenticate(rows)
+    rows and tags kept for the product check (see the module doc, "Security")."""
+    key, tags = await _authenticate(rows, relations)
     if key is not None:
         rows = np.concatenate([rows, tags[:, None, :]], axis=1)
     out = await (unshuffle_limbs(rows, perms) if inverse else shuffle_limbs(rows, perms))
     if key is None:
         return out
     out, out_tags = out[:, :-1], out[:, -1]
-    _record_tags(key, out, out_tags)
+    relations.add_tags(key, out, out_tags)
     return out
 
 
@@ -311,7 +373,8 @@ async def ranks_and_carry(digits: Sequence[np.ndarray], carry: np.ndarray
     Inputs are Python-int share arrays (or already (…, 3) limbs); the local work runs in
     f192 limbs and the results come back as object arrays of Python ints."""
     n = carry.shape[0]
-    rho = await _stable_positions(_limbs(digits[0]))
+    relations = _Relations()
+    rho = await _stable_positions(_limbs(digits[0]), relations)
     for t, column in enumerate(digits[1:], start=1):
         last = t == len(digits) - 1
         perms = _pair_permutations(n)
@@ -319,18 +382,19 @@ async def ranks_and_carry(digits: Sequence[np.ndarray], carry: np.ndarray
         parts = [rho[:, None, :], _limbs(column)]
         if last:
             parts.append(_limbs(carry))
-        shuffled = await _checked_permute(np.concatenate(parts, axis=1), perms)
+        shuffled = await _checked_permute(np.concatenate(parts, axis=1), perms, relations)
         # nothing is opened before the products and shuffles it depends on are checked
-        await product_check.verify(f"oblivious sort, digit pass {t} (its products and "
-                                   f"shuffles, before opening the shuffled positions)")
+        await relations.verify(f"oblivious sort, digit pass {t} (its products and "
+                               f"shuffles, before opening the shuffled positions)")
         sigma = await _open_permutation(shuffled[:, 0])
         arranged = np.empty((n, width, 3), dtype=np.uint64)
         arranged[sigma] = shuffled[:, 1:1 + width]
-        dest = await _stable_positions(arranged)
+        # the last positions are recorded uncompressed: the caller checks them
+        dest = await _stable_positions(arranged, None if last else relations)
         moved = dest[sigma]  # row k of the shuffled order: its new position
         if last:
             return fast_mpc.from_limbs(moved), fast_mpc.from_limbs(shuffled[:, 1 + width:])
-        rho = (await _checked_permute(moved[:, None, :], perms, inverse=True))[:, 0]
+        rho = (await _checked_permute(moved[:, None, :], perms, relations, inverse=True))[:, 0]
     raise ValueError("ranks_and_carry needs at least two digit columns")
 
 
