@@ -309,3 +309,35 @@ def test_a_party_reports_an_aborted_child_and_a_deadline_apart() -> None:
     timed_out = classify(MPCRunError("MPC run timed out after 31 s"), 31.0)
     assert error_code(timed_out) == "mpc_timeout" and "31 s" in str(timed_out)
     assert error_code(MPCRunError("other")) == "mpc_failed"
+
+
+def test_a_deviation_caught_by_a_check_is_recorded_and_the_run_retried(setup) -> None:
+    """Issue 15, item 4: a run a check of active security aborted is recorded by the
+    coordinator (``/health`` counts it, the state keeps each party's report naming the step)
+    and retried like any aborted run; nothing of it is counted."""
+    coordinator, parties, docs = setup
+    base = coordinator.url
+    caught = ("a party deviated from the protocol; the check caught it and the run aborted: "
+              "MPC party 1 failed: party 1: MPC run aborted: product check failed at ingestion "
+              "check")
+    for p in parties:
+        p.verify_error = (503, "mpc_deviation", caught)
+    reg, _ = _register(base, docs[0])
+    _ready(base, reg)
+    assert _wait_status(base, reg, "rejected") == "rejected"
+    assert all(p.verify_calls == 2 for p in parties)  # retried once, as mpc_aborted is
+    health = requests.get(base + "/health", timeout=10).json()
+    assert health["deviations_detected"] == 2 and health["inputs"] == 0
+    state = coordinator.app.state.coordinator.state
+    reports = state.deviations()[0]["reports"]
+    assert [r["party"] for r in reports] == [0, 1, 2]
+    assert all("product check failed at ingestion check" in r["message"] for r in reports)
+
+
+def test_a_party_reports_a_caught_deviation_apart() -> None:
+    for message in ("product check failed at order statistic digit: a party added an error",
+                    "opening check failed at label 12: the three shares are not on one "
+                    "degree-1 polynomial (a party deviated)",
+                    "random bits: r² is not a square (a party deviated)"):
+        failed = classify(MPCRunError(f"MPC party 0 failed: {message}"), 31.0)
+        assert error_code(failed) == "mpc_deviation" and message in str(failed)

@@ -197,7 +197,8 @@ async def status(request: Request) -> JSONResponse:
                            "release is exact), too_few_new_providers, privacy_budget_exhausted",
                       422: "invalid query", 429: "rate limited (per address; per API key)",
                       503: "party_unreachable (no run starts while a party is down; the message "
-                           "names it), busy, mpc_aborted or mpc_timeout"})
+                           "names it), busy, mpc_aborted, mpc_deviation (a check of active "
+                           "security caught a party deviating; recorded) or mpc_timeout"})
 async def run_query(request: Request) -> JSONResponse:
     coordinator: Coordinator = request.app.state.coordinator
     body = await read_json(request, 16 * 1024)

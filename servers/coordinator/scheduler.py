@@ -31,7 +31,7 @@ from servers.coordinator.state import CoordinatorState
 
 log = logging.getLogger("mpcstats.coordinator")
 
-RETRYABLE = {"mpc_failed", "mpc_aborted", "mpc_timeout", "party_unreachable", "party_timeout",
+RETRYABLE = {"mpc_failed", "mpc_aborted", "mpc_deviation", "mpc_timeout", "party_unreachable", "party_timeout",
              "busy"}
 #: A party no longer holds the session's key share (it restarted, or the session expired there):
 #: the session can never be verified; the provider must share again.
@@ -43,6 +43,13 @@ class QueryFailed(Exception):
     def __init__(self, code: str, message: str, status: int = 503) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+
+
+def _deviation_reports(exc: PartyCallError) -> list[dict[str, Any]]:
+    """The parties' reports of a run a check of active security aborted (empty if none)."""
+    if not any(e.code == "mpc_deviation" for e in exc.errors):
+        return []
+    return [{"party": e.party, "code": e.code, "message": e.message} for e in exc.errors]
 
 
 def _said(exc: PartyCallError) -> str:
@@ -215,9 +222,18 @@ class Scheduler:
                      len(first["rejected"]))
             await self._commit(run_id, accepted)
 
+    def _note_deviation(self, exc: PartyCallError, run_id: str) -> None:
+        """Record (and log loudly) a run that a check of active security aborted."""
+        reports = _deviation_reports(exc)
+        if reports:
+            log.error("run %s: a computation party deviated from the protocol and the run was "
+                      "aborted (%s)", run_id, _said(exc))
+            self.state.record_deviation(run_id, reports)
+
     async def _verify_failed(self, exc: PartyCallError, run_id: str, ids: list[str],
                              attempt: int) -> bool:
         """Settle a failed verification attempt; True: try again now."""
+        self._note_deviation(exc, run_id)
         if any(e.code in LOST for e in exc.errors):
             log.warning("verification run %s: a party lost the sessions: %s", run_id, _said(exc))
             await self._abort(run_id, drop_sessions=True)
@@ -407,6 +423,7 @@ class Scheduler:
                                                fail_fast=True)
         except PartyCallError as exc:
             log.warning("query run %s failed: %s", run_id, _said(exc))
+            self._note_deviation(exc, run_id)
             if exc.code not in LOST and exc.status != 409:
                 outage = await self._outage_after(exc, "queries are refused until it is back")
                 if outage is not None:

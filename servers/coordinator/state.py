@@ -49,6 +49,7 @@ class CoordinatorState:
         self._db = TinyDB(data_dir / "coordinator.json", storage=AtomicJSONStorage)
         self._sessions = self._db.table("sessions", cache_size=0)
         self._inputs = self._db.table("inputs", cache_size=0)
+        self._deviations = self._db.table("deviations", cache_size=0)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -134,4 +135,15 @@ class CoordinatorState:
             for s in self._sessions.all():
                 out[s["status"]] = out.get(s["status"], 0) + 1
             out["inputs"] = len(self._inputs)
+            out["deviations_detected"] = len(self._deviations)
             return out
+
+    def record_deviation(self, run_id: str, reports: list[dict[str, Any]]) -> None:
+        """Keep a run that a check of active security aborted: when, and what each party said
+        (the step; with three parties the deviating one cannot be named by the checks)."""
+        with self._lock:
+            self._deviations.insert({"run_id": run_id, "at": time.time(), "reports": reports})
+
+    def deviations(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._deviations.all())

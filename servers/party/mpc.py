@@ -7,7 +7,9 @@ died, the network broke — leaves the store as it was (``mpc_programs.runtime.r
 The deadline scales with the run (``servers.common.mpc_deadline``), and a failure
 carries a code the coordinator can act on: ``mpc_aborted`` when the child exited on
 an error (a lost peer connection ends the child within seconds; its last error names
-the peer), ``mpc_timeout`` when it was killed at the deadline.
+the peer), ``mpc_deviation`` when it aborted because a check of active security caught a
+party deviating (a failed product check or opening check: the message names the step),
+``mpc_timeout`` when it was killed at the deadline.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from mpc_programs.runtime.runner import MPCRunError, start_party, supervise
 from servers.party.config import PartyConfig
 
 
+#: What the checks of active security write when they abort a run (``product_check``,
+#: ``hardened_runtime.opening_check_failed``, the random bits of ``secure_compare``).
+DEVIATION_MARKERS = ("product check failed", "opening check failed", "a party deviated")
+
+
 class MPCRunFailed(MPCRunError):
-    """An MPC run failed; ``code`` says how (``mpc_aborted`` or ``mpc_timeout``)."""
+    """An MPC run failed; ``code`` says how (``mpc_aborted``, ``mpc_deviation`` or
+    ``mpc_timeout``)."""
 
     def __init__(self, code: str, message: str, details: dict[int, str] | None = None) -> None:
         super().__init__(message, details)
@@ -36,6 +44,9 @@ def classify(exc: MPCRunError, deadline: float) -> MPCRunFailed:
         return MPCRunFailed("mpc_timeout", f"the MPC run did not finish within its deadline of "
                                            f"{deadline:.0f} s (a peer hung or the run is too "
                                            f"large for the deadline settings)", exc.details)
+    if any(marker in text for marker in DEVIATION_MARKERS):
+        return MPCRunFailed("mpc_deviation", f"a party deviated from the protocol; the check "
+                                             f"caught it and the run aborted: {text}", exc.details)
     return MPCRunFailed("mpc_aborted", f"the MPC run aborted: {text}", exc.details)
 
 
