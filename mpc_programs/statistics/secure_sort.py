@@ -188,7 +188,10 @@ async def _pair_step(rows: np.ndarray, pair: tuple[int, int], perm: np.ndarray |
 
 
 async def shuffle_limbs(rows: np.ndarray, perms: list[np.ndarray | None]) -> np.ndarray:
-    """The rows ((N, w, 3) limbs, first axis = inputs) in the secret order π."""
+    """The rows ((N, w, 3) limbs, first axis = inputs) in the secret order π.
+
+    Unchecked (semi-honest) on its own: :func:`ranks_and_carry` shuffles through
+    ``_checked_permute``, which adds the tags and their relations for the product check."""
     for pair, perm in zip(_PAIRS, perms, strict=True):
         rows = await _pair_step(rows, pair, perm)
     return rows
