@@ -2,13 +2,14 @@
 that depends on it is opened.
 
 The protocol is the verification of Chida, Genkin, Hamada, Ikarashi, Kikuchi, Lindell and
-Nof, "Fast Large-Scale Honest-Majority MPC for Malicious Adversaries" (CRYPTO 2018), §3
-(Protocol 3.4 and its verification stage, for fields larger than 2^σ), run *deferred*: the
-products are computed by the plain semi-honest resharing of ``fast_mpc`` and recorded here,
-and :func:`verify` checks everything recorded since the last check before the caller opens
-a value that depends on it. With one dishonest party of three, Shamir sharing and [GRR98]
-resharing are secure *up to additive attacks* (Genkin, Ishai, Prabhakaran, Sahai, Tromer,
-STOC 2014, and Chida et al. §2.5): whatever the party does — a shifted resharing message, a
+Nof, "Fast Large-Scale Honest-Majority MPC for Malicious Adversaries" (CRYPTO 2018; ePrint
+2018/570): its protocol for large fields (|F| > 2^σ) and that protocol's verification stage,
+run *deferred*: the products are computed by the plain semi-honest resharing of
+``fast_mpc`` and recorded here, and :func:`verify` checks everything recorded since the
+last check before the caller opens a value that depends on it. With one dishonest party of
+three, Shamir sharing and [GRR98] resharing are secure *up to additive attacks* (Genkin,
+Ishai, Prabhakaran, Sahai, Tromer, STOC 2014; Chida et al.'s definition of a multiplication
+secure up to additive attacks): whatever the party does — a shifted resharing message, a
 wrong PRSS value, a wrong share of a stored input — the values the two honest parties'
 shares define come out as the correct ones plus errors the adversary fixed; an opening is
 checked by ``hardened_runtime``'s checked openings. So the products are all that needs
@@ -18,7 +19,8 @@ A record is a product relation on degree-t shares, in f192 limbs:
 
 * elementwise: z_i = x_i·y_i (``record_products``);
 * matrix–vector: z_d = Σ_i Y[i, d]·x_i (``record_matvec``), e.g. the radix search's counts
-  Σ_i a_i·onehot_i[d] — one record for a whole inner product, as in Chida et al. §3.2;
+  Σ_i a_i·onehot_i[d] — one record for a whole inner product, as Chida et al. treat
+  inner-product gates (one resharing, one shadow per left operand);
 * row-wise inner products: z_i = Σ_j x[i, j]·y[i, j] (``record_rowdot``), e.g. the oblivious
   sort's positions — one resharing per row of K products, checked as the elementwise
   products x ⊙ y summed per row (the same check, the shadows r·x of all N·K left operands).

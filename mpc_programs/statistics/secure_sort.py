@@ -51,13 +51,13 @@ Active security with abort (``product_check`` at "malicious", the default; one m
 party of three). With Shamir t = 1, n = 3 whatever the deviating party sends in a
 resharing or a pair step only adds an error it fixes to the values the two honest parties'
 shares define (secure up to additive attacks: Genkin, Ishai, Prabhakaran, Sahai, Tromer,
-STOC 2014; Chida, Genkin, Hamada, Ikarashi, Kikuchi, Lindell, Nof, CRYPTO 2018, §2.5) —
+STOC 2014; Chida, Genkin, Hamada, Ikarashi, Kikuchi, Lindell, Nof, CRYPTO 2018) —
 including a different permutation or arbitrary pieces in a pair step it belongs to: the
 output is π_S(rows) + E, π_S the honest member's permutation. So the sort checks:
 
 * Products. The positions of step 3 (N row-wise inner products Σ_d B_{p,d}·A_{p,d},
   A = C_{<d} + P_{p,d}, one resharing per row) are recorded with
-  ``product_check.record_rowdot`` for the deferred check of Chida et al. §3 (verification
+  ``product_check.record_rowdot`` for the deferred check of Chida et al. (verification
   with randomised shadows [r·x]).
 * Shuffles (forward and back), by tags under a secret key — Chida et al.'s idea of
   checking a relation with a secret random multiplier, applied to the permutation. Before

@@ -456,7 +456,7 @@ async def linear_map(engine: Any, p: np.ndarray, coeffs: Sequence[int],
 # -- the recorder and the check ---------------------------------------------------------------
 class TripleRecorder:
     """GF(2^8) product triples (x, y, z), z = x·y elementwise, and values that must be zero,
-    recorded by callers and checked together by :meth:`verify` (Chida et al. §3 in K)."""
+    recorded by callers and checked together by :meth:`verify` (Chida et al.'s check, in K)."""
 
     def __init__(self) -> None:
         self._triples: list[tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = []

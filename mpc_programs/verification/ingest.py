@@ -41,7 +41,7 @@ SHAKE-256 (modelled as a random oracle).
      relation q = Σ_t u_t·(ρ_t·u_t) per provider (``product_check.record_rowdot``), add
      the linear terms locally, run ``product_check.verify("ingestion check")`` — the
      deferred verification of Chida, Genkin, Hamada, Ikarashi, Kikuchi, Lindell and Nof,
-     "Fast Large-Scale Honest-Majority MPC for Malicious Adversaries" (CRYPTO 2018), §3 —
+     "Fast Large-Scale Honest-Majority MPC for Malicious Adversaries" (CRYPTO 2018) —
      and only then open the degree-1 values with ``fast_mpc.open_limbs`` (all three
      shares must lie on one line, else the run aborts). Only rows that passed check 1
      take part: an inconsistent row is no degree-1 sharing, its product and its opening
@@ -49,7 +49,7 @@ SHAKE-256 (modelled as a random oracle).
 
 Why this is actively secure (one malicious party of three, with abort). With t = 1,
 n = 3 every deviation is an additive error (Genkin, Ishai, Prabhakaran, Sahai, Tromer,
-STOC 2014; Chida et al. §2.5): the values the two honest parties' shares define are the
+STOC 2014; Chida et al.): the values the two honest parties' shares define are the
 correct ones plus errors the adversary fixed. In check 2 the only non-linear step is the
 resharing of q; any error on it (a shifted message, a wrong local product, a wrong own
 share of the row) is an error on a recorded product and makes the product check abort
