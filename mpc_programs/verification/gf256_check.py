@@ -461,6 +461,7 @@ class TripleRecorder:
     def __init__(self) -> None:
         self._triples: list[tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = []
         self._zeros: list[np.ndarray] = []
+        self._linears: list[tuple[np.ndarray, np.ndarray, tuple[int, ...]]] = []
 
     def record(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
         """Record z = x·y elementwise (degree-1 shares, uint8 arrays of one shape). Records
@@ -478,17 +479,56 @@ class TripleRecorder:
         if va.size:
             self._zeros.append(va.copy())
 
+    def record_linear(self, p: np.ndarray, o: np.ndarray, coeffs: Sequence[int]) -> None:
+        """Record o = L(p) elementwise for L(v) = Σ_u coeffs[u]·v^(2^u) (e.g. a Frobenius
+        output of ``mul_frob`` against its recorded plain product p). At :meth:`verify` all
+        such relations get their [L(p)] by one batched masked opening (:func:`linear_map`'s
+        protocol, PRSS bits, one round for all of them), and o − [L(p)] joins the check as a
+        zero-record."""
+        pa, oa = (np.asarray(v, dtype=np.uint8) for v in (p, o))
+        if pa.shape != oa.shape:
+            raise ValueError("p and o must have the same shape")
+        if pa.size:
+            self._linears.append((pa.reshape(-1).copy(), oa.reshape(-1).copy(),
+                                  tuple(int(c) for c in coeffs)))
+
     def pending(self) -> int:
-        """How many products and zero-values wait for a check."""
-        return sum(t[3].size for t in self._triples) + sum(v.size for v in self._zeros)
+        """How many products, zero-values and linear relations wait for a check."""
+        return (sum(t[3].size for t in self._triples) + sum(v.size for v in self._zeros)
+                + sum(p.size for p, _, _ in self._linears))
 
     def clear(self) -> None:
         self._triples.clear()
         self._zeros.clear()
+        self._linears.clear()
+
+    async def _linear_zeros(self, engine: Any, step: str) -> None:
+        """The recorded linear relations as zero-records: [L(p)] for all of them by one
+        masked opening (checked) of p + R, R = Σ_j b_j X^j from PRSS bits."""
+        linears = list(self._linears)
+        self._linears.clear()
+        if not linears:
+            return
+        p_all = np.concatenate([p for p, _, _ in linears])
+        bits = prss_bits(engine, p_all.shape + (8,))
+        basis = np.array([1 << j for j in range(8)], dtype=np.uint8)
+        r = np.bitwise_xor.reduce(gf256.MUL[basis, bits], axis=-1)  # [R]
+        opened = await open_checked(engine, p_all ^ r, step)
+        tables: dict[tuple[int, ...], np.ndarray] = {}
+        pos = 0
+        for p, o, coeffs in linears:
+            if coeffs not in tables:
+                tables[coeffs] = linearized_table(coeffs)
+            table = tables[coeffs]
+            sl = slice(pos, pos + p.size)
+            lr = np.bitwise_xor.reduce(gf256.MUL[table[basis], bits[sl]], axis=-1)  # [L(R)]
+            self._zeros.append(o ^ table[opened[sl]] ^ lr)
+            pos += p.size
 
     async def verify(self, engine: Any, step: str) -> None:
         """Check everything recorded since the last check; abort the run naming ``step`` if a
         product or zero-value is wrong. Every party calls it at the same program point."""
+        await self._linear_zeros(engine, step)
         triples, zeros = list(self._triples), list(self._zeros)
         self.clear()
         if not triples and not zeros:
@@ -550,6 +590,13 @@ def record_zero(v: np.ndarray) -> None:
     from mpc_programs.runtime import product_check
     if product_check.active():
         _default.record_zero(v)
+
+
+def record_linear(p: np.ndarray, o: np.ndarray, coeffs: Sequence[int]) -> None:
+    """Record o = L(p) on the module's recorder (nothing in semi-honest mode)."""
+    from mpc_programs.runtime import product_check
+    if product_check.active():
+        _default.record_linear(p, o, coeffs)
 
 
 def pending() -> int:
