@@ -3,6 +3,12 @@
 Rebuilds the deterministic cases, runs the MPC pieces on this party's shares and prints one JSON
 line with what was opened. Opening AES outputs, round keys and balances happens here only, so the
 test can compare them with ``cryptography`` and the plaintexts.
+
+``--security LEVEL``: ``product_check.configure(LEVEL)`` (default malicious).
+``--attack K``: only the mixed batch's ``verify_batch`` runs, and party 1 shifts its message to
+each peer in the K-th resharing of ``Gf256Engine.mul_frob`` (counted from 0; the S-box's rounds
+come first), byte ``--byte B`` (default 0), *consistently*: peer j gets δ·(α_j + α_1) more
+(GF(2^8), α = pid+1), so the honest parties hold a valid degree-1 sharing of a wrong product.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from mpc_programs.runtime import product_check
 from mpc_programs.runtime.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,9 +36,65 @@ from mpc_programs.shares.field import PRIME, WIDE_SECINT_BITS  # noqa: E402
 from mpc_programs.verification.gf256_mpc import Gf256Engine  # noqa: E402
 
 
+DEVIANT = 1
+DELTA = 0x5A
+
+
+def _arg(name: str, default: str | None = None) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def arm(call: int, byte: int) -> None:
+    """Shift byte ``byte`` of this party's messages in the ``call``-th mul_frob resharing."""
+    from mpc_programs.runtime.hardened_runtime import HardenedExchanger
+    from mpc_programs.verification import gf256
+
+    armed: set[int] = set()
+    calls = [0]
+    original_mul_frob = Gf256Engine.mul_frob
+    original_send = HardenedExchanger.send
+
+    async def mul_frob(self, items):  # type: ignore[no-untyped-def]
+        if calls[0] == call:
+            armed.update(j for j in range(self.m) if j != self.pid)
+        calls[0] += 1
+        try:
+            return await original_mul_frob(self, items)
+        finally:
+            armed.clear()
+
+    def send(self: HardenedExchanger, pc: int, payload: bytes) -> None:
+        if self.peer_pid in armed:
+            armed.discard(self.peer_pid)
+            data = bytearray(payload)
+            data[byte] ^= int(gf256.MUL[DELTA, (self.peer_pid + 1) ^ (mpc.pid + 1)])
+            payload = bytes(data)
+            print(f"deviating in mul_frob call {call} byte {byte} to party {self.peer_pid}",
+                  file=sys.stderr, flush=True)
+        original_send(self, pc, payload)
+
+    Gf256Engine.mul_frob = mul_frob  # type: ignore[method-assign]
+    HardenedExchanger.send = send  # type: ignore[method-assign]
+
+
+async def attack() -> None:
+    cases = build_cases()
+    secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
+    verdicts, _ = await verify_batch([c.inputs[mpc.pid] for c in cases], secint)
+    print(json.dumps({"verdicts": {c.name: v for c, v in zip(cases, verdicts, strict=True)}}),
+          flush=True)
+
+
 async def main() -> None:
+    product_check.configure(_arg("--security", "malicious"))
     await mpc.start()
     pid = mpc.pid
+    if "--attack" in sys.argv:
+        if pid == DEVIANT:
+            arm(int(_arg("--attack")), int(_arg("--byte", "0")))
+        await attack()
+        await mpc.shutdown()
+        return
     report: dict[str, object] = {"party": pid}
 
     # Raw AES: one batched call per key size, blocks and round keys opened.

@@ -70,7 +70,8 @@ from typing import Any
 
 import numpy as np
 
-from mpc_programs.verification import gcm, gf256
+from mpc_programs.runtime import product_check
+from mpc_programs.verification import gcm, gf256, gf256_check
 from mpc_programs.verification.aes_mpc import encrypt
 from mpc_programs.verification.dabits import decimal_value
 from mpc_programs.shares.field import PRIME, WIDE_SECINT_BITS
@@ -412,6 +413,11 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
         row_blocks.append(req_layouts[i].blocks)  # type: ignore[union-attr]
 
     consistent = await check_key_shares(engine, keys)
+    if product_check.active():
+        # A row whose key shares do not lie on one line would make every opening derived from
+        # it (H, E_k(J0), the masked digits) fail its check and abort the whole run because of
+        # one provider; its provider is rejected anyway, so it runs on the public key 0.
+        keys[~consistent] = 0
     gate &= consistent[:count]
     for i in with_req:
         gate[i] &= consistent[req_row[i]]
@@ -439,18 +445,26 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
             enc_rows[row] = out[g]
 
     # GHASH in the clear from the opened H and each record's E_k(J0): every record's tag.
-    hj, _ = await engine.open(np.stack([
-        enc_rows[row][list(range(1 + len(recs))) + [0] * (rmax - len(recs))]
-        for row, recs in enumerate(row_records)]))
+    hj_shares = np.stack([enc_rows[row][list(range(1 + len(recs))) + [0] * (rmax - len(recs))]
+                          for row, recs in enumerate(row_records)])
 
-    def tags(row: int) -> bool:
-        recs = row_records[row]
-        return gcm.tags_ok(hj[row, 0].tobytes(), [hj[row, 1 + r].tobytes() for r in range(len(recs))],
-                           [(r.aad, r.ciphertext, r.tag) for r in recs])
+    async def tag_gate() -> None:
+        hj = await engine.open_verified(hj_shares, "AES-GCM H and E_k(J0)")
 
-    for i in range(count):
-        if gate[i]:
-            gate[i] = tags(i) and (i not in req_row or tags(req_row[i]))
+        def tags(row: int) -> bool:
+            recs = row_records[row]
+            return gcm.tags_ok(hj[row, 0].tobytes(), [hj[row, 1 + r].tobytes() for r in range(len(recs))],
+                               [(r.aad, r.ciphertext, r.tag) for r in recs])
+
+        for i in range(count):
+            if gate[i]:
+                gate[i] = tags(i) and (i not in req_row or tags(req_row[i]))
+
+    # Active security: H and E_k(J0) are opened at the end, after the one product check that
+    # covers the AES products and the verdict's (the gate is public and only needed there).
+    active = product_check.active()
+    if not active:
+        await tag_gate()
 
     # Decrypt only the checked bytes: keystream + public ciphertext, free in GF(2^8).
     def decrypt(row: int, positions: list[Pos], ok: bool = True) -> np.ndarray:
@@ -501,15 +515,24 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     # EQUALITY_CHECKS random combinations of them, with coefficients drawn jointly after every
     # input is fixed: a nonzero difference vector survives one combination with probability
     # 2^-8, all of them with 2^-(8 * EQUALITY_CHECKS) = 2^-40 (the statistical security).
-    coins, _ = await engine.open(await engine.random((count, EQUALITY_CHECKS, diffs.shape[1])))
+    # (The coins are dealt randomness, not products: opened checked under active security so
+    # every party combines with the same coefficients, with no product check first.)
+    coins = await engine.open_masked(await engine.random((count, EQUALITY_CHECKS, diffs.shape[1])),
+                                     "equality coins")
     combos = np.bitwise_xor.reduce(gf256.mul(coins, diffs[:, None, :]), axis=-1)
     # No secret request byte may be CR or LF: the product of (b - CR)(b - LF) over them is
     # nonzero exactly then (padding 'A' is neither).
-    allowed = await engine.prod(await engine.mul(secret_bytes ^ np.uint8(0x0D), secret_bytes ^ np.uint8(0x0A)))
+    allowed = await engine.prod(await engine.mul_checked(secret_bytes ^ np.uint8(0x0D),
+                                                         secret_bytes ^ np.uint8(0x0A)))
     nonzero = await engine.nonzero(np.concatenate([combos, allowed.reshape(count, 1)], axis=1))
     flags = np.concatenate([nonzero[:, :EQUALITY_CHECKS], range_bad, nonzero[:, EQUALITY_CHECKS:] ^ np.uint8(1)],
                            axis=1)
     verdict = await engine.prod(flags ^ np.uint8(1))
+    if active:
+        # One check of every GF(2^8) product of the batch (AES, digits, zero tests, the AND)
+        # and the daBits' GF(p) halves, before anything depending on them is opened.
+        await product_check.verify("daBits (GF(p) bits)")
+        await tag_gate()  # open_verified runs gf256_check.verify first
     verdict = np.where(gate, verdict, np.uint8(0))  # public AND: a sharing of 0 where gate fails
-    opened, _ = await engine.open(verdict)
+    opened = await engine.open_verified(verdict, "verdicts")
     return [bool(v == 1) for v in opened], values.reshape(count, columns)

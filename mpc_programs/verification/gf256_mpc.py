@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from mpc_programs.verification import gf256
+from mpc_programs.verification import gf256, gf256_check
+from mpc_programs.runtime import product_check
 from mpc_programs.runtime.hardened_runtime import fail
 
 _TAG = 0x4D50435341455347  # distinguishes this engine's message labels from MPyC's pcs
@@ -130,8 +131,31 @@ class Gf256Engine:
         return out
 
     async def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Elementwise secure product, one round."""
+        """Elementwise secure product, one round (not recorded: see :meth:`mul_checked`)."""
         return (await self.mul_frob([(a, b, [[(0, 1)]])]))[0]
+
+    async def mul_checked(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`mul`, the triple recorded for ``gf256_check.verify`` under active security."""
+        z = await self.mul(a, b)
+        gf256_check.record(a, b, z)
+        return z
+
+    async def open_verified(self, x: np.ndarray, step: str) -> np.ndarray:
+        """Open a value that depends on secure products. Under active security every recorded
+        product and linear relation is checked first (``gf256_check.verify``, aborting the run
+        naming ``step``) and the opening is the checked one; semi-honest: the plain opening."""
+        if not product_check.active():
+            return (await self.open(x))[0]
+        await gf256_check.verify(self, step)
+        return await gf256_check.open_checked(self, x, step)
+
+    async def open_masked(self, x: np.ndarray, step: str) -> np.ndarray:
+        """Open a value masked by fresh uniform randomness (uniform whatever errors x holds):
+        under active security with the checked opening (so every party gets the same value),
+        without a product check first; semi-honest: the plain opening."""
+        if not product_check.active():
+            return (await self.open(x))[0]
+        return await gf256_check.open_checked(self, x, step)
 
     async def open(self, x: np.ndarray, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Reveal x to all parties. Returns (values, ok) where ok[...] says the m shares lie on a
@@ -189,26 +213,69 @@ class Gf256Engine:
 
     # -- composite protocols ---------------------------------------------------------------
     async def sbox(self, a: np.ndarray) -> np.ndarray:
-        """AES S-box on every byte, 4 rounds."""
+        """AES S-box on every byte, 4 rounds.
+
+        Under active security (``product_check.active()``) the rounds also output the plain
+        products a7 = a3·a4 and a127 = a15·a112 (same rounds, 2 more resharings per byte), and
+        5 triples (a, a, a2), (a, a2, a3), (a3, a12, a15), (a3, a4, a7), (a15, a112, a127)
+        and 4 linear relations a4 = a2^2, a12 = a3^4, a112 = a7^16, S(a) − 0x63 = L(a127) are
+        recorded for ``gf256_check.verify``."""
+        terms = [(k + 1, c) for k, c in enumerate(gf256.SBOX_LINEAR)]
+        if not product_check.active():
+            a2, a4 = await self.mul_frob([(a, a, [[(0, 1)], [(1, 1)]])])
+            a3, a12 = await self.mul_frob([(a, a2, [[(0, 1)], [(2, 1)]])])
+            a15, a112 = await self.mul_frob([(a3, a12, [[(0, 1)]]), (a3, a4, [[(4, 1)]])])
+            (s,) = await self.mul_frob([(a15, a112, [terms])])
+            return s ^ np.uint8(0x63)
+        a = np.ascontiguousarray(a, dtype=np.uint8)
         a2, a4 = await self.mul_frob([(a, a, [[(0, 1)], [(1, 1)]])])
         a3, a12 = await self.mul_frob([(a, a2, [[(0, 1)], [(2, 1)]])])
-        a15, a112 = await self.mul_frob([(a3, a12, [[(0, 1)]]), (a3, a4, [[(4, 1)]])])
-        terms = [(k + 1, c) for k, c in enumerate(gf256.SBOX_LINEAR)]
-        (s,) = await self.mul_frob([(a15, a112, [terms])])
+        a15, a7, a112 = await self.mul_frob([(a3, a12, [[(0, 1)]]),
+                                             (a3, a4, [[(0, 1)], [(4, 1)]])])
+        a127, s = await self.mul_frob([(a15, a112, [[(0, 1)], terms])])
+        gf256_check.record(a, a, a2)
+        gf256_check.record(a, a2, a3)
+        gf256_check.record(a3, a12, a15)
+        gf256_check.record(a3, a4, a7)
+        gf256_check.record(a15, a112, a127)
+        gf256_check.record_linear(a2, a4, _FROB1)
+        gf256_check.record_linear(a3, a12, _FROB2)
+        gf256_check.record_linear(a7, a112, _FROB4)
+        gf256_check.record_linear(a127, s, _SBOX_L)
         return s ^ np.uint8(0x63)
 
     async def nonzero(self, a: np.ndarray) -> np.ndarray:
-        """Shares of a^255: 1 where a != 0, 0 where a == 0. 4 rounds."""
-        a2 = await self.mul(a, a)
+        """Shares of a^255: 1 where a != 0, 0 where a == 0. 4 rounds. Under active security
+        the triples (a, a, a2), (a, a2, a3), (a3, a12, a15), (a15, a240, a255) and the linear
+        relations a12 = a3^4, a240 = a15^16 are recorded."""
+        if not product_check.active():
+            a2 = await self.mul(a, a)
+            a3, a12 = await self.mul_frob([(a, a2, [[(0, 1)], [(2, 1)]])])
+            a15, a240 = await self.mul_frob([(a3, a12, [[(0, 1)], [(4, 1)]])])
+            return await self.mul(a15, a240)
+        a = np.ascontiguousarray(a, dtype=np.uint8)
+        a2 = await self.mul_checked(a, a)
         a3, a12 = await self.mul_frob([(a, a2, [[(0, 1)], [(2, 1)]])])
         a15, a240 = await self.mul_frob([(a3, a12, [[(0, 1)], [(4, 1)]])])
-        return await self.mul(a15, a240)
+        gf256_check.record(a, a2, a3)
+        gf256_check.record(a3, a12, a15)
+        gf256_check.record_linear(a3, a12, _FROB2)
+        gf256_check.record_linear(a15, a240, _FROB4)
+        return await self.mul_checked(a15, a240)
 
     async def prod(self, x: np.ndarray) -> np.ndarray:
-        """Product over the last axis, ceil(log2 n) rounds."""
+        """Product over the last axis, ceil(log2 n) rounds (each product recorded under
+        active security)."""
         while x.shape[-1] > 1:
             if x.shape[-1] % 2:
                 one = np.ones(x.shape[:-1] + (1,), dtype=np.uint8)  # public 1: every share is 1
                 x = np.concatenate([x, one], axis=-1)
-            x = await self.mul(x[..., 0::2], x[..., 1::2])
+            x = await self.mul_checked(x[..., 0::2], x[..., 1::2])
         return x[..., 0]
+
+
+# linearized maps of the S-box's Frobenius outputs, as coefficients of v^(2^u), u = 0, 1, ...
+_FROB1 = (0, 1)
+_FROB2 = (0, 0, 1)
+_FROB4 = (0, 0, 0, 0, 1)
+_SBOX_L = (0, *(int(c) for c in gf256.SBOX_LINEAR))

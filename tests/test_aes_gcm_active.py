@@ -1,0 +1,80 @@
+"""Active security of the AES-GCM input verification (issue 15): GF(2^8) products checked.
+
+Runs ``tests/aes_gcm_party.py`` as 3 processes: in semi-honest mode (today's protocol, the same
+opened values as the default malicious run of ``tests/test_aes_gcm_mpc.py``), and with party 1
+shifting one resharing of an S-box product *consistently* (the honest parties then hold a valid
+sharing of a wrong product, which no checked opening sees): under active security both honest
+parties abort with "product check failed" before any verdict is opened; semi-honest, the run
+completes with a wrong verdict.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aes_gcm_cases import build_cases
+
+from mpc_programs.runtime import hardened_runtime
+from mpc_programs.runtime.local_parties import run_parties
+
+PARTY = "tests/aes_gcm_party.py"
+DEVIANT = 1
+CASES = build_cases()
+EXPECTED = {c.name: c.accept for c in CASES}
+
+
+def _json_lines(stdout: str) -> list[dict]:
+    return [json.loads(ln) for ln in stdout.splitlines() if ln.startswith("{")]
+
+
+def _reports(*args: str) -> list[dict]:
+    out = []
+    for r in run_parties([PARTY, *args], timeout=180):
+        assert r.returncode == 0, r.stderr[-3000:]
+        out.append(_json_lines(r.stdout)[-1])
+    return out
+
+
+def test_semi_honest_and_malicious_runs_open_the_same_values() -> None:
+    semi = _reports("--security", "semi-honest")
+    mal = _reports("--security", "malicious")
+    # a rejected provider's balance is garbage (under active security a row with inconsistent
+    # key shares runs on the key 0): compare the accepted ones
+    strip = [{k: (v if k != "balances" else {n: b for n, b in v.items() if EXPECTED[n]})
+              for k, v in rep.items() if k != "party"} for rep in semi + mal]
+    assert all(s == strip[0] for s in strip), [s["verdicts"] for s in strip]
+    assert strip[0]["verdicts"] == EXPECTED
+    assert {n: b for n, b in strip[0]["balances"].items() if EXPECTED[n]} == {
+        c.name: c.units for c in CASES if c.accept}
+
+
+#: (mul_frob call, byte): call 0 is the first S-box round of the first AES group (a2 at the
+#: front of its resharing), call 2 the third (a15 first), call 3 the fourth (the S-box output
+#: L(a127) last: a Frobenius output, checked through its zero-record against a127).
+ATTACKS = [("0", "0"), ("2", "0"), ("3", "-1")]
+
+
+@pytest.mark.parametrize("call, byte", ATTACKS)
+def test_a_shifted_sbox_product_aborts_both_honest_parties_before_any_verdict(
+        call: str, byte: str) -> None:
+    results = run_parties([PARTY, "--attack", call, "--byte", byte], timeout=180)
+    assert f"deviating in mul_frob call {call}" in results[DEVIANT].stderr, \
+        results[DEVIANT].stderr[-2000:]
+    for r in results:
+        if r.pid == DEVIANT:
+            continue
+        assert _json_lines(r.stdout) == [], r.stdout  # no verdict was opened
+        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
+        assert "product check failed at AES-GCM H and E_k(J0)" in r.stderr, r.stderr[-2000:]
+
+
+def test_semi_honest_the_same_shift_goes_unnoticed_and_changes_a_verdict() -> None:
+    """Why the check is needed: without it the run completes and an honest provider is
+    rejected (its H is computed from a wrong S-box byte, so its tag fails)."""
+    results = run_parties([PARTY, "--security", "semi-honest", "--attack", "0", "--byte", "0"],
+                          timeout=180)
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+    verdicts = _json_lines(results[0].stdout)[-1]["verdicts"]
+    assert verdicts != EXPECTED
