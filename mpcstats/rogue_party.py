@@ -24,6 +24,12 @@ The *well-formed* deviations of an actively malicious party (issue 15):
     its integers (ints, object-int arrays); a GF(2^8) message (``gf256_mpc``'s engine, or MPyC's
     GF(2^8) arrays: raw bytes whose length is no multiple of 24) gets bit 0 of one byte flipped
     (adding 1 in GF(2^8)).
+``consistent_shift``
+    the additive attack proper: the same element of the message to every peer j gets
+    δ·(x_j − x_self) (x = party number + 1; in GF(2^8) δ·(α_j + α_self)), δ = 1. In a
+    resharing these are the points of f(X) + δ·(X − x_self), so the honest parties hold a
+    *valid* degree-1 sharing of a wrong value (the secret minus δ·x_self): no opening check
+    can see it, only the product check. In an opening it is a lie like ``shift``'s.
 ``wrong_prss``
     the k-th pseudorandom secret share this party computes (MPyC's ``thresha.pseudorandom_share``,
     ``np_pseudorandom_share``, ``np_pseudorandom_share_0`` — the randoms and the degree-2t zero
@@ -59,7 +65,7 @@ MALFORMED = ("pickle_gadget", "wrong_length", "wrong_type", "out_of_field", "tru
              "oversized_frame", "killed")
 #: The deviations that keep every message well-formed (``bench malicious``: what active
 #: security with abort must catch).
-WELL_FORMED = ("shift", "wrong_prss")
+WELL_FORMED = ("shift", "consistent_shift", "wrong_prss")
 ATTACKS = MALFORMED + WELL_FORMED
 
 _WIDTH = (PRIME.bit_length() + 7) // 8
@@ -94,8 +100,8 @@ class Gf256Message(bytes):
     """The bytes of one GF(2^8) engine message (``gf256_mpc``): each byte a field element."""
 
 
-def _add_one(value: int) -> int:
-    return (value + 1) % PRIME if 0 <= value < PRIME else value + 1
+def _add_one(value: int, delta: int = 1) -> int:
+    return (value + delta) % PRIME if 0 <= value < PRIME else value + 1
 
 
 def _codec_slots(value: Any) -> int:
@@ -111,17 +117,18 @@ def _codec_slots(value: Any) -> int:
     return 0
 
 
-def _codec_shift(value: Any, index: int) -> tuple[Any, int]:
-    """``value`` with its ``index``-th integer plus one; returns (new value, index left)."""
+def _codec_shift(value: Any, index: int, delta: int = 1, gf_delta: int = 1) -> tuple[Any, int]:
+    """``value`` with its ``index``-th integer plus ``delta`` (bytes of GF(2^8): XOR
+    ``gf_delta``); returns (new value, index left)."""
     if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
         return value, index
     if isinstance(value, int):
-        return (_add_one(value), -1) if index == 0 else (value, index - 1)
+        return (_add_one(value, delta), -1) if index == 0 else (value, index - 1)
     if isinstance(value, (list, tuple)):
         out = []
         for item in value:
             if index >= 0:
-                item, index = _codec_shift(item, index)
+                item, index = _codec_shift(item, index, delta, gf_delta)
             out.append(item)
         return (tuple(out) if isinstance(value, tuple) else out), index
     if isinstance(value, np.ndarray) and value.dtype != np.bool_:
@@ -129,25 +136,27 @@ def _codec_shift(value: Any, index: int) -> tuple[Any, int]:
             return value, index - value.size
         flat = value.reshape(-1).copy()
         if flat.dtype == object:
-            flat[index] = _add_one(int(flat[index]))
-        elif flat.dtype == np.uint8:  # bytes of GF(2^8): add 1 there
-            flat[index] ^= 1
+            flat[index] = _add_one(int(flat[index]), delta)
+        elif flat.dtype == np.uint8:  # bytes of GF(2^8): add there
+            flat[index] ^= gf_delta
         else:
             flat[index] = flat[index] + 1  # wraps within the dtype: still well-formed
         return flat.reshape(value.shape), -1
     return value, index
 
 
-def shift(payload: bytes, rng: random.Random) -> tuple[bytes, dict[str, Any]] | None:
-    """``payload`` with δ = 1 added to one element chosen with ``rng``, still well-formed, and
-    where (format, element, of how many); None when the message holds no field element."""
+def shift(payload: bytes, rng: random.Random, delta: int = 1,
+          gf_delta: int = 1) -> tuple[bytes, dict[str, Any]] | None:
+    """``payload`` with ``delta`` added to one element chosen with ``rng`` (a GF(2^8) byte:
+    XOR ``gf_delta``), still well-formed, and where (format, element, of how many); None
+    when the message holds no field element."""
     if isinstance(payload, Gf256Message) or (payload and len(payload) % _WIDTH
                                               and _decodes(payload) is None):
         if not payload:
             return None
         index = rng.randrange(len(payload))
         out = bytearray(payload)
-        out[index] ^= 1  # + 1 in GF(2^8)
+        out[index] ^= gf_delta  # + δ in GF(2^8)
         return bytes(out), {"format": "gf256", "element": index, "of": len(payload)}
     value = _decodes(payload)
     if value is not None:
@@ -155,14 +164,14 @@ def shift(payload: bytes, rng: random.Random) -> tuple[bytes, dict[str, Any]] | 
         if not slots:
             return None
         index = rng.randrange(slots)
-        shifted, _ = _codec_shift(value[0], index)
+        shifted, _ = _codec_shift(value[0], index, delta, gf_delta)
         return peer_codec.encode(shifted), {"format": "codec", "element": index, "of": slots}
     count = len(payload) // _WIDTH
     if not count:
         return None
     index = rng.randrange(count)
     element = int.from_bytes(payload[index * _WIDTH:(index + 1) * _WIDTH], "little")
-    new = _add_one(element).to_bytes(_WIDTH, "little")
+    new = _add_one(element, delta).to_bytes(_WIDTH, "little")
     return (payload[:index * _WIDTH] + new + payload[(index + 1) * _WIDTH:],
             {"format": "field", "element": index, "of": count})
 
@@ -217,8 +226,13 @@ def install(kind: str, at: int, report: str, marker: str, seed: int = 0) -> None
             self.transport.write(struct.pack('<qI', pc, claimed) + payload)
             if kind == "truncated_frame":  # the rest never comes: the rogue goes away
                 self.runtime._loop.call_later(0.3, os._exit, 0)
-        elif kind == "shift":
-            done = shift(payload, rng)
+        elif kind in ("shift", "consistent_shift"):
+            if kind == "shift":
+                done = shift(payload, rng)
+            else:  # the same element to every peer (a generator seeded by the label)
+                me, peer = self.runtime.pid + 1, self.peer_pid + 1
+                done = shift(payload, random.Random(f"{seed}:{at}:{pc}"),
+                             delta=(peer - me) % PRIME, gf_delta=peer ^ me)
             if done is None:
                 if "shifted" not in fired:
                     fired["not_applicable"] = True
@@ -235,7 +249,7 @@ def install(kind: str, at: int, report: str, marker: str, seed: int = 0) -> None
         write_report()  # now: the honest parties' abort will end this process without atexit
 
     HardenedExchanger.send = send  # type: ignore[method-assign]
-    if kind in ("shift", "count"):
+    if kind in ("shift", "consistent_shift", "count"):
         _mark_gf256_messages()
     if kind in ("wrong_prss", "count"):
         _hook_prss(at if kind == "wrong_prss" else -1, rng, prss, fired, write_report)

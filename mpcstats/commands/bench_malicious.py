@@ -10,6 +10,10 @@ processes running the deployment's party program, TLS on, real stores; party 0 i
 ``shift``
     δ = 1 added to one field element (chosen at random) of the k-th message the rogue sends
     each honest party (a GF(2^8) message: one bit of one byte flipped);
+``consistent_shift``
+    the additive attack proper: the same element to every peer j gets δ·(x_j − x_self), so a
+    resharing leaves the honest parties a valid sharing of a wrong value that no opening check
+    can see (only the product check);
 ``wrong_prss``
     δ = 1 added to one element of the k-th pseudorandom share the rogue computes.
 
