@@ -34,6 +34,10 @@ The *well-formed* deviations of an actively malicious party (issue 15):
     the k-th pseudorandom secret share this party computes (MPyC's ``thresha.pseudorandom_share``,
     ``np_pseudorandom_share``, ``np_pseudorandom_share_0`` — the randoms and the degree-2t zero
     sharings — and ``fast_mpc.prss_low_high``) is off by δ = 1 in one element, chosen at random.
+``wrong_permutation``
+    the k-th shuffle permutation this party holds with a pair partner (``secure_sort``, the
+    oblivious sort of Gini) has two entries swapped: the party permutes its pieces otherwise
+    than its partner does.
 ``MPCSTATS_ROGUE_REPORT``
     a file that receives one JSON line: the per-peer counts, or the time the attack fired.
 ``MPCSTATS_ROGUE_MARKER``
@@ -65,7 +69,7 @@ MALFORMED = ("pickle_gadget", "wrong_length", "wrong_type", "out_of_field", "tru
              "oversized_frame", "killed")
 #: The deviations that keep every message well-formed (``bench malicious``: what active
 #: security with abort must catch).
-WELL_FORMED = ("shift", "consistent_shift", "wrong_prss")
+WELL_FORMED = ("shift", "consistent_shift", "wrong_prss", "wrong_permutation")
 ATTACKS = MALFORMED + WELL_FORMED
 
 _WIDTH = (PRIME.bit_length() + 7) // 8
@@ -202,6 +206,7 @@ def install(kind: str, at: int, report: str, marker: str, seed: int = 0) -> None
     ``wrong_prss``: the ``at``-th PRSS computation)."""
     counts: dict[int, int] = {}
     prss = {"calls": 0}
+    permutations = {"calls": 0}
     fired: dict[str, Any] = {}
     rng = random.Random(f"{seed}:{kind}:{at}")
     original_send = HardenedExchanger.send
@@ -209,12 +214,13 @@ def install(kind: str, at: int, report: str, marker: str, seed: int = 0) -> None
     def write_report() -> None:
         with open(report, "w", encoding="utf-8") as out:
             json.dump({"counts": {str(k): v for k, v in counts.items()},
-                       "prss_calls": prss["calls"], **fired}, out)
+                       "prss_calls": prss["calls"],
+                       "permutation_calls": permutations["calls"], **fired}, out)
 
     def send(self: HardenedExchanger, pc: int, payload: bytes) -> None:
         index = counts.get(self.peer_pid, 0)
         counts[self.peer_pid] = index + 1
-        if kind in ("count", "wrong_prss") or index != at:
+        if kind in ("count", "wrong_prss", "wrong_permutation") or index != at:
             original_send(self, pc, payload)
             return
         fired.setdefault("at", time.time())
@@ -253,7 +259,38 @@ def install(kind: str, at: int, report: str, marker: str, seed: int = 0) -> None
         _mark_gf256_messages()
     if kind in ("wrong_prss", "count"):
         _hook_prss(at if kind == "wrong_prss" else -1, rng, prss, fired, write_report)
+    if kind in ("wrong_permutation", "count"):
+        _hook_permutations(at if kind == "wrong_permutation" else -1, rng, permutations, fired,
+                           write_report)
     atexit.register(write_report)
+
+
+def _hook_permutations(at: int, rng: random.Random, permutations: dict[str, int],
+                       fired: dict[str, Any], write_report: Any) -> None:
+    """Count the shuffle permutations this party holds; the ``at``-th gets two entries
+    swapped."""
+    from mpc_programs.statistics import secure_sort
+
+    original = secure_sort._pair_permutations
+
+    def pair_permutations(n: int) -> list[np.ndarray | None]:
+        out = original(n)
+        for step, perm in enumerate(out):
+            if perm is None:
+                continue
+            k = permutations["calls"]
+            permutations["calls"] = k + 1
+            if k == at and n >= 2:
+                i, j = rng.sample(range(n), 2)
+                perm = perm.copy()
+                perm[i], perm[j] = perm[j], perm[i]
+                out[step] = perm
+                fired.setdefault("at", time.time())
+                fired["permutation"] = {"call": k, "swapped": [i, j], "of": n}
+                write_report()
+        return out
+
+    secure_sort._pair_permutations = pair_permutations
 
 
 def _mark_gf256_messages() -> None:

@@ -15,10 +15,13 @@ processes running the deployment's party program, TLS on, real stores; party 0 i
     resharing leaves the honest parties a valid sharing of a wrong value that no opening check
     can see (only the product check);
 ``wrong_prss``
-    δ = 1 added to one element of the k-th pseudorandom share the rogue computes.
+    δ = 1 added to one element of the k-th pseudorandom share the rogue computes;
+``wrong_permutation``
+    two entries of the k-th shuffle permutation the rogue holds with a pair partner swapped
+    (the oblivious sort of Gini).
 
-Per family (``statistics``: one query — count, mean, min, max, median by default — over a pool
-of ``--inputs`` random balances; ``verification``: a verification batch of ``--verify-batch``
+Per family (``statistics``: one query — count, mean, variance, min, max, median, a quantile,
+a histogram, the mode and Gini — over a pool of ``--inputs`` random balances; ``verification``: a verification batch of ``--verify-batch``
 honest providers, AES-GCM in GF(2^8)) and kind, an honest ``count`` run learns how many messages
 and PRSS computations there are, then the deviation runs at random positions (``--seed``), as
 many as ``--runs`` per family in all (split evenly over the kinds). Each run is one of:
@@ -69,7 +72,9 @@ from mpcstats.commands.bench_rogue import Harness, Outcome
 from mpcstats.rogue_party import WELL_FORMED
 
 #: The statistics query attacked (the order statistics, the sum, the count in one run).
-QUERY: dict[str, Any] = {"statistics": ["count", "mean", "min", "max", "median"]}
+QUERY: dict[str, Any] = {"statistics": ["count", "mean", "variance", "min", "max", "median",
+                                        "quantiles", "histogram", "mode", "gini"],
+                         "quantiles": ["0.25"], "histogram_edges": ["0.5", "50"]}
 FAMILIES = {"statistics": "stats", "verification": "verify"}
 #: The harness's statistics job publishes nothing below this many inputs.
 MIN_INPUTS = 10
@@ -134,7 +139,8 @@ class Bench:
         self.reference[family] = views[0]
         counts = outcome.report.get("counts", {})
         return {"messages": min(int(counts.get(str(p), 0)) for p in (1, 2)),
-                "prss": int(outcome.report.get("prss_calls", 0))}
+                "prss": int(outcome.report.get("prss_calls", 0)),
+                "permutations": int(outcome.report.get("permutation_calls", 0))}
 
     def _view(self, family: str, result: dict[str, Any]) -> Any:
         return result.get("statistics") if family == "statistics" else _verification_view(result)
@@ -183,7 +189,8 @@ def run_family(bench: Bench, family: str, runs: int, kinds: Sequence[str], seed:
     notes: list[dict[str, Any]] = []
     share, extra = divmod(runs, len(kinds))
     for k, kind in enumerate(kinds):
-        count = sizes["prss"] if kind == "wrong_prss" else sizes["messages"]
+        count = {"wrong_prss": sizes["prss"],
+                 "wrong_permutation": sizes["permutations"]}.get(kind, sizes["messages"])
         entry = by_kind[kind] = _empty()
         for index in _positions(count, share + (k < extra), rng):
             outcome = bench.run(FAMILIES[family], kind, index)
@@ -195,7 +202,8 @@ def run_family(bench: Bench, family: str, runs: int, kinds: Sequence[str], seed:
             for bucket in (entry, total):
                 bucket["runs"] += 1
                 bucket[verdict] += 1
-            where = outcome.report.get("prss") or outcome.report.get("shifted")
+            where = (outcome.report.get("prss") or outcome.report.get("permutation")
+                     or outcome.report.get("shifted"))
             progress(f"{family} {kind} #{index}: {verdict} {json.dumps(where)[:160]}")
             if verdict != "detected":
                 notes.append({"family": family, "kind": kind, "index": index, "verdict": verdict,
