@@ -182,6 +182,9 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from numba import njit
+
+from mpc_programs.shares.f192 import CACHE as _CACHE
 from mpc_programs.verification import gf256
 
 DEGREE = 6
@@ -268,6 +271,48 @@ def k_sum(a: np.ndarray) -> np.ndarray:
     """Σ over the first axis of ``(N, 6)`` (XOR)."""
     a = np.asarray(a, dtype=np.uint8).reshape(-1, DEGREE)
     return np.bitwise_xor.reduce(a, axis=0) if a.shape[0] else np.zeros(DEGREE, np.uint8)
+
+
+@njit(cache=_CACHE)
+def _dot_kernel(a: np.ndarray, b: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
+    c = np.zeros(2 * DEGREE - 1, np.uint8)
+    for r in range(a.shape[0]):
+        for i in range(DEGREE):
+            ai = a[r, i]
+            if ai:
+                row = table[ai]
+                for j in range(DEGREE):
+                    c[i + j] ^= row[b[r, j]]
+    return c
+
+
+@njit(cache=_CACHE)
+def _dot_scale_kernel(a: np.ndarray, x: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover
+    c = np.zeros(DEGREE, np.uint8)
+    for r in range(a.shape[0]):
+        row = table[x[r]]
+        for i in range(DEGREE):
+            c[i] ^= row[a[r, i]]
+    return c
+
+
+def k_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ_k a_k·b_k in K for ``(N, 6)`` arrays: ``k_sum(k_mul(a, b))`` without the (N, 6, 6)
+    temporaries (a numba loop; the reduction mod m(Y) once, on the sum: it is linear)."""
+    a = np.ascontiguousarray(a, dtype=np.uint8).reshape(-1, DEGREE)
+    b = np.ascontiguousarray(b, dtype=np.uint8).reshape(-1, DEGREE)
+    if not a.shape[0]:
+        return np.zeros(DEGREE, np.uint8)
+    return np.ascontiguousarray(_reduce(_dot_kernel(a, b, gf256.MUL)[None])[0])
+
+
+def k_dot_scale(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Σ_k a_k·x_k for a ``(N, 6)`` in K and x ``(N,)`` in GF(2^8): ``k_sum(k_scale(a, x))``."""
+    a = np.ascontiguousarray(a, dtype=np.uint8).reshape(-1, DEGREE)
+    x = np.ascontiguousarray(x, dtype=np.uint8).reshape(-1)
+    if not a.shape[0]:
+        return np.zeros(DEGREE, np.uint8)
+    return _dot_scale_kernel(a, x, gf256.MUL)
 
 
 # -- the reference (slow, scalar) arithmetic and the irreducibility test --------------------
@@ -563,9 +608,9 @@ class TripleRecorder:
         alpha, beta, gamma = weights[:n_z], weights[n_z:n_z + n_x], weights[n_z + n_x:]
         r_open = opened[COIN_BYTES:]
         # 4. T = u − r·w (+ Σ γ v), locally
-        u = k_sum(k_mul(alpha, rz)) ^ k_sum(k_mul(beta, rx))
-        w = k_sum(k_scale(alpha, z_all)) ^ k_sum(k_scale(beta, x_all))
-        t = u ^ k_mul(r_open, w) ^ k_sum(k_scale(gamma, v_all))
+        u = k_dot(alpha, rz) ^ k_dot(beta, rx)
+        w = k_dot_scale(alpha, z_all) ^ k_dot_scale(beta, x_all)
+        t = u ^ k_mul(r_open, w) ^ k_dot_scale(gamma, v_all)
         # 5. s·T, opened (checked): zero unless something recorded was wrong
         st = await mul_kk(engine, s, t)
         result = await open_checked(engine, st, step)
