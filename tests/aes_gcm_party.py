@@ -9,6 +9,8 @@ test can compare them with ``cryptography`` and the plaintexts.
 each peer in the K-th resharing of ``Gf256Engine.mul_frob`` (counted from 0; the S-box's rounds
 come first), byte ``--byte B`` (default 0), *consistently*: peer j gets δ·(α_j + α_1) more
 (GF(2^8), α = pid+1), so the honest parties hold a valid degree-1 sharing of a wrong product.
+``--bad-dabit gf256|prime``: only the mixed batch runs, and party 1 (a daBit dealer) deals the
+value 2 instead of its first random bit, in GF(2^8) only or in GF(p) only.
 """
 
 from __future__ import annotations
@@ -77,6 +79,40 @@ def arm(call: int, byte: int) -> None:
     HardenedExchanger.send = send  # type: ignore[method-assign]
 
 
+def arm_bad_dabit(field: str) -> None:
+    """Party 1 deals a non-bit (2) as its first daBit, in one field (see the module doc)."""
+    from mpc_programs.verification import dabits
+
+    if field == "gf256":
+        original_deal = Gf256Engine.deal
+
+        async def deal(self, values, dealers, shape):  # type: ignore[no-untyped-def]
+            if values is not None and len(shape) == 2 and shape[1] == 8:
+                values = values.copy()
+                values[0, 0] = 2
+                print("dealing a non-bit in GF(2^8)", file=sys.stderr, flush=True)
+            return await original_deal(self, values, dealers, shape)
+        Gf256Engine.deal = deal  # type: ignore[method-assign]
+    else:
+        original = dabits._dabits_prime_checked
+        original_plain = dabits._dabits_prime
+
+        def bad(mine):  # type: ignore[no-untyped-def]
+            if mine is not None:
+                mine = mine.copy()
+                mine[0, 0] = 2
+                print("dealing a non-bit in GF(p)", file=sys.stderr, flush=True)
+            return mine
+
+        async def checked(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+            return await original(runtime, sectype, bad(mine), dealers, shape)
+
+        def plain(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+            return original_plain(runtime, sectype, bad(mine), dealers, shape)
+        dabits._dabits_prime_checked = checked
+        dabits._dabits_prime = plain
+
+
 async def attack() -> None:
     cases = build_cases()
     secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
@@ -89,9 +125,11 @@ async def main() -> None:
     product_check.configure(_arg("--security", "malicious"))
     await mpc.start()
     pid = mpc.pid
-    if "--attack" in sys.argv:
-        if pid == DEVIANT:
+    if "--attack" in sys.argv or "--bad-dabit" in sys.argv:
+        if pid == DEVIANT and "--attack" in sys.argv:
             arm(int(_arg("--attack")), int(_arg("--byte", "0")))
+        if pid == DEVIANT and "--bad-dabit" in sys.argv:
+            arm_bad_dabit(_arg("--bad-dabit"))
         await attack()
         await mpc.shutdown()
         return

@@ -78,3 +78,30 @@ def test_semi_honest_the_same_shift_goes_unnoticed_and_changes_a_verdict() -> No
         assert r.returncode == 0, r.stderr[-3000:]
     verdicts = _json_lines(results[0].stdout)[-1]["verdicts"]
     assert verdicts != EXPECTED
+
+
+@pytest.mark.parametrize("field, step", [("gf256", "AES-GCM H and E_k(J0)"),
+                                         ("prime", "daBits (GF(p) bits)")])
+def test_a_dealt_non_bit_in_either_field_aborts_before_any_verdict(field: str, step: str) -> None:
+    """A daBit dealer deals 2 (not a bit) in GF(2^8) only, or in GF(p) only: the triple
+    (b, b, b) on gf256_check, resp. (d, d, d) on product_check, fails."""
+    results = run_parties([PARTY, "--bad-dabit", field], timeout=180)
+    assert "dealing a non-bit" in results[DEVIANT].stderr, results[DEVIANT].stderr[-2000:]
+    for r in results:
+        if r.pid == DEVIANT:
+            continue
+        assert _json_lines(r.stdout) == [], r.stdout
+        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
+        assert f"product check failed at {step}" in r.stderr, r.stderr[-2000:]
+
+
+def test_k_dot_equals_the_sum_of_k_products() -> None:
+    import numpy as np
+
+    from mpc_programs.verification import gf256_check as kf
+    rng = np.random.default_rng(15)
+    for n in (0, 1, 9, 2000):
+        a, b = (rng.integers(0, 256, (n, kf.DEGREE), dtype=np.uint8) for _ in range(2))
+        x = rng.integers(0, 256, n, dtype=np.uint8)
+        assert (kf.k_dot(a, b) == kf.k_sum(kf.k_mul(a, b))).all()
+        assert (kf.k_dot_scale(a, x) == kf.k_sum(kf.k_scale(a, x))).all()

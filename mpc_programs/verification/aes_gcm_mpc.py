@@ -59,6 +59,23 @@ Checks folded into the verdict, and their soundness:
 * digits: each balance byte must be in '0'..'9' (:mod:`mpc_programs.verification.dabits`).
 Semi-honest parties, honest majority (MPyC's model); a malicious provider cannot get a balance
 accepted that the notarized record does not contain (up to the GCM/known-plaintext argument).
+
+Active security with abort (issue 15; ``product_check.active()``, the default): every GF(2^8)
+product — the S-box's (with the plain products a7 = a3·a4 and a127 = a15·a112 as extra outputs
+of their rounds, so each Frobenius output is related to a recorded product), the zero tests',
+the ANDs', the CR/LF test's, the digits' range products and the daBits' b·b = b — is recorded
+on ``gf256_check`` and checked once (Chida et al.'s check in the extension field K of
+``gf256_check``, ≤ 3·2^-48 + ε per check) after the verdicts are computed and *before* H and
+E_k(J0) are opened; those and the verdicts are then opened with the checked opening, so a
+party that shifts a resharing, or lies in an opening, aborts the run before anything depending
+on the products is revealed. The daBits' GF(p) halves are checked by ``product_check.verify``
+at the same point. Cost: H/E_k(J0) are opened at the end instead of after AES (one check for
+the whole batch: 6 rounds + 1 round of masked openings), the two extra outputs per S-box byte,
+and the check's resharings (6 bytes per recorded product and per distinct left operand). A row
+whose key shares are inconsistent runs on the public key 0 (its provider is rejected anyway),
+so its derived openings cannot abort the run. Not covered: a daBit's cross-field consistency
+(same bit in GF(2^8) and GF(p); see ``dabits``): a malicious dealer can still shift an
+accepted balance's GF(p) value.
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ key, the known plaintext and uid match, the balance digits are digits) and then
 layout must be a valid encoding *of exactly the notarized balance*. Opened: the
 verdicts (and H, E_k(J0) inside verify_batch). The key shares are used here and
 nowhere else: the caller drops them with the job.
+
+Under active security (``product_check.active()``) ``verify_batch_values`` checks every
+GF(2^8) product of the batch (``gf256_check``) and the daBits' GF(p) bits
+(``product_check``) before it opens H, E_k(J0) and the verdicts (``record_ok``), so nothing
+pends when ``ingest.check_rows`` runs its own product check before its openings; the values
+gathered here are local shares, not openings.
 """
 
 from __future__ import annotations
