@@ -6,7 +6,8 @@ product, runs ``product_check.verify`` and opens the results, printing one JSON 
 
 ``--deviate K`` (test-only): party 1 shifts one field element of the K-th message it
 sends after the inputs are dealt (counted per peer: the products' resharings, then the
-check's own resharings and openings), to both other parties, consistently (see ``arm``). Honest parties must abort
+check's own resharings and openings), to both other parties, consistently
+(``deviation.arm_shift``). Honest parties must abort
 before printing the results.
 """
 
@@ -22,15 +23,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpc_programs.runtime import fast_mpc, product_check  # noqa: E402
-from mpc_programs.runtime.hardened_runtime import HardenedExchanger, mpc  # noqa: E402
+from deviation import arm_shift  # noqa: E402
+from mpc_programs.runtime.hardened_runtime import mpc  # noqa: E402
 from mpc_programs.shares import f192  # noqa: E402
-from mpc_programs.shares.field import PARTIES, PRIME  # noqa: E402
+from mpc_programs.shares.field import PRIME  # noqa: E402
 
 SEED = 15
 N = 40
 D = 5
 DEVIANT = 1
-WIDTH = 24
 
 
 def values() -> tuple[list[int], list[int], list[int]]:
@@ -50,27 +51,6 @@ def deal(vals: list[int], rng: random.Random) -> list[int]:
     return out
 
 
-def arm(index: int) -> None:
-    """Shift the first field element of the ``index``-th message to each peer so that a
-    resharing stays a consistent degree-1 sharing: peer j gets δ·(x_j − x_self) more, the
-    points of g(X) = f(X) + δ·(X − x_self), whose constant term is the secret minus
-    δ·x_self — an additive error no opening check can see, only the product check."""
-    original = HardenedExchanger.send
-    counts: dict[int, int] = {}
-
-    def send(self: HardenedExchanger, pc: int, payload: bytes) -> None:
-        k = counts.get(self.peer_pid, 0)
-        counts[self.peer_pid] = k + 1
-        if k == index:
-            delta = (self.peer_pid + 1) - (mpc.pid + 1)
-            first = (int.from_bytes(payload[:WIDTH], "little") + delta) % PRIME
-            payload = first.to_bytes(WIDTH, "little") + payload[WIDTH:]
-            print(f"deviating in message {k} (label {pc}) to party {self.peer_pid}",
-                  file=sys.stderr, flush=True)
-        original(self, pc, payload)
-    HardenedExchanger.send = send  # type: ignore[method-assign]
-
-
 async def main() -> None:
     await mpc.start()
     rng = random.Random(SEED + 1)
@@ -79,7 +59,7 @@ async def main() -> None:
     ys = f192.from_ints(deal(y, rng))
     ms = f192.from_ints(deal(m, rng)).reshape(N, D, 3)
     if "--deviate" in sys.argv and mpc.pid == DEVIANT:
-        arm(int(sys.argv[sys.argv.index("--deviate") + 1]))
+        arm_shift(int(sys.argv[sys.argv.index("--deviate") + 1]))
     z = await fast_mpc.multiply_limbs(xs, ys)
     local = f192.matvec_t(ms, fast_mpc.mul_const(xs, fast_mpc.constant_limbs(1),
                                                  np.empty_like(xs)))

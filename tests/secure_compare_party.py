@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpc_programs.runtime import fast_mpc, product_check  # noqa: E402
-from mpc_programs.runtime.hardened_runtime import HardenedExchanger, mpc  # noqa: E402
+from deviation import arm_shift  # noqa: E402
+from mpc_programs.runtime.hardened_runtime import mpc  # noqa: E402
 from mpc_programs.shares import f192  # noqa: E402
 from mpc_programs.shares.field import PRIME  # noqa: E402
 from mpc_programs.statistics import secure_compare  # noqa: E402
@@ -39,7 +40,6 @@ RANDOM_PER_SIZE = 40
 RANDOM_BITS = 4000
 REDRAW_ROWS = (0, 7)
 DEVIANT = 1
-WIDTH = 24
 ATTACK_BITS = 16
 
 
@@ -55,31 +55,6 @@ def cases(bits: int) -> list[int]:
 def deal(values: list[int], rng: random.Random):
     """This party's seeded degree-1 shares (limbs) of the values (negative as p − |v|)."""
     return f192.from_ints([(v + rng.randrange(PRIME) * (mpc.pid + 1)) % PRIME for v in values])
-
-
-def arm(index: int, mode: str) -> None:
-    """Change the first field element of the ``index``-th message to each peer.
-
-    ``consistent``: peer j gets δ·(x_j − x_self) more, the points of g(X) = f(X) +
-    δ·(X − x_self): the resharing stays a valid degree-1 sharing, of the secret minus
-    δ·x_self — an additive error no opening check can see, only the product check.
-    ``plusone``: 1 more to the lower-numbered peer only (the honest parties' shares then
-    define a wrong value too; the deviant's own share is off their line)."""
-    original = HardenedExchanger.send
-    counts: dict[int, int] = {}
-    peers = sorted(j for j in range(len(mpc.parties)) if j != mpc.pid)
-
-    def send(self: HardenedExchanger, pc: int, payload: bytes) -> None:
-        k = counts.get(self.peer_pid, 0)
-        counts[self.peer_pid] = k + 1
-        if k == index and (mode == "consistent" or self.peer_pid == peers[0]):
-            delta = (self.peer_pid - mpc.pid) if mode == "consistent" else 1
-            first = (int.from_bytes(payload[:WIDTH], "little") + delta) % PRIME
-            payload = first.to_bytes(WIDTH, "little") + payload[WIDTH:]
-            print(f"deviating in message {k} (label {pc}) to party {self.peer_pid}",
-                  file=sys.stderr, flush=True)
-        original(self, pc, payload)
-    HardenedExchanger.send = send  # type: ignore[method-assign]
 
 
 async def honest() -> None:
@@ -123,7 +98,7 @@ async def zero_first_draw(rows: tuple[int, ...]):
 async def attacked(index: int, mode: str) -> None:
     d = deal(cases(ATTACK_BITS), random.Random(SEED))
     if mpc.pid == DEVIANT:
-        arm(index, mode)
+        arm_shift(index, consistent=mode == "consistent")
     flags = await secure_compare.less_than_zero_limbs(d, ATTACK_BITS)
     await product_check.verify("compare")
     opened = f192.to_ints(await fast_mpc.open_limbs(flags))

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 
-from mpc_programs.runtime import hardened_runtime
+from deviation import assert_honest_parties_aborted, json_lines
 from mpc_programs.runtime.local_parties import run_parties
 from mpc_programs.shares import f192
 from mpc_programs.shares.field import PRIME
@@ -28,15 +28,11 @@ from secure_compare_party import ATTACK_BITS, BIT_SIZES, DEVIANT, RANDOM_BITS, c
 FIRST_COMPARISON, LAST_COMPARISON = 8, 11
 
 
-def _json_lines(stdout: str) -> list[dict]:
-    return [json.loads(ln) for ln in stdout.splitlines() if ln.startswith("{")]
-
-
 def test_honest_comparisons_are_right_and_random_bits_are_balanced_bits() -> None:
     results = run_parties(["tests/secure_compare_party.py", "--no-log"], timeout=120)
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
-        compared, drawn = _json_lines(r.stdout)
+        compared, drawn = json_lines(r.stdout)
         for bits in BIT_SIZES:
             values = cases(bits)
             assert {0, -1, 1, (1 << bits) - 1, 1 - (1 << bits)} <= set(values)
@@ -46,7 +42,7 @@ def test_honest_comparisons_are_right_and_random_bits_are_balanced_bits() -> Non
         assert len(bits) == RANDOM_BITS and set(bits) <= {0, 1}
         assert abs(sum(bits) / RANDOM_BITS - 0.5) < 0.05  # σ ≈ 0.008: ≈ 6σ
         assert len(drawn["redrawn"]) == 20 and set(drawn["redrawn"]) <= {0, 1}  # r = 0 redrawn
-    assert len({json.dumps(_json_lines(r.stdout)) for r in results}) == 1
+    assert len({json.dumps(json_lines(r.stdout)) for r in results}) == 1
 
 
 @pytest.mark.parametrize("index, mode", [(FIRST_COMPARISON, "plusone"),
@@ -55,13 +51,7 @@ def test_a_shifted_comparison_resharing_makes_both_honest_parties_abort(index: i
                                                                         mode: str) -> None:
     results = run_parties(["tests/secure_compare_party.py", "--no-log", "--deviate",
                            str(index), mode], timeout=120)
-    assert "deviating in message" in results[DEVIANT].stderr, results[DEVIANT].stderr[-2000:]
-    for r in results:
-        if r.pid == DEVIANT:
-            continue
-        assert _json_lines(r.stdout) == [], r.stdout
-        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
-        assert "product check failed at compare" in r.stderr, r.stderr[-2000:]
+    assert_honest_parties_aborted(results, DEVIANT, "product check failed at compare")
 
 
 def test_a_shifted_square_makes_both_honest_parties_abort() -> None:
@@ -69,13 +59,8 @@ def test_a_shifted_square_makes_both_honest_parties_abort() -> None:
     bits (the check inside ``random_bits_limbs`` aborts before c is opened)."""
     results = run_parties(["tests/secure_compare_party.py", "--no-log", "--deviate", "0",
                            "consistent"], timeout=120)
-    for r in results:
-        if r.pid == DEVIANT:
-            continue
-        assert _json_lines(r.stdout) == [], r.stdout
-        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
-        assert ("r² is not a square (a party deviated)" in r.stderr
-                or "product check failed at random bits" in r.stderr), r.stderr[-2000:]
+    assert_honest_parties_aborted(results, DEVIANT, "r² is not a square (a party deviated)",
+                                  "product check failed at random bits")
 
 
 def test_inverse_square_roots_and_euler_criterion() -> None:

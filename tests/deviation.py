@@ -1,0 +1,60 @@
+"""Shared pieces of the active-security tests (issue 15): a party process that deviates in
+one message, and what both honest parties must then show.
+
+Imported by the party programs (``tests/*_party.py``, run as 3 processes) and by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from mpc_programs.runtime import hardened_runtime
+from mpc_programs.shares.field import PRIME
+
+#: Bytes of one prime-field element in our raw messages (24, little-endian).
+WIDTH = 24
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def arm_shift(index: int, consistent: bool = True) -> None:
+    """Shift the first field element of this party's ``index``-th message to each peer.
+
+    ``consistent``: peer j gets δ·(x_j − x_self) more (x = party number + 1), the points of
+    g(X) = f(X) + δ·(X − x_self): a resharing stays a *valid* degree-1 sharing, of the secret
+    minus δ·x_self — the additive attack that no opening check can see, only the product
+    check. Otherwise 1 more to the lower-numbered peer only (the deviant's own share then
+    lies off the honest parties' line)."""
+    from mpc_programs.runtime.hardened_runtime import HardenedExchanger, mpc
+
+    original = HardenedExchanger.send
+    counts: dict[int, int] = {}
+    lowest = min(j for j in range(len(mpc.parties)) if j != mpc.pid)
+
+    def send(self: HardenedExchanger, pc: int, payload: bytes) -> None:
+        k = counts.get(self.peer_pid, 0)
+        counts[self.peer_pid] = k + 1
+        if k == index and (consistent or self.peer_pid == lowest):
+            delta = (self.peer_pid - mpc.pid) if consistent else 1
+            first = (int.from_bytes(payload[:WIDTH], "little") + delta) % PRIME
+            payload = first.to_bytes(WIDTH, "little") + payload[WIDTH:]
+            print(f"deviating in message {k} (label {pc}) to party {self.peer_pid}",
+                  file=sys.stderr, flush=True)
+        original(self, pc, payload)
+    HardenedExchanger.send = send  # type: ignore[method-assign]
+
+
+def assert_honest_parties_aborted(results: list[Any], deviant: int, *expected: str) -> None:
+    """The deviant did deviate; both honest parties printed no result, exited with the abort
+    code and gave one of the ``expected`` reasons."""
+    assert "deviating in message" in results[deviant].stderr, results[deviant].stderr[-2000:]
+    for r in results:
+        if r.pid == deviant:
+            continue
+        assert json_lines(r.stdout) == [], r.stdout
+        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
+        assert any(e in r.stderr for e in expected), r.stderr[-2000:]
