@@ -5,7 +5,10 @@ which a malicious party can shift (a wrong point in its resharing message): with
 dishonest party of three the honest parties then hold a *valid* degree-1 sharing of a wrong
 product — the consistent shift, which no checked opening can see. This module checks
 recorded GF(2^8) products in a way that catches such errors before anything depending on
-them is opened. It is not yet wired into the AES programs (``aes_gcm_mpc``/``dabits``).
+them is opened. The AES programs use it under active security: ``Gf256Engine.sbox``,
+``nonzero`` and ``prod`` record their products and Frobenius relations (``record_linear``),
+``dabits`` its bits, and ``aes_gcm_mpc`` verifies once per batch before it opens anything
+that depends on them (``Gf256Engine.open_verified``).
 
 Protocol
 --------

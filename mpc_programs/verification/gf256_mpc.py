@@ -29,6 +29,12 @@ Protocols (semi-honest, honest majority m >= 2t+1, as MPyC):
   first t+1 must agree with the degree-t interpolation (a consistency check on the sharing).
 * ``deal`` -- one round: dealers Shamir-share local random values (for masks and daBits).
   Summing the contributions of t+1 dealers gives a value no t parties know.
+
+Active security with abort (``product_check.active()``, issue 15): ``sbox``, ``nonzero``,
+``prod`` and ``mul_checked`` record every product (and ``sbox`` two more plain products per
+byte, a7 and a127, as extra outputs of its rounds) and relate each Frobenius output to its plain
+product, on :mod:`mpc_programs.verification.gf256_check`; ``open_verified`` runs that check
+before a product-dependent opening and opens with the checked opening. Semi-honest: unchanged.
 """
 
 from __future__ import annotations
