@@ -9,8 +9,11 @@ test can compare them with ``cryptography`` and the plaintexts.
 each peer in the K-th resharing of ``Gf256Engine.mul_frob`` (counted from 0; the S-box's rounds
 come first), byte ``--byte B`` (default 0), *consistently*: peer j gets δ·(α_j + α_1) more
 (GF(2^8), α = pid+1), so the honest parties hold a valid degree-1 sharing of a wrong product.
-``--bad-dabit gf256|prime``: only the mixed batch runs, and party 1 (a daBit dealer) deals the
-value 2 instead of its first random bit, in GF(2^8) only or in GF(p) only.
+``--bad-dabit gf256|prime``: only the mixed batch runs, and party 1 (a daBit dealer) deals a
+non-bit as its first daBit, in one field only: in GF(2^8) 2 + its random bit b (bit 0 still
+agrees with the GF(p) half, so only the bit check can catch it), in GF(p) the value 2.
+``--inconsistent-dabit``: only the mixed batch runs, and the daBit dealer ``--deviant P``
+(0 or 1, default 1) deals its first daBit as b in GF(2^8) and 1 − b in GF(p) (two valid bits).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def arm_bad_dabit(field: str) -> None:
         async def deal(self, values, dealers, shape):  # type: ignore[no-untyped-def]
             if values is not None and len(shape) == 2 and shape[1] == 8:
                 values = values.copy()
-                values[0, 0] = 2
+                values[0, 0] |= 2
                 print("dealing a non-bit in GF(2^8)", file=sys.stderr, flush=True)
             return await original_deal(self, values, dealers, shape)
         Gf256Engine.deal = deal  # type: ignore[method-assign]
@@ -113,11 +116,36 @@ def arm_bad_dabit(field: str) -> None:
         dabits._dabits_prime = plain
 
 
+def arm_inconsistent_dabit() -> None:
+    """This dealer's first daBit: b in GF(2^8) (dealt unchanged), 1 − b in GF(p)."""
+    from mpc_programs.verification import dabits
+
+    original = dabits._dabits_prime_checked
+    original_plain = dabits._dabits_prime
+
+    def flip(mine):  # type: ignore[no-untyped-def]
+        if mine is not None:
+            mine = mine.copy()
+            mine[0, 0] ^= 1
+            print("dealing an inconsistent daBit", file=sys.stderr, flush=True)
+        return mine
+
+    async def checked(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+        return await original(runtime, sectype, flip(mine), dealers, shape)
+
+    def plain(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+        return original_plain(runtime, sectype, flip(mine), dealers, shape)
+    dabits._dabits_prime_checked = checked
+    dabits._dabits_prime = plain
+
+
 async def attack() -> None:
     cases = build_cases()
     secint = mpc.SecInt(WIDE_SECINT_BITS, p=PRIME)
-    verdicts, _ = await verify_batch([c.inputs[mpc.pid] for c in cases], secint)
-    print(json.dumps({"verdicts": {c.name: v for c, v in zip(cases, verdicts, strict=True)}}),
+    verdicts, balances = await verify_batch([c.inputs[mpc.pid] for c in cases], secint)
+    opened = await mpc.output(balances)
+    print(json.dumps({"verdicts": {c.name: v for c, v in zip(cases, verdicts, strict=True)},
+                      "balances": {c.name: int(b) for c, b in zip(cases, opened, strict=True)}}),
           flush=True)
 
 
@@ -125,11 +153,13 @@ async def main() -> None:
     product_check.configure(_arg("--security", "malicious"))
     await mpc.start()
     pid = mpc.pid
-    if "--attack" in sys.argv or "--bad-dabit" in sys.argv:
+    if any(flag in sys.argv for flag in ("--attack", "--bad-dabit", "--inconsistent-dabit")):
         if pid == DEVIANT and "--attack" in sys.argv:
             arm(int(_arg("--attack")), int(_arg("--byte", "0")))
         if pid == DEVIANT and "--bad-dabit" in sys.argv:
             arm_bad_dabit(_arg("--bad-dabit"))
+        if pid == int(_arg("--deviant", str(DEVIANT))) and "--inconsistent-dabit" in sys.argv:
+            arm_inconsistent_dabit()
         await attack()
         await mpc.shutdown()
         return

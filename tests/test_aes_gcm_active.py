@@ -5,7 +5,8 @@ opened values as the default malicious run of ``tests/test_aes_gcm_mpc.py``), an
 shifting one resharing of an S-box product *consistently* (the honest parties then hold a valid
 sharing of a wrong product, which no checked opening sees): under active security both honest
 parties abort with "product check failed" before any verdict is opened; semi-honest, the run
-completes with a wrong verdict.
+completes with a wrong verdict. A daBit dealt inconsistently (b in GF(2^8), 1 − b in GF(p))
+aborts both honest parties with "daBit check failed"; semi-honest it shifts a balance.
 """
 
 from __future__ import annotations
@@ -93,6 +94,37 @@ def test_a_dealt_non_bit_in_either_field_aborts_before_any_verdict(field: str, s
         assert _json_lines(r.stdout) == [], r.stdout
         assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
         assert f"product check failed at {step}" in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("dealer", ["0", "1"])
+def test_an_inconsistent_dabit_aborts_both_honest_parties_before_any_verdict(dealer: str) -> None:
+    """A daBit dealer deals b in GF(2^8) and 1 − b in GF(p) (both bits: the bit checks pass):
+    the cross-field parity check of ``dabits`` fails at both honest parties (a batch with one
+    inconsistent daBit passes it with probability 2^-40)."""
+    results = run_parties([PARTY, "--inconsistent-dabit", "--deviant", dealer], timeout=180)
+    deviant = int(dealer)
+    assert "dealing an inconsistent daBit" in results[deviant].stderr, \
+        results[deviant].stderr[-2000:]
+    for r in results:
+        if r.pid == deviant:
+            continue
+        assert _json_lines(r.stdout) == [], r.stdout  # no verdict was opened
+        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
+        assert "daBit check failed" in r.stderr, r.stderr[-2000:]
+
+
+def test_semi_honest_an_inconsistent_dabit_goes_unnoticed_and_shifts_a_balance() -> None:
+    """Why the check is needed: semi-honest, the run completes, every verdict is right and
+    the first provider's balance is off (its first digit's bit 0 is flipped in GF(p) only)."""
+    results = run_parties([PARTY, "--security", "semi-honest", "--inconsistent-dabit"],
+                          timeout=180)
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+    report = _json_lines(results[0].stdout)[-1]
+    assert report["verdicts"] == EXPECTED
+    first = CASES[0]
+    assert first.accept
+    assert report["balances"][first.name] != first.units
 
 
 def test_k_dot_equals_the_sum_of_k_products() -> None:
