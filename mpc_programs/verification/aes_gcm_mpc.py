@@ -73,9 +73,9 @@ at the same point. Cost: H/E_k(J0) are opened at the end instead of after AES (o
 the whole batch: 6 rounds + 1 round of masked openings), the two extra outputs per S-box byte,
 and the check's resharings (6 bytes per recorded product and per distinct left operand). A row
 whose key shares are inconsistent runs on the public key 0 (its provider is rejected anyway),
-so its derived openings cannot abort the run. Not covered: a daBit's cross-field consistency
-(same bit in GF(2^8) and GF(p); see ``dabits``): a malicious dealer can still shift an
-accepted balance's GF(p) value.
+so its derived openings cannot abort the run. A daBit's cross-field consistency (the same bit
+in GF(2^8) and GF(p)) is checked in ``dabits.decimal_value`` (40 sacrificed daBits, random
+subsets' parities compared: ≤ 2^-40), before anything but the masked c is opened.
 """
 
 from __future__ import annotations

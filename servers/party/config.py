@@ -54,10 +54,10 @@ class PartyConfig:
     #: links without TLS bound to party numbers.
     mpc_ssl_dir: Path | None = None
     #: ``"malicious"`` (default): active security with abort against one dishonest party —
-    #: in the statistics and the ingestion check every product is verified (Chida et al.,
-    #: CRYPTO 2018; ``product_check``) and every opening checked before anything is opened,
-    #: signed or stored (not yet covered: the AES-GCM verification in GF(2^8) and the
-    #: parties' own DP noise, docs/threat-model.md). ``"semi-honest"``: the cheaper MPyC
+    #: in the statistics, the ingestion check and the AES-GCM verification every product is
+    #: verified (Chida et al., CRYPTO 2018; ``product_check``, ``gf256_check``) and every
+    #: opening checked before anything is opened, signed or stored (not yet covered: the
+    #: parties' own DP noise; docs/threat-model.md). ``"semi-honest"``: the cheaper MPyC
     #: model (benchmarks, development). All three parties must use the same value: it goes
     #: into every MPC job this party runs.
     mpc_security: str = "malicious"
