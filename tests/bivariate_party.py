@@ -3,7 +3,8 @@
 Every party rebuilds the same cases from a seed, deals all Shamir shares with a seeded
 generator (so the three processes agree), keeps its own row, runs
 ``secure_bivariate.open_bivariate`` on every case and prints one JSON line with what was
-opened and the MPC seconds per case.
+opened and the MPC seconds per case. ``--deviate K`` (test-only): party 1 shifts its K-th
+message consistently (``deviation.arm_shift``) in the first case; the honest parties must abort.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mpc_programs.runtime.hardened_runtime import mpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from deviation import arm_shift  # noqa: E402
 from mpc_programs.shares.encoding import MAX_UNITS
 from mpc_programs.shares.field import PARTIES, PRIME
 from mpc_programs.statistics.secure_bivariate import STATISTICS, open_bivariate
@@ -88,7 +90,12 @@ async def main() -> None:
     rng = random.Random(SEED + 1)
     report: dict[str, object] = {"party": pid}
     results: dict[str, object] = {}
-    for name, xs, ys, mask, wanted in cases():
+    chosen = cases()
+    if "--deviate" in sys.argv:  # test-only: party 1 shifts its k-th message in the first case
+        chosen = chosen[:1]
+        if pid == 1:
+            arm_shift(int(sys.argv[sys.argv.index("--deviate") + 1]))
+    for name, xs, ys, mask, wanted in chosen:
         x = np.array(deal(xs, rng)[pid], dtype=object)
         y = np.array(deal(ys, rng)[pid], dtype=object)
         m = None if mask is None else np.array(deal(mask, rng)[pid], dtype=object)

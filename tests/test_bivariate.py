@@ -16,6 +16,7 @@ import pytest
 from bivariate_party import cases
 
 from mpc_programs.shares.encoding import SCALE
+from deviation import assert_honest_parties_aborted
 from mpc_programs.runtime.local_parties import run_parties
 from mpc_programs.statistics.secure_bivariate import STATISTICS, BivariateOpened, publish_bivariate
 
@@ -162,3 +163,15 @@ def test_publish_formats_and_undefined() -> None:
 def test_publish_clamps_correlation() -> None:
     out = publish_bivariate(BivariateOpened(correlation=(1 << 40) + 3), 5, ["correlation"])
     assert out == {"correlation": "1.0000000000"}
+
+
+@pytest.mark.parametrize("index", [0, 3, 12, 40])
+def test_a_party_that_shifts_a_message_makes_both_honest_parties_abort(index: int) -> None:
+    """Active security (issue 15): a consistent shift of one of party 1's messages anywhere in
+    covariance, correlation and regression — the moments' resharing, the bit decompositions,
+    the inverse square roots, the openings — and both honest parties abort before opening a
+    result (the product check, or the checked opening for a lie in an opening)."""
+    results = run_parties(["tests/bivariate_party.py", "--no-log", "--deviate", str(index)],
+                          timeout=120)
+    assert_honest_parties_aborted(results, 1, "product check failed", "opening check failed",
+                                  "r² is not a square")
