@@ -48,10 +48,11 @@ def arm_shift(index: int, consistent: bool = True) -> None:
     HardenedExchanger.send = send  # type: ignore[method-assign]
 
 
-def assert_honest_parties_aborted(results: list[Any], deviant: int, *expected: str) -> None:
-    """The deviant did deviate; both honest parties printed no result, exited with the abort
-    code and gave one of the ``expected`` reasons."""
-    assert "deviating in message" in results[deviant].stderr, results[deviant].stderr[-2000:]
+def assert_honest_parties_aborted(results: list[Any], deviant: int, *expected: str,
+                                  deviated: str = "deviating in message") -> None:
+    """The deviant did deviate (it wrote ``deviated``); both honest parties printed no
+    result, exited with the abort code and gave one of the ``expected`` reasons."""
+    assert deviated in results[deviant].stderr, results[deviant].stderr[-2000:]
     for r in results:
         if r.pid == deviant:
             continue

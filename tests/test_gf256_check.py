@@ -18,9 +18,9 @@ import random
 
 import numpy as np
 import pytest
+from deviation import assert_honest_parties_aborted
 from gf256_check_party import DEVIANT, N, values
 
-from mpc_programs.runtime import hardened_runtime
 from mpc_programs.runtime.local_parties import run_parties
 from mpc_programs.verification import gf256
 from mpc_programs.verification import gf256_check as kf
@@ -140,13 +140,7 @@ def test_honest_products_pass_the_check_and_open_right() -> None:
 
 
 def _assert_both_honest_abort(results: list, expected: str) -> None:
-    assert "deviating in message" in results[DEVIANT].stderr, results[DEVIANT].stderr[-2000:]
-    for r in results:
-        if r.pid == DEVIANT:
-            continue
-        assert _json_lines(r.stdout) == [], r.stdout
-        assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
-        assert expected in r.stderr, r.stderr[-2000:]
+    assert_honest_parties_aborted(results, DEVIANT, expected)
 
 
 #: Messages party 1 sends each peer: 0 the products' resharing, 1 its dealing of r, s and the
