@@ -84,8 +84,6 @@ def arm(call: int, byte: int) -> None:
 
 def arm_bad_dabit(field: str) -> None:
     """Party 1 deals a non-bit (2) as its first daBit, in one field (see the module doc)."""
-    from mpc_programs.verification import dabits
-
     if field == "gf256":
         original_deal = Gf256Engine.deal
 
@@ -97,46 +95,41 @@ def arm_bad_dabit(field: str) -> None:
             return await original_deal(self, values, dealers, shape)
         Gf256Engine.deal = deal  # type: ignore[method-assign]
     else:
-        original = dabits._dabits_prime_checked
-        original_plain = dabits._dabits_prime
-
         def bad(mine):  # type: ignore[no-untyped-def]
             if mine is not None:
                 mine = mine.copy()
                 mine[0, 0] = 2
                 print("dealing a non-bit in GF(p)", file=sys.stderr, flush=True)
             return mine
-
-        async def checked(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
-            return await original(runtime, sectype, bad(mine), dealers, shape)
-
-        def plain(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
-            return original_plain(runtime, sectype, bad(mine), dealers, shape)
-        dabits._dabits_prime_checked = checked
-        dabits._dabits_prime = plain
+        _change_prime_dabits(bad)
 
 
-def arm_inconsistent_dabit() -> None:
-    """This dealer's first daBit: b in GF(2^8) (dealt unchanged), 1 − b in GF(p)."""
+def _change_prime_dabits(change) -> None:  # type: ignore[no-untyped-def]
+    """This dealer's GF(p) bits pass through ``change`` before they are input (in both the
+    checked and the plain dealing); its GF(2^8) bits are dealt unchanged."""
     from mpc_programs.verification import dabits
 
     original = dabits._dabits_prime_checked
     original_plain = dabits._dabits_prime
 
+    async def checked(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+        return await original(runtime, sectype, change(mine), dealers, shape)
+
+    def plain(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
+        return original_plain(runtime, sectype, change(mine), dealers, shape)
+    dabits._dabits_prime_checked = checked
+    dabits._dabits_prime = plain
+
+
+def arm_inconsistent_dabit() -> None:
+    """This dealer's first daBit: b in GF(2^8) (dealt unchanged), 1 − b in GF(p)."""
     def flip(mine):  # type: ignore[no-untyped-def]
         if mine is not None:
             mine = mine.copy()
             mine[0, 0] ^= 1
             print("dealing an inconsistent daBit", file=sys.stderr, flush=True)
         return mine
-
-    async def checked(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
-        return await original(runtime, sectype, flip(mine), dealers, shape)
-
-    def plain(runtime, sectype, mine, dealers, shape):  # type: ignore[no-untyped-def]
-        return original_plain(runtime, sectype, flip(mine), dealers, shape)
-    dabits._dabits_prime_checked = checked
-    dabits._dabits_prime = plain
+    _change_prime_dabits(flip)
 
 
 async def attack() -> None:

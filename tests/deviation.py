@@ -7,6 +7,7 @@ Imported by the party programs (``tests/*_party.py``, run as 3 processes) and by
 from __future__ import annotations
 
 import json
+import random
 import sys
 from typing import Any
 
@@ -19,6 +20,18 @@ WIDTH = 24
 
 def json_lines(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def deal(values: list[int], rng: random.Random) -> list[int]:
+    """This party's seeded degree-1 Shamir share of every value (the same ``rng`` seed at
+    every party gives the three parties shares of one sharing)."""
+    from mpc_programs.runtime.hardened_runtime import mpc
+
+    out = []
+    for v in values:
+        c = rng.randrange(PRIME)
+        out.append((v + c * (mpc.pid + 1)) % PRIME)
+    return out
 
 
 def arm_shift(index: int, consistent: bool = True) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpc_programs.runtime import fast_mpc, product_check  # noqa: E402
-from deviation import arm_shift  # noqa: E402
+from deviation import arm_shift, deal  # noqa: E402
 from mpc_programs.runtime.hardened_runtime import mpc  # noqa: E402
 from mpc_programs.shares import f192  # noqa: E402
 from mpc_programs.shares.field import PRIME  # noqa: E402
@@ -40,15 +40,6 @@ def values() -> tuple[list[int], list[int], list[int]]:
     y = [rng.randrange(PRIME) for _ in range(N)]
     m = [rng.randrange(2) for _ in range(N * D)]
     return x, y, m
-
-
-def deal(vals: list[int], rng: random.Random) -> list[int]:
-    """This party's seeded degree-1 share of every value."""
-    out = []
-    for v in vals:
-        c = rng.randrange(PRIME)
-        out.append((v + c * (mpc.pid + 1)) % PRIME)
-    return out
 
 
 async def main() -> None:

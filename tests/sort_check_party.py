@@ -41,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpc_programs.runtime import fast_mpc, product_check  # noqa: E402
+from deviation import deal  # noqa: E402
 from mpc_programs.runtime.hardened_runtime import HardenedExchanger, mpc  # noqa: E402
 from mpc_programs.shares import f192  # noqa: E402
 from mpc_programs.shares.field import PRIME  # noqa: E402
@@ -66,15 +67,6 @@ def expected() -> tuple[list[int], dict[int, int]]:
     for position, i in enumerate(order):
         rank[i] = position
     return rank, vals
-
-
-def deal(vals: list[int], rng: random.Random) -> list[int]:
-    """This party's seeded degree-1 share of every value."""
-    out = []
-    for v in vals:
-        c = rng.randrange(PRIME)
-        out.append((v + c * (mpc.pid + 1)) % PRIME)
-    return out
 
 
 _state = {"armed": set(), "label": None}
