@@ -1,6 +1,5 @@
-"""Differential privacy: the exact discrete Laplace sampler, and noisy statistics from 3 real parties."""
+"""Differential privacy: noisy statistics from 3 real parties (the noise sampler: test_dp_noise.py)."""
 
-import math
 import random
 import statistics
 from decimal import Decimal
@@ -9,36 +8,16 @@ from fractions import Fraction
 import pytest
 
 from mpcstats.benchmarks import local_pool
-from mpc_programs.statistics.dp import discrete_laplace, noise_scale
+from mpc_programs.statistics import dp
+from mpc_programs.statistics.dp import noise_scale
 from mpc_programs.shares.encoding import SCALE, to_units
 from mpc_programs.statistics.query import QueryError, parse_query
-
-
-@pytest.mark.parametrize("scale", [Fraction(1, 2), Fraction(3), Fraction(25, 2)])
-def test_discrete_laplace_has_the_right_moments(scale):
-    samples = [discrete_laplace(scale) for _ in range(6000)]
-    a = math.exp(-1 / float(scale))
-    variance = 2 * a / (1 - a) ** 2
-    # the sample variance of 6000 draws is within ~10% of the truth with overwhelming probability
-    assert abs(statistics.pvariance(samples) / variance - 1) < 0.15
-    assert abs(statistics.mean(samples)) < 5 * math.sqrt(variance / len(samples))
-    assert all(isinstance(x, int) for x in samples)
-
-
-def test_probability_mass_decays_exponentially():
-    samples = [discrete_laplace(Fraction(1)) for _ in range(20000)]
-    p0 = samples.count(0) / len(samples)
-    p1 = samples.count(1) / len(samples)
-    assert abs(p1 / p0 - math.exp(-1)) < 0.05
-    assert abs(samples.count(-1) - samples.count(1)) < 0.1 * samples.count(1) + 50
 
 
 def test_scale_validation():
     assert noise_scale("0.5", 1) == 2
     with pytest.raises(ValueError):
         noise_scale("0", 1)
-    with pytest.raises(ValueError):
-        discrete_laplace(Fraction(0))
 
 
 # -- with three real parties -------------------------------------------------------------------
@@ -64,8 +43,8 @@ def test_noisy_results_differ_and_average_to_the_truth(tmp_path):
     sums = [to_units(r["sum"]) for r in runs]
     assert len(set(sums)) > 1, "repeated DP runs must not give the same answer"
     assert all(r["count"] == 36 for r in runs)
-    # each run's sum noise: 3 × DLap(clip/ε = 2 ETH), sd ≈ 4.9 ETH; the mean of 5 runs is
-    # within 4 standard errors (≈ 8.8 ETH) of the clipped truth except with negligible chance
+    # each run's sum noise: DLap(clip/ε = 2 ETH), sd ≈ 2.8 ETH; the mean of 5 runs is within
+    # 7 standard errors (≈ 8.8 ETH) of the clipped truth except with negligible chance
     mean_sum = sum(sums) / len(sums)
     assert abs(mean_sum - true_sum) < 8.8 * SCALE
     for bucket in range(3):
@@ -73,6 +52,9 @@ def test_noisy_results_differ_and_average_to_the_truth(tmp_path):
         assert abs(average - true_buckets[bucket]) < 2.5
     assert runs[0]["privacy"]["epsilon"] == {"sum": "4", "histogram": "2"}
     assert runs[0]["privacy"]["epsilon_total"] == "6"
+    # δ charged for the 1 + 3 noises drawn inside MPC: (1 + e^6)·4·τ_max
+    assert runs[0]["privacy"]["delta"] == str(dp.delta_bound(4, "6"))
+    assert Decimal(runs[0]["privacy"]["delta"]) < Decimal("1e-13")
     assert Decimal(runs[0]["mean"]) * 36 == Decimal(runs[0]["sum"])
     # the noise is nowhere on a party's disk: not in a store, not in a log
     noise = abs(sums[-1] - true_sum)
@@ -108,13 +90,14 @@ def test_dp_refuses_statistics_without_a_mechanism_and_filters():
 def test_the_results_page_states_the_privacy_budget():
     from servers.results.page import render_page
     statistics = {"count": 12, "sum": "1.5", "mean": "0.125",
-                  "privacy": {"mechanism": "discrete Laplace noise generated jointly by the three parties",
+                  "privacy": {"mechanism": "discrete Laplace noise sampled jointly inside MPC",
                               "epsilon": {"sum": "1", "histogram": "0.5"}, "epsilon_total": "1.5",
-                              "clip": "8"}}
+                              "delta": "1.1E-16", "clip": "8"}}
     html = render_page({"n": 12, "statistics": statistics, "computed_at": 1, "accepted_at": 2,
                         "parties": []})
     assert 'data-epsilon="sum">1<' in html and 'data-epsilon="histogram">0.5<' in html
     assert '<span id="epsilon-total">1.5</span>' in html
+    assert '<span id="delta">1.1E-16</span>' in html
     assert "Privacy [" not in html  # not mixed into the statistics table
 
 

@@ -50,7 +50,8 @@ def run(pool, spec: dict) -> dict:
 @pytest.mark.slow
 def test_dp_bivariate_is_near_the_exact_statistics_at_large_epsilon(pool):
     """Judged against the exact MPC statistics (the data lie inside the clips, so clipping changes
-    nothing). At N = 2000 and ε = 10 (2 per sum), each party's DLap noise has scale Δ·5/ε: the
+    nothing). At N = 2000 and ε = 10 (2 per sum), the DLap noise has scale Δ·5/ε: with three
+    such noises (as each party once drew its own; one is drawn inside MPC now) the
     standard deviations of the published values are about 0.72 ETH·BTC for the covariance (≈ 42),
     0.022 for the correlation (≈ 0.93), 2% of the slope and 0.03 BTC for the intercept (≈ 1).
     The bounds below are ≥ 5 of those: a failure would be a bug, not bad luck."""

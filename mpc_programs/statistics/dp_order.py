@@ -11,8 +11,8 @@ search of ``secure_stats.open_order_statistics``:
    the query's ``clip``); inputs ≥ C form one extra bucket "≥ C" at the first level.
 2. For each target rank r the search descends ``LEVELS`` hex digits from digit K−1.
    At each level the 16 (first level: 17) counts of the current prefix's inputs per
-   next digit are computed in MPC (secret), and **each party adds its own discrete
-   Laplace noise DLap(LEVELS/ε_r) to every count** (``dp_stats.joint_noise``) before
+   next digit are computed in MPC (secret), and **discrete Laplace noise DLap(LEVELS/ε_r),
+   sampled jointly inside MPC, is added to every count** (``dp_noise.joint_noise``) before
    anything is compared. The next digit is the number of noisy cumulative counts
    ≤ the (secret) remaining rank; only the comparison bits are opened, and the
    remaining rank is reduced by the noisy count below the chosen digit.
@@ -25,11 +25,18 @@ none), so DLap(LEVELS/ε_r) noise on each count makes that level's noisy vector
 (ε_r/LEVELS)-DP; everything opened (the comparison bits, the digits) is a function of
 the noisy vectors and the public ranks — post-processing. LEVELS levels compose to
 ε_r per rank (adaptive sequential composition), and k ranks to k·ε_r: a query's
-``epsilon.quantiles`` is split evenly over its distinct ranks. With three parties each
-adding full-scale noise the guarantee holds against consumers and against any one
-party (it does not know the other two noises), as for sums (``dp.py``).
+``epsilon.quantiles`` is split evenly over its distinct ranks. The noise exists only as
+shares, so the guarantee holds against consumers and against any one party; the sampled
+noise is within a tiny total variation of DLap, which ``dp.py`` accounts as δ.
 
-Cost per level: one matrix product (paths × N by N × 16), one input round of noise,
+Comparison width: the noise is bounded (|η| ≤ B = ``dp.plan(scale).magnitude_bound``), so
+every noisy count lies in [−B, n + B], every cumulative count within width·B of [0, n], and
+the remaining rank, reduced at each level by one cumulative count, within levels·(n +
+width·B) of [0, n]: the differences compared fit ``_comparison_bits`` exactly — no tail
+probability, no overflow.
+
+Cost per level: one matrix product (paths × N by N × 16), the noise (``dp_noise``: 17 per
+path, ≈ 2·9·64 verified random bits each at ε_r = 1),
 16 secure comparisons per path, N products per path to extend the prefix; plus, once,
 the indicator [x < C] (``below_indicators``, ≤ 14 − K rounds of N products).
 """
@@ -41,7 +48,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from mpc_programs.statistics.dp_stats import joint_noise
+from mpc_programs.statistics import dp
+from mpc_programs.statistics.dp_noise import joint_noise
 from mpc_programs.shares.field import DIGIT_BASE, DIGITS, PRIME
 from mpc_programs.statistics.secure_stats import (SharedInputs, _less_than_zero, _matmul,
                                                   _multiply, _output, below_indicators,
@@ -49,8 +57,8 @@ from mpc_programs.statistics.secure_stats import (SharedInputs, _less_than_zero,
 
 #: Hex digits searched below the clipping bound's top digit (resolution C / 16^LEVELS).
 LEVELS = 6
-#: Noise tails beyond this many scales per count have probability below e^-40 (κ = 40).
-_TAIL_SCALES = 40
+#: The widest comparison the search may need (``query.MIN_EPSILON_PER_RANK`` keeps it within).
+MAX_COMPARISON_BITS = 40
 
 
 def search_top(clip_units: int, levels: int = LEVELS) -> int:
@@ -68,6 +76,13 @@ def published_value(digits: Sequence[int], top: int, levels: int = LEVELS) -> in
     return value + (DIGIT_BASE ** stop // 2 if stop > 0 else 0)
 
 
+def comparison_bits(n: int, scale: Fraction, levels: int = LEVELS) -> int:
+    """Bits b with every compared difference in (−2^b, 2^b) (module docstring)."""
+    bound = dp.plan(scale).magnitude_bound
+    width = DIGIT_BASE + 1
+    return ((levels + 1) * (n + width * bound) + n + 1).bit_length()
+
+
 async def open_dp_order_statistics(inputs: SharedInputs, ranks: Sequence[int], clip_units: int,
                                    epsilon_per_rank: Fraction,
                                    levels: int = LEVELS) -> dict[int, int]:
@@ -80,9 +95,8 @@ async def open_dp_order_statistics(inputs: SharedInputs, ranks: Sequence[int], c
     bound = DIGIT_BASE ** top
     below = (await below_indicators(inputs, [bound]))[bound] if top < DIGITS else None
     scale = Fraction(levels) / epsilon_per_rank
-    width_max = DIGIT_BASE + 1
-    cmp_bits = (n + 1 + width_max * 3 * _TAIL_SCALES * int(scale + 1)).bit_length() + 1
-    if cmp_bits > 30:
+    cmp_bits = comparison_bits(n, scale, levels)
+    if cmp_bits > MAX_COMPARISON_BITS:
         raise ValueError("epsilon too small for the comparison width (noise would overflow)")
     paths = len(ranks)
     remaining = np.array([r % PRIME for r in ranks], dtype=object)  # public: constant sharing

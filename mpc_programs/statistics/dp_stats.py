@@ -12,12 +12,11 @@ Supported (the others are exact only; asking for DP on them is a query error):
 * ``covariance``, ``correlation``, ``linear_regression`` (``epsilon.bivariate``): noisy
   clipped sufficient statistics, see :func:`open_noisy_bivariate_sums`.
 
-Noise: each party draws discrete Laplace noise of scale Δ/ε (``dp.discrete_laplace``)
-for every noised value and secret-shares it; the sum of the three is added to the
-secret aggregates, and only the noisy aggregates are opened. See ``dp.py`` for why
-this is ε-DP against consumers and against any single party, and why no party
-knows the total noise. A party's own contribution lives only in its MPC process's
-memory — never logged, never stored.
+Noise: one discrete Laplace noise of scale Δ/ε per noised value, sampled *jointly inside
+MPC* from verified random bits (``dp_noise.joint_noise``; the distribution and its (ε, δ)
+accounting in ``dp.py``) and added to the secret aggregate; only the noisy aggregate is
+opened, after ``product_check`` passed. No party chooses, shifts or learns the noise: it
+exists only as shares, and a party that deviates while it is drawn makes the run abort.
 """
 
 from __future__ import annotations
@@ -29,22 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from mpc_programs.statistics.dp import discrete_laplace
+from mpc_programs.statistics.dp_noise import joint_noise
 from mpc_programs.shares.field import PRIME
-from mpc_programs.runtime.hardened_runtime import mpc
 from mpc_programs.statistics.secure_stats import (FIELD, SharedInputs, _multiply, _output,
                                                   _reshare, below_indicators, counts_below,
                                                   local_array, secint)
-
-
-async def joint_noise(scales: Sequence[Fraction]) -> np.ndarray:
-    """Local shares of η_0 + η_1 + η_2 per scale, η_i drawn by party i (one input round)."""
-    mine = np.array([discrete_laplace(s) % PRIME for s in scales], dtype=object)
-    contributions = mpc.input(secint.array(mine))  # every party is a sender
-    total = np.zeros(len(scales), dtype=object)
-    for shared in contributions:
-        total = (total + np.asarray((await mpc.gather(shared)).value, dtype=object)) % PRIME
-    return total
 
 
 async def open_noisy_clipped_sum(inputs: SharedInputs, clip_units: int,
@@ -94,8 +82,8 @@ async def open_noisy_bivariate_sums(x: SharedInputs, y: SharedInputs, clip_x: in
     least squares). Each value is clipped to its column's public bound (x̃ = min(x, C_x),
     ỹ = min(y, C_y), inside MPC as for the DP sum); each needed sum S_k gets discrete Laplace
     noise of scale Δ_k/(ε/k) with Δ = C_x, C_y, C_x·C_y, C_x², C_y² (one provider joining or
-    leaving changes each sum by at most that, values being >= 0), η drawn by each party as
-    for every DP statistic here. Only the noisy sums are opened; covariance, correlation,
+    leaving changes each sum by at most that, values being >= 0), η sampled jointly as for
+    every DP statistic here. Only the noisy sums are opened; covariance, correlation,
     slope and intercept are computed from them in the clear (:func:`publish_dp_bivariate`):
     post-processing, no further privacy cost.
 
@@ -104,8 +92,7 @@ async def open_noisy_bivariate_sums(x: SharedInputs, y: SharedInputs, clip_x: in
     statistics are asked (they share the sums). n is public by design (as for every DP query).
 
     Cost: clipping (≤ 14 rounds of N products per column, the two columns one after the
-    other), one resharing of the ≤ 3 inner products, one input round for the noise, one
-    opening.
+    other), one resharing of the ≤ 3 inner products, the noise (``dp_noise``), one opening.
     """
     names = bivariate_sums(wanted)
     cx = await clipped_values(x, clip_x)

@@ -90,7 +90,8 @@ DP_STATISTICS = {"count": None, "sum": "sum", "mean": "sum", "histogram": "histo
                  "linear_regression": "bivariate"}
 DP_MECHANISMS = ("sum", "histogram", "quantiles", "variance", "bivariate")
 MAX_EPSILON = Decimal(10)
-#: The least ε one DP order statistic may get (``dp_order``: its noise must fit 30-bit comparisons).
+#: The least ε one DP order statistic may get (``dp_order``: its noisy counts must fit
+#: ``dp_order.MAX_COMPARISON_BITS``).
 MIN_EPSILON_PER_RANK = Fraction(1, 10_000)
 #: The least ``epsilon.bivariate`` (``dp_stats.open_noisy_bivariate_sums``: the noise on Σxy,
 #: scale 5·clip_x·clip_y/ε, must stay far below the field's half).

@@ -116,6 +116,22 @@ def dp_ranks(query: Query, n: int) -> dict[str, int]:
     return {name: int(q * (n - 1) + Fraction(1, 2)) for name, q in levels}
 
 
+def noises_drawn(query: Query, n: int) -> int:
+    """How many noises a DP query draws at most (``dp_stats``, ``dp_order``): what its δ is
+    charged for. A function of the public query and n only."""
+    from mpc_programs.shares.field import DIGIT_BASE
+    from mpc_programs.statistics.dp_order import LEVELS
+    from mpc_programs.statistics.dp_stats import bivariate_sums
+
+    stats = set(query.statistics)
+    count = 1 if stats & {"sum", "mean"} else 0
+    count += len(query.histogram_edges) + 1 if "histogram" in stats else 0
+    count += 2 if stats & {"variance", "stdev", "pvariance", "pstdev"} else 0
+    count += len(bivariate_sums(query.bivariate)) if query.bivariate else 0
+    count += len(set(dp_ranks(query, n).values())) * LEVELS * (DIGIT_BASE + 1)
+    return count
+
+
 def finish_private(query: Query, n: int, noisy_sum: int | None,
                    noisy_buckets: list[int] | None,
                    order: dict[str, int] | None = None,
@@ -127,7 +143,8 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
 
     The noisy values are published as drawn (post-processing cannot weaken DP), except
     that bucket counts below zero are shown as 0. ``privacy`` records the mechanism, ε
-    per statistic and their total (sequential composition), so readers can judge them.
+    per statistic and their total (sequential composition), and the δ that sampling the
+    noise inside MPC adds (``dp.delta_bound``), so readers can judge them.
     """
     assert query.privacy is not None
     out: dict[str, Any] = {}
@@ -158,15 +175,19 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
             out["quantiles"] = {q: _dec(_need(order)[q]) for q in query.quantiles}
         elif name in ("covariance", "correlation", "linear_regression"):
             out[name] = _need(bivariate)[name]
+    from mpc_programs.statistics.dp import delta_bound
+
     epsilon = dict(query.privacy.epsilon)
+    epsilon_total = sum(Decimal(v) for v in epsilon.values())
     out["privacy"] = {
-        "mechanism": "discrete Laplace noise generated jointly by the three parties"
+        "mechanism": "discrete Laplace noise sampled jointly inside MPC from verified random bits"
                      + ("; order statistics by noisy counts at each digit of the radix search"
                         if order else "")
                      + ("; covariance, correlation and regression from noisy clipped sums "
                         "Σx, Σy, Σxy, Σx², Σy² (noisy sufficient statistics)" if bivariate else ""),
         "epsilon": epsilon,
-        "epsilon_total": str(sum(Decimal(v) for v in epsilon.values())),
+        "epsilon_total": str(epsilon_total),
+        "delta": str(delta_bound(noises_drawn(query, n), epsilon_total)),
         **({"clip": query.privacy.clip} if query.privacy.clip is not None else {}),
         **({"clip_columns": dict(query.privacy.clip_columns)} if query.privacy.clip_columns
            else {}),

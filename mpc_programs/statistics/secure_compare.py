@@ -188,7 +188,7 @@ async def random_bits_limbs(count: int) -> np.ndarray:
     return bits
 
 
-def _public_bits(values: np.ndarray, width: int) -> np.ndarray:
+def public_bits(values: np.ndarray, width: int) -> np.ndarray:
     """The low ``width`` bits of public limbs (N, 3) as an (N, width) uint8 array (LSB
     first)."""
     out = np.empty((values.shape[0], width), dtype=np.uint8)
@@ -288,7 +288,7 @@ async def less_than_zero_limbs(d: np.ndarray, bits: int) -> np.ndarray:
     mask = f192.rows_dot(b, powers)
     a = fast_mpc.add_const(d, fast_mpc.constant_limbs(1 << m), np.empty_like(d))
     c = await fast_mpc.open_limbs(f192.modadd(a, mask, np.empty_like(a)))
-    c_bits = _public_bits(c, m)
+    c_bits = public_bits(c, m)
     borrow = await bitwise_less_than(c_bits, np.ascontiguousarray(b[:, :m]))
     # [d < 0] = 1 − ⌊c/2^m⌋ + ⌊R/2^m⌋ + [c' < r']
     high_r = f192.rows_dot(np.ascontiguousarray(b[:, m:]), powers[:width - m])

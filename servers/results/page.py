@@ -178,13 +178,15 @@ def _privacy(statistics: Mapping[str, Any], budget: Mapping[str, Any] | None = N
     for column, bound in (columns.items() if isinstance(columns, Mapping) else []):
         clip_text += (f' Column {_e(column)} is clipped at <span data-clip="{_e(column)}">'
                       f"{_e(bound)}</span>.")
+    delta = (f', δ = <span id="delta">{_e(privacy["delta"])}</span> (the noise is sampled inside '
+             "MPC to within that of its exact law)" if privacy.get("delta") else "")
     return ('<section id="privacy"><h2>Differential privacy</h2>'
             f'<p>These statistics include random noise ({_e(privacy.get("mechanism", ""))}), so that '
             "no single provider's balance can be inferred from them, not even by comparing results "
             f"over time.{clip_text}</p><ul>{items}</ul>"
             f'<p class="meta">Total privacy budget of this result: ε = '
-            f'<span id="epsilon-total">{_e(privacy.get("epsilon_total", ""))}</span>. Smaller ε '
-            f"means more noise and more privacy.</p>{_budget(budget)}</section>")
+            f'<span id="epsilon-total">{_e(privacy.get("epsilon_total", ""))}</span>{delta}. '
+            f"Smaller ε means more noise and more privacy.</p>{_budget(budget)}</section>")
 
 
 def _histogram(statistics: Mapping[str, Any]) -> str:
