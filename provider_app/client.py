@@ -318,10 +318,18 @@ OUTAGE_PATIENCE_SECONDS = 15.0
 
 def final_error(final: dict[str, Any]) -> ContributionError:
     """The error for a registration that ended without being counted. "Already counted" is said
-    only here, after the uid was proven inside MPC — never before (no membership oracle)."""
+    only here, after the uid was proven inside MPC — never before (no membership oracle).
+
+    "Inconsistent shares" has its own code: this client deals every sharing consistently, so
+    for its user that verdict means a computation party sent a wrong value in the consistency
+    check (or a share was altered on the way). With three parties the parties themselves cannot
+    tell that from a faulty provider (docs/threat-model.md); the provider can, and is told."""
     reason = final.get("reason") or final["status"]
-    counted = "already stored" in reason or "already counted" in reason
-    return ContributionError("already_counted" if counted else "rejected", reason)
+    if "already stored" in reason or "already counted" in reason:
+        return ContributionError("already_counted", reason)
+    if "inconsistent shares" in reason:
+        return ContributionError("shares_disputed", reason)
+    return ContributionError("rejected", reason)
 
 
 #: How long a rate-limited share upload is retried: the registration is already made, and a

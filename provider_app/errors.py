@@ -39,6 +39,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "Try again; if it persists, your app may be configured for another deployment."),
     "rejected": ("The computation parties could not verify your balance, so it was not counted.",
                  "Try again; nothing about your balance was stored."),
+    "shares_disputed": ("The computation parties found the pieces of your balance inconsistent, so it "
+                        "was not counted.",
+                        "This app always splits a balance consistently: one of the servers, or a "
+                        "connection to one, may have misbehaved. Please report this to the "
+                        "deployment's operators; you may try again."),
     "party_unavailable": ("One of the computation servers is not available.",
                           "Try again later; nothing about your balance was stored."),
     "network": ("The connection was lost.",

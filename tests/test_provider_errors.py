@@ -91,3 +91,20 @@ def test_a_registration_waiting_for_a_party_that_is_down_is_told_so_within_secon
         client.wait(registration, timeout=600, interval=0.05)
     assert err.value.code == "waiting_for_party" and err.value.detail == outage
     assert "Nothing is lost" in err.value.next_step
+
+
+@pytest.mark.parametrize("reason, code", [
+    ("inconsistent shares", "shares_disputed"),
+    ("already stored", "already_counted"),
+    ("the record does not authenticate", "rejected"),
+])
+def test_a_rejection_for_inconsistent_shares_tells_the_provider_a_party_may_have_misbehaved(
+        reason: str, code: str) -> None:
+    """This client deals consistently, so "inconsistent shares" is a party's (or the network's)
+    doing for its user: the parties cannot tell it from a faulty provider, the provider can."""
+    from provider_app.client import final_error
+
+    error = final_error({"status": "rejected", "reason": reason})
+    assert error.code == code and reason in str(error)
+    if code == "shares_disputed":
+        assert "report" in error.next_step and "misbehaved" in error.next_step

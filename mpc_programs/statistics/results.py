@@ -180,7 +180,7 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
     epsilon = dict(query.privacy.epsilon)
     epsilon_total = sum(Decimal(v) for v in epsilon.values())
     out["privacy"] = {
-        "mechanism": "discrete Laplace noise sampled jointly inside MPC from verified random bits"
+        "mechanism": "discrete Laplace noise sampled jointly inside MPC from shared random bits"
                      + ("; order statistics by noisy counts at each digit of the radix search"
                         if order else "")
                      + ("; covariance, correlation and regression from noisy clipped sums "
