@@ -322,8 +322,8 @@ def final_error(final: dict[str, Any]) -> ContributionError:
 
     "Inconsistent shares" has its own code: this client deals every sharing consistently, so
     for its user that verdict means a computation party sent a wrong value in the consistency
-    check (or a share was altered on the way). With three parties the parties themselves cannot
-    tell that from a faulty provider (docs/threat-model.md); the provider can, and is told."""
+    check (or a share was altered on the way). From the check values three parties cannot tell
+    that from a faulty provider (docs/threat-model.md); the provider can, and is told."""
     reason = final.get("reason") or final["status"]
     if "already stored" in reason or "already counted" in reason:
         return ContributionError("already_counted", reason)

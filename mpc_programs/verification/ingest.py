@@ -70,11 +70,12 @@ exactly that value. (b) A wrong s-share can only turn an honest provider's verdi
 "inconsistent shares", never get an invalid input accepted; s is uniformly random (the
 PRSS mask), so what the party sends is independent of every input — the rejection is
 data-independent (no selective-failure leak), the same outcome as the party claiming it
-never received that provider's row. With n = 3 no protocol can tell it apart from a
-faulty provider: any two of the three points define a line and the third is off, and
-signing the rows would not help (proving party j's value wrong means showing j's row to
-the others, one of whom may already hold a share). The provider's app, which always deals
-consistently, tells its user instead (``provider_app.client.final_error``).
+never received that provider's row. From the check values, n = 3 parties cannot tell it
+apart from a faulty provider: any two of the three points define a line and the third is
+off. Telling them apart needs a verifiable dealing (Pedersen-committed, provider-signed
+shares: each party checks its own share; docs/threat-model.md), a change to the provider
+protocol. Meanwhile the provider's app, which always deals consistently, tells its user
+(``provider_app.client.final_error``).
 
 Soundness (malicious mode). An invalid row is accepted only if (i) its check-2
 polynomial vanishes at the random coefficients — a non-zero polynomial of degree ≤ 3 in
