@@ -9,7 +9,9 @@ Honest run, three JSON lines (every opening after ``product_check.verify``):
 
 ``--deviate K MODE`` (test-only): party 1 changes the first field element of the K-th
 message it sends each peer from the start of ``joint_noise(ATTACK_SCALES)`` (``deviation.
-arm_shift``); the honest parties must abort before opening anything.
+arm_shift``); MODE ``wrong_prss`` instead adds 1 to the first of its PRSS shares of the random
+values behind the coins (the K-th element of its first ``prss_random_limbs`` draw). The honest
+parties must abort before opening anything.
 """
 
 from __future__ import annotations
@@ -62,8 +64,24 @@ async def honest() -> None:
         print(json.dumps({name: _signed(opened)}), flush=True)
 
 
+def _arm_wrong_prss(index: int) -> None:
+    original = fast_mpc.prss_random_limbs
+    calls = []
+
+    def draw(count: int):
+        r = original(count)
+        if not calls:
+            r[index] = f192.from_ints([(f192.to_ints(r[index:index + 1])[0] + 1) % PRIME])[0]
+            print(f"deviating in message {index}: a wrong PRSS share", file=sys.stderr, flush=True)
+        calls.append(count)
+        return r
+    fast_mpc.prss_random_limbs = draw
+
+
 async def attacked(index: int, mode: str) -> None:
-    if mpc.pid == DEVIANT:
+    if mpc.pid == DEVIANT and mode == "wrong_prss":
+        _arm_wrong_prss(index)
+    elif mpc.pid == DEVIANT:
         arm_shift(index, consistent=mode == "consistent")
     shares = await dp_noise.joint_noise(list(ATTACK_SCALES))
     print(json.dumps({"noise": _signed(await _open_checked(fast_mpc.to_limbs(shares),

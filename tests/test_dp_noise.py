@@ -120,8 +120,9 @@ def test_three_parties_draw_right_coins_and_the_planned_noise() -> None:
 
 #: Messages party 1 sends each peer in ``joint_noise``: 0 the resharing of the squares r²,
 #: 1 their opening, 2–6 the random bits' product check, 7–12 the six levels of the coins'
-#: bitwise comparison (κ = 64).
-@pytest.mark.parametrize("index, mode", [(0, "consistent"), (9, "consistent"), (12, "plusone")])
+#: bitwise comparison (κ = 64). ``wrong_prss``: the index is that of the wrong PRSS share.
+@pytest.mark.parametrize("index, mode", [(0, "consistent"), (9, "consistent"), (12, "plusone"),
+                                         (5, "wrong_prss")])
 def test_a_party_shifting_a_noise_message_makes_both_honest_parties_abort(index: int,
                                                                           mode: str) -> None:
     results = run_parties(["tests/dp_noise_party.py", "--no-log", "--deviate", str(index),
