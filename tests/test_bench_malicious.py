@@ -1,9 +1,9 @@
 """``mpcstats bench malicious`` (short form): well-formed deviations of one party at random positions.
 
 The statistics family must never end with a wrong statistic that the honest parties sign, nor a
-changed store (issue 15: active security with abort). The verification family (AES in GF(2^8),
-not yet covered by product checks) is reported, not asserted. A second test measures the
-overhead on a tiny pool, for the JSON shape only.
+changed store; the DP family (noise sampled inside MPC) must abort on every deviation (issue 15:
+active security with abort). A third test measures the overhead on a tiny pool, for the JSON
+shape only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-VERDICTS = {"detected", "wrong_signed", "wrong_stored", "correct_undetected", "other"}
+VERDICTS = {"detected", "wrong_signed", "wrong_stored", "correct_undetected", "unjudged",
+            "other"}
 
 
 def _bench(*args: str, timeout: float) -> dict:
@@ -54,6 +55,21 @@ def test_bench_malicious_statistics_are_never_wrong() -> None:
     undetected = [u for u in report["undetected"] if u["family"] == "statistics"]
     assert stats["wrong_signed"] == 0, undetected
     assert stats["wrong_stored"] == 0, undetected
+    assert report["_returncode"] == 0
+
+
+def test_bench_malicious_dp_noise_cannot_be_shifted() -> None:
+    """The DP family: a party that shifts a message, shifts consistently or uses a wrong PRSS
+    share anywhere in a DP query (noise sampled inside MPC) makes both honest parties abort —
+    an undetected run could not be judged (fresh noise), so none may be left."""
+    report = _bench("--runs", "6", "--inputs", "12", "--families", "dp", "--skip-overhead",
+                    "--seed", "7", timeout=300)
+    dp = report["by_family"]["dp"]
+    _counts_add_up(dp)
+    assert dp["by_kind"]["wrong_permutation"]["runs"] == 0  # a DP query shuffles nothing
+    for kind in ("shift", "consistent_shift", "wrong_prss"):
+        assert dp["by_kind"][kind]["runs"] + dp["by_kind"][kind]["not_applicable"] == 2, kind
+    assert dp["runs"] >= 4 and dp["detected"] == dp["runs"], report["undetected"]
     assert report["_returncode"] == 0
 
 

@@ -24,9 +24,11 @@ Per family (``statistics``: one query — count, mean, variance, min, max, media
 a histogram, the mode, Gini and the geometric and harmonic means (compared within 1e-8
 relative: they are fixed-point) — over a pool of ``--inputs`` random balances;
 ``verification``: a verification batch of ``--verify-batch`` honest providers, AES-GCM in
-GF(2^8)) and kind, an honest ``count`` run learns how many messages
+GF(2^8); ``dp``: a differentially private query (:data:`DP_QUERY`: sum, mean, variance,
+median, histogram), whose noise is sampled inside MPC) and kind, an honest ``count`` run learns how many messages
 and PRSS computations there are, then the deviation runs at random positions (``--seed``), as
-many as ``--runs`` per family in all (split evenly over the kinds). Each run is one of:
+many as ``--runs`` per family in all (split evenly over the kinds the family has targets for:
+a DP query shuffles nothing). Each run is one of:
 
 ``detected``
     both honest parties aborted with a recorded reason, their committed inputs unchanged;
@@ -40,12 +42,16 @@ many as ``--runs`` per family in all (split evenly over the kinds). Each run is 
 ``correct_undetected``
     the honest parties finished with the correct result (the deviation hit a value that was
     never used, or cancelled out);
+``unjudged``
+    (``dp`` only) the honest parties finished a DP query: its noise is fresh in every run, so
+    the result cannot be compared with a truth; counted against the defence (the exit status
+    fails on it, as on ``wrong_signed``);
 ``other``
     anything else (one honest party aborted and the other finished, a run that hung).
 
 Positions where the chosen message holds no field element (a digest string) are reported as
 ``not_applicable`` and not counted as runs. The top-level counts and ``by_kind`` are the
-statistics family's; ``by_family`` holds both. ``overhead`` is the malicious / semi-honest
+statistics family's; ``by_family`` holds every family run. ``overhead`` is the malicious / semi-honest
 wall-time ratio measured in the same invocation: the mean and the median over ``--overhead-n``
 (default 10,000) stored inputs (three fresh party processes per query, as ``bench scale``; the
 ratio of the parties' own MPC seconds, start-up and load excluded, is under ``mpc_ratio``), and
@@ -79,10 +85,17 @@ QUERY: dict[str, Any] = {"statistics": ["count", "mean", "variance", "min", "max
                                         "quantiles", "histogram", "mode", "gini",
                                         "geometric_mean", "harmonic_mean"],
                          "quantiles": ["0.25"], "histogram_edges": ["0.5", "50"]}
-FAMILIES = {"statistics": "stats", "verification": "verify"}
+#: The DP query attacked: every DP mechanism of one column, the noise drawn inside MPC.
+DP_QUERY: dict[str, Any] = {"statistics": ["count", "sum", "mean", "variance", "median",
+                                           "histogram"],
+                            "histogram_edges": ["50"],
+                            "privacy": {"epsilon": {"sum": "1", "variance": "1", "quantiles": "1",
+                                                    "histogram": "1"}, "clip": "10000"}}
+FAMILIES = {"statistics": "stats", "verification": "verify", "dp": "dp"}
 #: The harness's statistics job publishes nothing below this many inputs.
 MIN_INPUTS = 10
-VERDICTS = ("detected", "wrong_signed", "wrong_stored", "correct_undetected", "other")
+VERDICTS = ("detected", "wrong_signed", "wrong_stored", "correct_undetected", "unjudged",
+            "other")
 
 
 def pool_units(n: int, seed: int) -> dict[str, int]:
@@ -111,6 +124,8 @@ class Bench:
         self.harness = Harness(workdir, timeout=timeout, abort_bound=timeout,
                                units=self.units, stats_query=query, verify_batch=verify_batch,
                                rogue_env={"MPCSTATS_ROGUE_SEED": str(seed)})
+        self.harness.programs["dp"] = [dict(job, query=parse_query(DP_QUERY).to_json())
+                                       for job in self.harness.programs["stats"]]
         pool = self.harness.stores[0].parents[1]
         self.pool, self.snapshot = pool, pool.with_name("pool-snapshot")
         shutil.copytree(pool, self.snapshot)
@@ -156,6 +171,8 @@ class Bench:
         if all(c not in (0, None) for c in codes) \
                 and all(outcome.honest_errors.get(p) for p in outcome.honest_codes):
             return "detected"
+        if family == "dp" and any(c == 0 for c in codes):
+            return "unjudged"  # fresh noise: no truth to compare with
         if all(c == 0 for c in codes):
             views = [self._view(family, outcome.results.get(p, {})) for p in outcome.honest_codes]
             return ("correct_undetected" if all(_same(v, self.reference[family]) for v in views)
@@ -210,12 +227,17 @@ def run_family(bench: Bench, family: str, runs: int, kinds: Sequence[str], seed:
     total["positions"] = sizes
     by_kind: dict[str, dict[str, Any]] = {}
     notes: list[dict[str, Any]] = []
-    share, extra = divmod(runs, len(kinds))
-    for k, kind in enumerate(kinds):
-        count = {"wrong_prss": sizes["prss"],
-                 "wrong_permutation": sizes["permutations"]}.get(kind, sizes["messages"])
+    targets = {kind: {"wrong_prss": sizes["prss"],
+                      "wrong_permutation": sizes["permutations"]}.get(kind, sizes["messages"])
+               for kind in kinds}
+    aimed = [kind for kind in kinds if targets[kind] > 0]  # e.g. no shuffle in a DP query
+    share, extra = divmod(runs, len(aimed)) if aimed else (0, 0)
+    for kind in kinds:
         entry = by_kind[kind] = _empty()
-        for index in _positions(count, share + (k < extra), rng):
+        if kind not in aimed:
+            continue
+        k = aimed.index(kind)
+        for index in _positions(targets[kind], share + (k < extra), rng):
             outcome = bench.run(FAMILIES[family], kind, index)
             if not outcome.applicable:
                 entry["not_applicable"] += 1
@@ -391,7 +413,7 @@ def run_bench(args: argparse.Namespace, progress: Callable[[str], None]) -> dict
         "by_kind": top.get("by_kind", {}),
         "by_family": by_family,
         "n": args.n, "verify_batch": args.verify_batch, "seed": args.seed,
-        "query": QUERY, "security": "malicious",
+        "query": QUERY, "dp_query": DP_QUERY, "security": "malicious",
         "undetected": notes[:40],
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -413,7 +435,10 @@ def run(args: argparse.Namespace) -> int:
     report = run_bench(args, say)
     print(json.dumps(report))
     stats_family = report["by_family"].get("statistics", _empty())
-    return 0 if stats_family["wrong_signed"] == 0 and stats_family["wrong_stored"] == 0 else 1
+    dp_family = report["by_family"].get("dp", _empty())
+    wrong = (stats_family["wrong_signed"] + stats_family["wrong_stored"] + dp_family["wrong_signed"]
+             + dp_family["wrong_stored"] + dp_family["unjudged"])
+    return 0 if wrong == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
