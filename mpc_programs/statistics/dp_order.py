@@ -32,13 +32,13 @@ noise is within a tiny total variation of DLap, which ``dp.py`` accounts as δ.
 Comparison width: the noise is bounded (|η| ≤ B = ``dp.plan(scale).magnitude_bound``), so
 every noisy count lies in [−B, n + B], every cumulative count within width·B of [0, n], and
 the remaining rank, reduced at each level by one cumulative count, within levels·(n +
-width·B) of [0, n]: the differences compared fit ``_comparison_bits`` exactly — no tail
+width·B) of [0, n]: the differences compared fit :func:`comparison_bits` — no tail
 probability, no overflow.
 
-Cost per level: one matrix product (paths × N by N × 16), the noise (``dp_noise``: 17 per
-path, ≈ 2·9·64 verified random bits each at ε_r = 1),
-16 secure comparisons per path, N products per path to extend the prefix; plus, once,
-the indicator [x < C] (``below_indicators``, ≤ 14 − K rounds of N products).
+Cost per level: one matrix product (paths × N by N × 16), the noise (``dp_noise``: 17
+noises per path, 2·9 coins of 64 verified random bits each at ε_r = 1), 16 secure
+comparisons per path, N products per path to extend the prefix; plus, once, the indicator
+[x < C] (``below_indicators``, ≤ 14 − K rounds of N products).
 """
 
 from __future__ import annotations
