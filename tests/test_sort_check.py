@@ -30,6 +30,10 @@ ATTACKS = {
     ("tags", 0): 0, ("tags", 1): 1, ("tags", 2): 1,
     ("tagshift", 0): 0, ("tagshift", 1): 1, ("tagshift", 2): 1,
 }
+#: The ones CI runs: each kind, and each pass and direction of the shuffles once (random
+#: positions of the whole sort, Gini's, are ``mpcstats bench malicious``'s job).
+SHORT_FORM = [("shuffle", 0), ("shuffle", 3), ("shuffle", 5), ("positions", 0),
+              ("positions", 2), ("tags", 1), ("tagshift", 2)]
 
 
 def _check_sorted(report: dict) -> None:
@@ -64,7 +68,7 @@ def _assert_aborted_before_opening(results, openings_before: int) -> None:
         assert r.stderr.count("opened shuffled positions") == openings_before, r.stderr[-2000:]
 
 
-@pytest.mark.parametrize(("kind", "index"), sorted(ATTACKS))
+@pytest.mark.parametrize(("kind", "index"), SHORT_FORM)
 def test_a_consistent_shift_in_the_sort_makes_both_honest_parties_abort(kind: str,
                                                                         index: int) -> None:
     results = run_parties(["tests/sort_check_party.py", "--no-log", "--attack", kind,
