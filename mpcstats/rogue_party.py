@@ -33,7 +33,8 @@ The *well-formed* deviations of an actively malicious party (issue 15):
 ``wrong_prss``
     the k-th pseudorandom secret share this party computes (MPyC's ``thresha.pseudorandom_share``,
     ``np_pseudorandom_share``, ``np_pseudorandom_share_0`` — the randoms and the degree-2t zero
-    sharings — and ``fast_mpc.prss_low_high``) is off by δ = 1 in one element, chosen at random.
+    sharings —, ``fast_mpc.pseudorandom_share_limbs`` — the randoms in limbs — and
+    ``fast_mpc.prss_low_high``) is off by δ = 1 in one element, chosen at random.
 ``wrong_permutation``
     the k-th shuffle permutation this party holds with a pair partner (``secure_sort``, the
     oblivious sort of Gini) has two entries swapped: the party permutes its pieces otherwise
@@ -363,6 +364,19 @@ def _hook_prss(at: int, rng: random.Random, prss: dict[str, int], fired: dict[st
             low, high = (target, high) if index < n else (low, target)
         return low, high
 
+    original_limbs = fast_mpc.pseudorandom_share_limbs
+
+    def pseudorandom_share_limbs(field: Any, m: int, i: int, prfs: Any, uci: Any,
+                                 n: int) -> Any:
+        shares = original_limbs(field, m, i, prfs, uci, n)
+        index = due("pseudorandom_share_limbs", n)
+        if index is not None:
+            shares = shares.copy()
+            value = int(fast_mpc.from_limbs(shares[index:index + 1])[0])
+            shares[index] = fast_mpc.constant_limbs(value + 1)
+        return shares
+
+    fast_mpc.pseudorandom_share_limbs = pseudorandom_share_limbs
     thresha.np_pseudorandom_share = wrap_np("np_pseudorandom_share",
                                             thresha.np_pseudorandom_share)
     thresha.np_pseudorandom_share_0 = wrap_np("np_pseudorandom_share_0",

@@ -100,6 +100,34 @@ def test_permutation_keys_are_mpycs_prf_values() -> None:
     assert order.tolist() == sorted(range(1000), key=prf(b"uci-7", 1000).__getitem__)
 
 
+@pytest.mark.parametrize("pid", [0, 1, 2])
+def test_prss_in_limbs_gives_mpycs_values_exactly(pid: int) -> None:
+    """``pseudorandom_share_limbs`` (the randoms behind every verified random bit) must equal
+    MPyC's ``np_pseudorandom_share``: honest parties on either path must agree."""
+    import os
+
+    from mpyc import thresha
+    from mpyc.finfields import GF
+
+    field = GF(PRIME)
+    prfs = {subset: thresha.PRF(os.urandom(16), PRIME)
+            for subset in ((0, 1), (0, 2), (1, 2)) if pid in subset}
+    for uci, n in ((b"\x01" * 8, 1), (b"uci-9", 257), ((2**40).to_bytes(8, "little"), 3000)):
+        want = [int(v) for v in thresha.np_pseudorandom_share(field, 3, pid, prfs, uci, n).value]
+        got = fast_mpc.from_limbs(fast_mpc.pseudorandom_share_limbs(field, 3, pid, prfs, uci, n))
+        assert [int(v) for v in got] == want
+
+
+def test_wide_reduction_matches_python_ints() -> None:
+    rng = random.Random(8)
+    values = [0, 1, PRIME - 1, PRIME, PRIME + 5, 2**192, 2**384 - 1, 2**320 - 1] + \
+        [rng.getrandbits(384) for _ in range(200)]
+    words = np.array([[(v >> (64 * k)) & (2**64 - 1) for k in range(6)] for v in values],
+                     dtype=np.uint64)
+    out = f192.reduce_wide(words, np.empty((len(values), 3), dtype=np.uint64))
+    assert [int(v) for v in f192.to_ints(out)] == [v % PRIME for v in values]
+
+
 def test_base4_digits_in_limbs_equal_the_python_int_ones() -> None:
     from mpc_programs.statistics.secure_sort import quaternary_digits, quaternary_digits_limbs
 

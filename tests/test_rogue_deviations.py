@@ -107,6 +107,7 @@ def _install_prss(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, at: int) -> P
     for name in ("np_pseudorandom_share", "np_pseudorandom_share_0", "pseudorandom_share"):
         monkeypatch.setattr(thresha, name, getattr(thresha, name))
     monkeypatch.setattr(fast_mpc, "prss_low_high", fast_mpc.prss_low_high)
+    monkeypatch.setattr(fast_mpc, "pseudorandom_share_limbs", fast_mpc.pseudorandom_share_limbs)
     monkeypatch.setattr(HardenedExchanger, "send", HardenedExchanger.send)
     monkeypatch.setattr(rogue_party.atexit, "register", lambda f: None)
     report = tmp_path / "rogue.json"
@@ -133,6 +134,19 @@ def test_wrong_prss_changes_exactly_the_kth_share(monkeypatch: pytest.MonkeyPatc
     written = json.loads(report.read_text())
     assert written["prss"] == {"call": 2, "function": "np_pseudorandom_share",
                                "element": diff[0], "of": 6}
+
+
+def test_wrong_prss_hits_the_limbs_path_of_the_statistics_randoms(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``fast_mpc.prss_random_limbs`` computes MPyC's PRSS values in limbs, bypassing
+    ``thresha.np_pseudorandom_share``: the rogue must hit that path too."""
+    honest = fast_mpc.from_limbs(fast_mpc.pseudorandom_share_limbs(FIELD, 3, 0, _prfs(), b"l", 7))
+    report = _install_prss(monkeypatch, tmp_path, at=0)
+    got = fast_mpc.from_limbs(fast_mpc.pseudorandom_share_limbs(FIELD, 3, 0, _prfs(), b"l", 7))
+    diff = [j for j in range(7) if got[j] != honest[j]]
+    assert len(diff) == 1 and got[diff[0]] == (honest[diff[0]] + 1) % PRIME
+    import json
+    assert json.loads(report.read_text())["prss"]["function"] == "pseudorandom_share_limbs"
 
 
 @pytest.mark.parametrize("at", [0, 1])

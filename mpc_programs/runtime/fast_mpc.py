@@ -55,6 +55,7 @@ program order at every party, so they interleave safely with MPyC's own protocol
 
 from __future__ import annotations
 
+import hashlib
 import os
 from asyncio import Future
 
@@ -258,11 +259,41 @@ async def multiply_limbs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def prss_random_limbs(count: int) -> np.ndarray:
     """This party's shares of ``count`` uniformly random secret field elements, as
-    (count, 3) limbs: MPyC's PRSS (no interaction; no t parties know the values)."""
+    (count, 3) limbs: MPyC's PRSS (no interaction; no t parties know the values), computed
+    as MPyC's ``_np_randoms`` does — same keys, same unique common input, same values — by
+    :func:`pseudorandom_share_limbs`."""
     if mpc.options.no_prss:
         raise RuntimeError("random shared values need MPyC's PRSS; drop --no-prss")
     field = mpc.SecInt(32, p=PRIME).field
-    return to_limbs(np.asarray(mpc._np_randoms(field, count).value, dtype=object))
+    return pseudorandom_share_limbs(field, len(mpc.parties), mpc.pid, mpc.prfs(field.order),
+                                    mpc._prss_uci(), count)
+
+
+def pseudorandom_share_limbs(field, m: int, i: int, prfs, uci: bytes, n: int) -> np.ndarray:
+    """MPyC's ``thresha.np_pseudorandom_share`` for the statistics field, in (n, 3) limbs:
+    Σ_S PRF_S(uci)·f_S(i) over the subsets S whose keys party i holds.
+
+    Why not MPyC's: its PRF turns each output into a Python int (``int.from_bytes`` of
+    ``byte_length`` bytes, then ``% p``) and the sum runs over object arrays, ≈ 3 µs per
+    element — most of a verified random bit's cost (``secure_compare``). Here the SHAKE-128
+    stream is the same (``thresha.PRF``: key ‖ uci, n·byte_length bytes), each chunk is read
+    as little-endian words and reduced mod p in one compiled pass (``f192.reduce_wide``),
+    and the weights f_S(i) multiply limbs. The values are MPyC's exactly (a test compares
+    them), so honest parties agree whichever path computed them."""
+    total = np.zeros((n, 3), dtype=np.uint64)
+    for subset, prf in prfs.items():
+        length = prf.byte_length
+        if prf.max != field.order or not 24 <= length <= 48:
+            raise ValueError("PRSS parameters this path does not cover")
+        stream = hashlib.shake_128(prf.key + uci).digest(n * length)
+        words = np.zeros((n, 48), dtype=np.uint8)
+        words[:, :length] = np.frombuffer(stream, dtype=np.uint8).reshape(n, length)
+        values = f192.reduce_wide(words.view('<u8').astype(np.uint64),
+                                  np.empty((n, 3), dtype=np.uint64))
+        weight = np.broadcast_to(constant_limbs(int(thresha._f_S_i(field, m, i, subset))),
+                                 values.shape)
+        f192.modadd(total, f192.modmul(values, np.ascontiguousarray(weight), values), total)
+    return total
 
 
 def _combine_limbs(shares: list[np.ndarray], weights: list[int]) -> np.ndarray:

@@ -332,6 +332,16 @@ def rows_dot(m, v, square=False):
 # ---- byte conversions ---------------------------------------------------------------
 
 @njit(cache=CACHE)
+def reduce_wide(words, out):
+    """(N, 6) uint64 little-endian words of integers below 2^384 -> (N, 3) limbs mod p
+    (MPyC's PRF outputs are wider than the field: ``fast_mpc.pseudorandom_share_limbs``)."""
+    for i in range(words.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2] = _reduce384(words[i, 0], words[i, 1], words[i, 2],
+                                                     words[i, 3], words[i, 4], words[i, 5])
+    return out
+
+
+@njit(cache=CACHE)
 def _ge_p_any(x):
     """Index of the first limb triple >= p, or -1."""
     for i in range(x.shape[0]):
@@ -456,6 +466,7 @@ def warm_up() -> None:
     out = np.empty_like(a)
     block = np.zeros((4, 16, 3), dtype=np.uint64)
     modmul(a, a, out)
+    reduce_wide(np.zeros((4, 6), dtype=np.uint64), out)
     modadd(a, a, out)
     modsub(a, a, out)
     scale(a, 3, out)
