@@ -93,6 +93,7 @@ def test_the_cli_says_dp_or_exact_and_the_budget_left(deployment, tmp_path, caps
     assert main(["query", "--spec", str(spec), "--deployment", dep, "--api-key", deployment.api_key]) == 0
     out = capsys.readouterr().out
     assert "Differentially private: sum ε=0.25" in out and "privacy budget left: ε=" in out
+    assert "(total ε=0.25, δ=" in out  # the noise is sampled inside MPC: its δ is stated
     release = tmp_path / "release.json"
     release.write_text(json.dumps(DEFAULT_RELEASE))
     assert main(["query", "--spec", str(release), "--deployment", dep]) == 0

@@ -387,7 +387,8 @@ def privacy_line(statistics: Mapping[str, Any], budget: Any = None) -> str:
     privacy = statistics.get("privacy") if isinstance(statistics, Mapping) else None
     if isinstance(privacy, Mapping) and isinstance(privacy.get("epsilon"), Mapping):
         per = ", ".join(f"{k} ε={v}" for k, v in privacy["epsilon"].items())
-        text = f"Differentially private: {per} (total ε={privacy.get('epsilon_total')})"
+        delta = f", δ={privacy['delta']}" if privacy.get("delta") else ""
+        text = f"Differentially private: {per} (total ε={privacy.get('epsilon_total')}{delta})"
     else:
         text = "Exact release (no noise): the operator's fixed statistics"
     if isinstance(budget, Mapping) and budget.get("epsilon_remaining") is not None:
