@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 from mpc_programs.shares.encoding import SCALE, from_units
+from mpc_programs.statistics.dp import delta_bound
 from mpc_programs.statistics.query import Query
 
 _CTX = decimal.Context(prec=50)
@@ -175,8 +176,6 @@ def finish_private(query: Query, n: int, noisy_sum: int | None,
             out["quantiles"] = {q: _dec(_need(order)[q]) for q in query.quantiles}
         elif name in ("covariance", "correlation", "linear_regression"):
             out[name] = _need(bivariate)[name]
-    from mpc_programs.statistics.dp import delta_bound
-
     epsilon = dict(query.privacy.epsilon)
     epsilon_total = sum(Decimal(v) for v in epsilon.values())
     out["privacy"] = {

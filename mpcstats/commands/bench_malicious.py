@@ -20,15 +20,15 @@ processes running the deployment's party program, TLS on, real stores; party 0 i
     two entries of the k-th shuffle permutation the rogue holds with a pair partner swapped
     (the oblivious sort of Gini).
 
-Per family (``statistics``: one query — count, mean, variance, min, max, median, a quantile,
-a histogram, the mode, Gini and the geometric and harmonic means (compared within 1e-8
-relative: they are fixed-point) — over a pool of ``--inputs`` random balances;
-``verification``: a verification batch of ``--verify-batch`` honest providers, AES-GCM in
-GF(2^8); ``dp``: a differentially private query (:data:`DP_QUERY`: sum, mean, variance,
-median, histogram), whose noise is sampled inside MPC) and kind, an honest ``count`` run learns how many messages
-and PRSS computations there are, then the deviation runs at random positions (``--seed``), as
-many as ``--runs`` per family in all (split evenly over the kinds the family has targets for:
-a DP query shuffles nothing). Each run is one of:
+Per family (``statistics``: one query — count, mean, variance, min, max, median, a quantile, a
+histogram, the mode, Gini and the geometric and harmonic means (compared within 1e-8 relative:
+they are fixed-point) — over a pool of ``--inputs`` random balances; ``verification``: a
+verification batch of ``--verify-batch`` honest providers, AES-GCM in GF(2^8); ``dp``: a
+differentially private query (:data:`DP_QUERY`: sum, mean, variance, median, histogram), whose
+noise is sampled inside MPC) and kind, an honest ``count`` run learns how many messages and PRSS
+computations there are, then the deviation runs at random positions (``--seed``), as many as
+``--runs`` per family in all (split evenly over the kinds the family has targets for: a DP query
+shuffles nothing). Each run is one of:
 
 ``detected``
     both honest parties aborted with a recorded reason, their committed inputs unchanged;
@@ -51,8 +51,8 @@ a DP query shuffles nothing). Each run is one of:
 
 Positions where the chosen message holds no field element (a digest string) are reported as
 ``not_applicable`` and not counted as runs. The top-level counts and ``by_kind`` are the
-statistics family's; ``by_family`` holds every family run. ``overhead`` is the malicious / semi-honest
-wall-time ratio measured in the same invocation: the mean and the median over ``--overhead-n``
+statistics family's; ``by_family`` holds every family run. ``overhead`` is the malicious /
+semi-honest wall-time ratio measured in the same invocation: the mean and the median over ``--overhead-n``
 (default 10,000) stored inputs (three fresh party processes per query, as ``bench scale``; the
 ratio of the parties' own MPC seconds, start-up and load excluded, is under ``mpc_ratio``), and
 ``bench verify``'s batch of ``--verify-overhead-batch`` (default 32) providers (its median
