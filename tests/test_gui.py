@@ -526,6 +526,7 @@ def _startup_seconds(tmp_path: Path) -> float:
     return seconds
 
 
+@pytest.mark.timing
 def test_starts_in_under_two_seconds(tmp_path):
     """Process start to window shown; the best of two runs, so a busy CI neighbour does not decide."""
     seconds = min(_startup_seconds(tmp_path) for _ in range(2))

@@ -242,6 +242,7 @@ def test_notary_key_pem_round_trip() -> None:
     assert NotaryKey.from_pem(key.to_pem()).key_id == key.key_id
 
 
+@pytest.mark.timing
 def test_bench_prints_the_documented_shape() -> None:
     from servers.notary.bench import measure
 

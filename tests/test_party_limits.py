@@ -71,6 +71,7 @@ def flaky():
     server.shutdown()
 
 
+@pytest.mark.timing
 def test_the_provider_waits_out_a_429_only_where_it_is_patient(flaky):
     client = ProviderClient(DeploymentConfig(coordinator_url=flaky, notary_url=flaky))
     with pytest.raises(ContributionError) as info:
