@@ -9,7 +9,6 @@ neither outputs anything. The collinearity check itself is also tested locally.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from checked_openings_party import DEVIANT, VALUES
+from deviation import json_lines
 from mpc_programs.runtime import hardened_runtime
 from mpc_programs.runtime.secure_types import FIELD
 from mpc_programs.runtime.local_parties import run_parties
@@ -27,15 +27,11 @@ MESSAGE = re.compile(r"opening check failed at label \d+: the three shares are n
                      r"degree-1 polynomial \(a party deviated\)")
 
 
-def _json_lines(stdout: str) -> list[dict]:
-    return [json.loads(ln) for ln in stdout.splitlines() if ln.startswith("{")]
-
-
 def test_honest_openings_give_the_right_values() -> None:
     results = run_parties(["tests/checked_openings_party.py", "--no-log"], timeout=120)
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
-        report = _json_lines(r.stdout)[-1]
+        report = json_lines(r.stdout)[-1]
         assert report["secints"] == [3, -5, 1000]
         assert report["secint"] == -15
         assert report["array"] == VALUES
@@ -54,7 +50,7 @@ def test_a_party_that_lies_in_its_share_makes_both_honest_parties_abort(opening:
     for r in results:
         if r.pid == DEVIANT:
             continue
-        lines = _json_lines(r.stdout)
+        lines = json_lines(r.stdout)
         assert lines == [{"warm": VALUES}], r.stdout  # in step before; nothing output after
         assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
         assert MESSAGE.search(r.stderr), r.stderr[-2000:]

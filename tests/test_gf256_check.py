@@ -13,12 +13,11 @@ by the checked opening of r (inconsistent). The check's cost at 10,000 products 
 from __future__ import annotations
 
 import itertools
-import json
 import random
 
 import numpy as np
 import pytest
-from deviation import assert_honest_parties_aborted
+from deviation import assert_honest_parties_aborted, json_lines
 from gf256_check_party import DEVIANT, N, values
 
 from mpc_programs.runtime.local_parties import run_parties
@@ -28,10 +27,6 @@ from mpc_programs.verification import gf256_check as kf
 PARTY = "tests/gf256_check_party.py"
 PRODUCT = "product check failed at test"
 OPENING = "opening check failed at test"
-
-
-def _json_lines(stdout: str) -> list[dict]:
-    return [json.loads(ln) for ln in stdout.splitlines() if ln.startswith("{")]
 
 
 def _run(*args: str) -> list:
@@ -135,7 +130,7 @@ def test_honest_products_pass_the_check_and_open_right() -> None:
     z, z2 = _expected()
     for r in _run():
         assert r.returncode == 0, r.stderr[-3000:]
-        report = _json_lines(r.stdout)[-1]
+        report = json_lines(r.stdout)[-1]
         assert report == {"pending": 2 * N, "z": z, "z2": z2}
 
 
@@ -169,7 +164,7 @@ def test_a_consistently_shifted_dealing_of_the_checks_randomness_changes_nothing
     assert "deviating in message 1" in results[DEVIANT].stderr
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
-        assert _json_lines(r.stdout)[-1] == {"pending": 2 * N, "z": z, "z2": z2}
+        assert json_lines(r.stdout)[-1] == {"pending": 2 * N, "z": z, "z2": z2}
 
 
 def test_an_inconsistent_dealing_is_caught_by_the_checked_opening_of_r() -> None:
@@ -182,7 +177,7 @@ def test_mul_frob_outputs_are_verified_through_the_plain_product_and_a_masked_op
     expected = [gf256._affine(int(p)) for p in gf256.mul(v["x"], v["y"])]
     for r in _run("--linear"):
         assert r.returncode == 0, r.stderr[-3000:]
-        assert _json_lines(r.stdout)[-1] == {"o": expected, "lp": expected}
+        assert json_lines(r.stdout)[-1] == {"o": expected, "lp": expected}
 
 
 #: --linear: message 0 is mul_frob's resharing (p at bytes 0..N-1, o = L(p) at N..2N-1),
@@ -204,7 +199,7 @@ def test_shared_k_products_open_right() -> None:
     x = values()["x"]
     for r in _run("--kk"):
         assert r.returncode == 0, r.stderr[-3000:]
-        report = _json_lines(r.stdout)[-1]
+        report = json_lines(r.stdout)[-1]
         assert report["ab"] == kf.k_mul(a, b).tolist()
         assert report["ax"] == kf.k_scale(a, x).tolist()
 
@@ -241,7 +236,7 @@ def test_verify_cost() -> None:
     results = _run("--bench", "10000")
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
-    report = _json_lines(results[0].stdout)[-1]
+    report = json_lines(results[0].stdout)[-1]
     print(f"\ngf256_check.verify, 10,000 products: median {report['verify_s'] * 1e3:.1f} ms "
           f"(runs {[round(t * 1e3, 1) for t in report['verify_all_s']]} ms); the products' "
           f"own resharing {report['mul_s'] * 1e3:.1f} ms")
