@@ -56,10 +56,10 @@ class PartyConfig:
     #: ``"malicious"`` (default): active security with abort against one dishonest party —
     #: in the statistics, the ingestion check and the AES-GCM verification every product is
     #: verified (Chida et al., CRYPTO 2018; ``product_check``, ``gf256_check``) and every
-    #: opening checked before anything is opened, signed or stored (not yet covered: the
-    #: parties' own DP noise; docs/threat-model.md). ``"semi-honest"``: the cheaper MPyC
-    #: model (benchmarks, development). All three parties must use the same value: it goes
-    #: into every MPC job this party runs.
+    #: opening checked before anything is opened, signed or stored, DP noise included (it is
+    #: sampled inside MPC); docs/threat-model.md says what is not covered. ``"semi-honest"``:
+    #: the cheaper MPyC model (benchmarks, development). All three parties must use the same
+    #: value: it goes into every MPC job this party runs.
     mpc_security: str = "malicious"
     max_body_bytes: int = 512 * 1024
     #: This party computes nothing over fewer inputs, whatever the coordinator asks.
