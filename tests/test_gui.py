@@ -67,6 +67,27 @@ def deployment(tmp_path_factory):
     d.stop()
 
 
+@pytest.fixture(autouse=True)
+def gui_thread_collector(qapp):
+    """The app's garbage collection for the test's duration, then everything collected here.
+
+    A test can leave a notarization Task running (cancelled, abandoned); it holds the window until
+    its thread ends. Its thread is waited for, so the window is garbage before the final collection
+    on this (the GUI) thread; after the test the interpreter's own collector is back on, for the
+    other tests of this worker process.
+    """
+    from provider_app.gui import collector
+    guard = collector.install(qapp)
+    yield guard
+    for thread in threading.enumerate():
+        if thread.name == "mpcstats-task":
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a task thread outlived its test by 30 s"
+    qapp.processEvents()
+    guard.stop()
+    guard.setParent(None)
+
+
 @pytest.fixture
 def account(deployment):
     return deployment.accounts[deployment.next_account()]
@@ -508,9 +529,34 @@ def test_task_callbacks_run_on_the_gui_thread(qtbot):
     assert seen["progress"] is threading.main_thread()
 
 
+def test_cyclic_garbage_is_collected_on_the_gui_thread_only():
+    """A worker thread that allocates must not collect closed windows (it crashed a CI run).
+
+    Without the app's collector this process dies with SIGSEGV: the interpreter runs the cyclic
+    collector in the worker thread, which tears Qt objects down off the GUI thread.
+    """
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "gc_churn_app.py")],
+                          capture_output=True, text=True, env=_env_offscreen(), cwd=ROOT,
+                          timeout=120, check=False)
+    assert done.returncode == 0, f"exit status {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip() == "collected in: MainThread"
+
+
+def test_the_interpreters_collector_is_back_after_a_gui_test(gui_thread_collector):
+    import gc
+    assert not gc.isenabled(), "the app's collector runs during a GUI test"
+    gui_thread_collector.stop()
+    assert gc.isenabled()
+    gui_thread_collector.start()
+
+
 # -- the process: start-up time, self-test, screenshots ------------------------------------------------
+def _env_offscreen() -> dict[str, str]:
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MPCSTATS_APP_DATA": str(tmp_path)}
+    return {**_env_offscreen(), "MPCSTATS_APP_DATA": str(tmp_path)}
 
 
 def _startup_seconds(tmp_path: Path) -> float:

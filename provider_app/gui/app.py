@@ -30,12 +30,16 @@ def app_data_dir(override: str | None = None) -> Path:
 
 
 def ensure_application(qt_args: Sequence[str] = ()):  # -> QApplication
+    """The QApplication, with cyclic garbage collected on its thread only (see ``collector``)."""
     from PySide6.QtWidgets import QApplication
+
+    from provider_app.gui import collector
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
+    collector.install(app)
     return app
 
 
