@@ -72,3 +72,31 @@ def assert_honest_parties_aborted(results: list[Any], deviant: int, *expected: s
         assert json_lines(r.stdout) == [], r.stdout
         assert r.returncode == hardened_runtime.ABORT_EXIT_CODE, r.stderr[-2000:]
         assert any(e in r.stderr for e in expected), r.stderr[-2000:]
+
+
+def faulty_dealing(rows: dict[str, list[int]], victim_point: int, encode: Any
+                   ) -> tuple[Any, list[dict[str, list[int]]], list[Any]]:
+    """A malicious provider's dealing (``mpc_programs.shares.dealing``): honest commitments,
+    and for the party at ``victim_point`` a signed layout share one off its committed line.
+    Returns (public part, rows per party, parts per party)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mpc_programs.shares import dealing, pedersen
+
+    dealer = Ed25519PrivateKey.generate()
+    key = dealer.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    dealt = {name: pedersen.deal(row) for name, row in rows.items()}
+    public = dealing.PublicDealing(key, {n: d.commitments for n, d in dealt.items()})
+    shares, parts = [], []
+    for x in (1, 2, 3):
+        mine = {n: list(d.rows[x - 1]) for n, d in dealt.items()}
+        if x == victim_point:
+            mine[dealing.LAYOUT][17] = (mine[dealing.LAYOUT][17] + 1) % PRIME
+        blindings = {n: d.blindings[x - 1] for n, d in dealt.items()}
+        texts = {n: encode(r) for n, r in mine.items()}
+        parts.append(dealing.PartyDealing(
+            blindings, dealer.sign(dealing.signed_bytes(x, public, texts, blindings))))
+        shares.append(mine)
+    return public, shares, parts

@@ -1,0 +1,260 @@
+"""The provider's verifiable dealing of its share rows: commitments, signed shares, complaints.
+
+Why: with n = 3 and t = 1 the parties' consistency check of a sharing cannot say which of three
+points is off, so one deviating party could get an honest provider it picks rejected ("inconsistent
+shares"). A Pedersen-committed dealing (:mod:`pedersen`) lets every party check *its own* share, and
+the dealer's signature turns a failed check into a proof against the provider, never against a
+party. The protocol:
+
+1. The provider makes a fresh Ed25519 *dealer key* for the contribution and deals each row (the
+   value's layout, and every extra column's) with :func:`pedersen.deal`. The public part, the
+   dealer key and every row's two commitments (:class:`PublicDealing`), goes into the
+   registration document; the three parties agree on it (``verify_inputs``' public digest).
+   Party x's part, its rows' blinding shares, goes to party x alone in its upload, with the
+   dealer's signature over (x, the public part, x's rows, x's blindings) (:class:`PartyDealing`).
+2. Party x checks the signature when the upload arrives (a bad one is refused at once: the
+   provider erred) and, in the verification run, its shares against the commitments, batched
+   over the run's providers (:func:`own_shares_hold`).
+3. A party whose shares fail sends the other two a :class:`Complaint`: its rows, its blindings
+   and the signature. A complaint *holds* (:func:`complaint_holds`) iff the signature verifies
+   under the agreed dealer key and the shares fail the commitments at the complainer's point:
+   then the provider dealt a wrong share and is rejected. A complaint that does not hold is the
+   complainer's deviation, and the run aborts naming it.
+
+An honest provider's shares always pass, and nobody but the provider can sign other shares for its
+dealing, so a deviating party cannot get it rejected through its dealing. A complaint reveals the
+complainer's share only of a provider it proves faulty. Two honest parties whose shares pass fix
+the sharing, so every row that passes is a degree-1 sharing at the honest parties (what
+``ingest``'s consistency test checked before, without a way to tell who erred).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from mpc_programs.shares import pedersen
+from mpc_programs.shares.field import PARTIES, PRIME
+
+#: the name of the value's own row (the extra columns use their column names)
+LAYOUT = "layout"
+_DOMAIN = b"mpcstats-dealing-v1\n"
+_KEY_BYTES = 32
+_SIGNATURE_BYTES = 64
+
+
+class DealingError(ValueError):
+    """A dealing document that is malformed, or a signature that does not verify."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: Any, size: int, what: str) -> bytes:
+    if not isinstance(text, str) or len(text) > 4 * size:
+        raise DealingError(f"{what}: base64 of {size} bytes expected")
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise DealingError(f"{what}: not base64") from None
+    if len(data) != size:
+        raise DealingError(f"{what}: {size} bytes expected, got {len(data)}")
+    return data
+
+
+@dataclass(frozen=True)
+class PublicDealing:
+    """What all three parties see alike: the dealer key and every row's (C_0, C_1)."""
+
+    key: bytes
+    commitments: Mapping[str, tuple[int, int]]  # LAYOUT, then extra columns by name
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": _b64(self.key),
+                "commitments": {name: [_b64(pedersen.element_bytes(c)) for c in pair]
+                                for name, pair in sorted(self.commitments.items())}}
+
+    @classmethod
+    def from_json(cls, doc: Any, rows: Sequence[str]) -> PublicDealing:
+        """Strictly: exactly the rows named in ``rows``, every commitment a group element."""
+        if not isinstance(doc, dict) or set(doc) != {"key", "commitments"}:
+            raise DealingError("dealing: an object with key and commitments expected")
+        key = _unb64(doc["key"], _KEY_BYTES, "dealing.key")
+        commitments = doc["commitments"]
+        if not isinstance(commitments, dict) or set(commitments) != set(rows):
+            raise DealingError(f"dealing.commitments: one pair for each of {sorted(rows)}")
+        parsed: dict[str, tuple[int, int]] = {}
+        for name, pair in commitments.items():
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise DealingError(f"dealing.commitments.{name}: two group elements expected")
+            raw = [_unb64(c, pedersen.ELEMENT_BYTES, f"dealing.commitments.{name}") for c in pair]
+            try:
+                c0, c1 = (pedersen.element_from_bytes(r) for r in raw)
+            except ValueError as exc:
+                raise DealingError(f"dealing.commitments.{name}: {exc}") from None
+            parsed[name] = (c0, c1)
+        return cls(key, parsed)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PartyDealing:
+    """Party x's own part: its rows' blinding shares and the dealer's signature over them."""
+
+    blindings: Mapping[str, int]
+    signature: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"blindings": {name: format(b, "x") for name, b in sorted(self.blindings.items())},
+                "signature": _b64(self.signature)}
+
+    @classmethod
+    def from_json(cls, doc: Any, rows: Sequence[str]) -> PartyDealing:
+        if not isinstance(doc, dict) or set(doc) != {"blindings", "signature"}:
+            raise DealingError("dealing: an object with blindings and signature expected")
+        blindings = doc["blindings"]
+        if not isinstance(blindings, dict) or set(blindings) != set(rows):
+            raise DealingError(f"dealing.blindings: one for each of {sorted(rows)}")
+        parsed: dict[str, int] = {}
+        for name, text in blindings.items():
+            if not isinstance(text, str) or not 0 < len(text) <= 48:
+                raise DealingError(f"dealing.blindings.{name}: a field element in hex expected")
+            try:
+                value = int(text, 16)
+            except ValueError:
+                raise DealingError(f"dealing.blindings.{name}: not hex") from None
+            if not 0 <= value < PRIME:
+                raise DealingError(f"dealing.blindings.{name}: not a field element")
+            parsed[name] = value
+        return cls(parsed, _unb64(doc["signature"], _SIGNATURE_BYTES, "dealing.signature"))
+
+
+def signed_bytes(point: int, public: PublicDealing, row_texts: Mapping[str, str],
+                  blindings: Mapping[str, int]) -> bytes:
+    """What the dealer signs for party ``point``: rows by the SHA-256 of their upload text."""
+    doc = {"point": point, "public": public.digest(),
+           "rows": {n: hashlib.sha256(t.encode("ascii")).hexdigest()
+                    for n, t in sorted(row_texts.items())},
+           "blindings": {n: format(b, "x") for n, b in sorted(blindings.items())}}
+    return _DOMAIN + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def check_signature(point: int, public: PublicDealing, row_texts: Mapping[str, str],
+                    part: PartyDealing) -> None:
+    """DealingError unless the dealer signed exactly these rows and blindings for ``point``."""
+    if set(row_texts) != set(public.commitments):
+        raise DealingError("the rows do not match the dealing's")
+    try:
+        Ed25519PublicKey.from_public_bytes(public.key).verify(
+            part.signature, signed_bytes(point, public, row_texts, part.blindings))
+    except (InvalidSignature, ValueError):
+        raise DealingError("the dealer's signature does not verify") from None
+
+
+@dataclass(frozen=True)
+class ProviderDealing:
+    """What the provider made: the public part and, per party (index x − 1), rows and part."""
+
+    public: PublicDealing
+    rows: tuple[Mapping[str, list[int]], ...]
+    parts: tuple[PartyDealing, ...]
+
+
+def deal_rows(rows: Mapping[str, Sequence[int]], encode: Any,
+              parties: int = PARTIES) -> ProviderDealing:
+    """Deal every row (LAYOUT and extra columns, each a plaintext row of field elements).
+
+    ``encode`` turns a share row into its upload text (``store.encode_row``), which the
+    signature covers. The dealer key is fresh and dropped here: it signs nothing else.
+    """
+    dealer = Ed25519PrivateKey.generate()
+    key = dealer.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    dealings = {name: pedersen.deal(row, parties) for name, row in rows.items()}
+    public = PublicDealing(key, {name: d.commitments for name, d in dealings.items()})
+    share_rows, parts = [], []
+    for x in range(1, parties + 1):
+        mine = {name: list(d.rows[x - 1]) for name, d in dealings.items()}
+        blindings = {name: d.blindings[x - 1] for name, d in dealings.items()}
+        texts = {name: encode(row) for name, row in mine.items()}
+        parts.append(PartyDealing(blindings, dealer.sign(signed_bytes(x, public, texts,
+                                                                        blindings))))
+        share_rows.append(mine)
+    return ProviderDealing(public, tuple(share_rows), tuple(parts))
+
+
+def own_shares_hold(point: int, publics: Sequence[PublicDealing],
+                    rows: Sequence[Mapping[str, Sequence[int]]],
+                    parts: Sequence[PartyDealing]) -> list[bool]:
+    """Per provider: do party ``point``'s shares of every row lie on their committed lines?
+
+    Batched per row name over the providers (:func:`pedersen.faulty`: one small-exponent test,
+    bisected only when it fails).
+    """
+    holds = [True] * len(publics)
+    names = sorted({name for public in publics for name in public.commitments})
+    for name in names:
+        having = [i for i, public in enumerate(publics) if name in public.commitments]
+        bad = pedersen.faulty(point, [publics[i].commitments[name] for i in having],
+                              [rows[i][name] for i in having],
+                              [parts[i].blindings[name] for i in having])
+        for k in bad:
+            holds[having[k]] = False
+    return holds
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """Party ``point``'s proof that a provider dealt it shares off the committed lines."""
+
+    point: int
+    row_texts: Mapping[str, str]
+    part: PartyDealing
+
+    def to_json(self) -> dict[str, Any]:
+        return {"point": self.point, "rows": dict(self.row_texts), "dealing": self.part.to_json()}
+
+    @classmethod
+    def from_json(cls, doc: Any, rows: Sequence[str]) -> Complaint:
+        if not isinstance(doc, dict) or set(doc) != {"point", "rows", "dealing"}:
+            raise DealingError("complaint: point, rows and dealing expected")
+        point, texts = doc["point"], doc["rows"]
+        if not isinstance(point, int) or isinstance(point, bool) or not 1 <= point <= PARTIES:
+            raise DealingError("complaint: a party's point expected")
+        if (not isinstance(texts, dict) or set(texts) != set(rows)
+                or not all(isinstance(t, str) and len(t) < 16_384 for t in texts.values())):
+            raise DealingError(f"complaint.rows: one upload text for each of {sorted(rows)}")
+        return cls(point, dict(texts), PartyDealing.from_json(doc["dealing"], rows))
+
+
+def complaint_holds(complaint: Complaint, public: PublicDealing, decode: Any) -> bool:
+    """Signed by the dealer, and off the committed lines: the provider is faulty.
+
+    ``decode`` turns an upload text into its row (``store.decode_row``); an undecodable row
+    the dealer signed is the dealer's fault too.
+    """
+    try:
+        check_signature(complaint.point, public, complaint.row_texts, complaint.part)
+    except DealingError:
+        return False
+    for name, text in complaint.row_texts.items():
+        try:
+            row = decode(text)
+        except ValueError:
+            return True
+        if not pedersen.verify_batch(complaint.point, [public.commitments[name]], [row],
+                                     [complaint.part.blindings[name]]):
+            return True
+    return False
