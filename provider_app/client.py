@@ -19,8 +19,8 @@ from typing import Any
 import requests
 
 from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
-from mpc_programs.shares.encoding import EncodingError, to_units
-from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.dealing import LAYOUT, ProviderDealing, deal_rows
+from mpc_programs.shares.encoding import EncodingError, one_hot, to_units
 from mpc_programs.shares.store import encode_row
 from provider_app.errors import ContributionError
 from provider_app.notary_client import NotaryClient, NotaryClientError
@@ -63,6 +63,8 @@ class Notarized:
     session: ProverSession
     attestation: SignedAttestation
     bytes_relayed: int
+    #: the verifiable dealing of the values' share rows, made once, when first registered
+    dealing: ProviderDealing | None = field(default=None, repr=False)
 
     @property
     def uid(self) -> str:
@@ -173,7 +175,21 @@ class ProviderClient:
                               "length": session.fields[name].length} for name in located},
             "uid": session.uid,
             "request": self._request_document(session),
+            "dealing": self.dealing(notarized).public.to_json(),
         }
+
+    def dealing(self, notarized: Notarized) -> ProviderDealing:
+        """The values' share rows, dealt with commitments (``mpc_programs.shares.dealing``):
+        made once per notarization, so the registration's commitments and the uploads agree."""
+        if notarized.dealing is None:
+            try:
+                units = {c: to_units(v) for c, v in self.column_values(notarized).items()}
+            except EncodingError as exc:
+                raise ContributionError("field_not_found", str(exc)) from exc
+            primary = self.spec.primary
+            notarized.dealing = deal_rows(
+                {LAYOUT if c == primary else c: one_hot(u) for c, u in units.items()}, encode_row)
+        return notarized.dealing
 
     def _request_document(self, session: ProverSession) -> dict[str, Any]:
         """The request record and its public values (timestamp, signature, API key length): the
@@ -209,21 +225,18 @@ class ProviderClient:
         key = notarized.session.server_write_key
         if len(key) != registration.key_length:
             raise ContributionError("unsupported", "key length differs from the negotiated suite")
-        try:
-            units = {c: to_units(v) for c, v in self.column_values(notarized).items()}
-        except EncodingError as exc:
-            raise ContributionError("field_not_found", str(exc)) from exc
+        dealt = self.dealing(notarized)
         parties = self.pinned_parties(registration)
         key_rows = share_key_bytes(key)
         client_rows = share_key_bytes(notarized.session.client_write_key)
-        primary = self.spec.primary
-        rows = {c: share_units(u) for c, u in units.items()}
         for pid, url in enumerate(parties):
+            rows = dealt.rows[pid]
             self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
                           json={"key_share": key_rows[pid], "client_key_share": client_rows[pid],
-                                "layout": encode_row(rows[primary][pid]),
-                                "columns": {c: encode_row(r[pid]) for c, r in rows.items()
-                                            if c != primary}},
+                                "layout": encode_row(rows[LAYOUT]),
+                                "columns": {c: encode_row(r) for c, r in rows.items()
+                                            if c != LAYOUT},
+                                "dealing": dealt.parts[pid].to_json()},
                           token=registration.token, patience=SHARE_PATIENCE_SECONDS)
         del key_rows, client_rows, rows
         self._request("POST", self.config.coordinator_url.rstrip("/")

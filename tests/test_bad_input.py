@@ -7,6 +7,8 @@ import os
 import pytest
 import requests
 
+from mpc_programs.shares.dealing import LAYOUT
+from mpc_programs.shares.store import encode_row
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.client import DeploymentConfig, ProviderClient
 from tlsn import Credentials, NotaryKey
@@ -114,6 +116,20 @@ def test_tokens_sessions_and_shares_are_checked(deployment, notarized):
                  {"key_share": [0] * registration.key_length, "layout": "//" * 6000}):
         response = requests.post(url, json=body, headers=auth, timeout=10)
         assert response.status_code == 422, response.text
+    # a share upload whose dealing the registration's dealer key did not sign
+    dealt = client.dealing(n)
+    rows, part = dealt.rows[0], dealt.parts[0].to_json()
+    valid = {"key_share": [0] * registration.key_length, "layout": encode_row(rows[LAYOUT]),
+             "client_key_share": [0] * registration.key_length}
+    other = dealt.parts[1].to_json()  # party 1's part: signed for another point
+    for dealing_doc, why in ((None, "an object with blindings and signature"),
+                             (other, "signature does not verify"),
+                             ({**part, "signature": other["signature"]}, "signature does not verify"),
+                             ({**part, "blindings": {LAYOUT: "1"}}, "signature does not verify")):
+        response = requests.post(url, json={**valid, "dealing": dealing_doc}, headers=auth,
+                                 timeout=10)
+        assert response.status_code == 422 and error_of(response) == "invalid_field", response.text
+        assert why in response.json()["error"]["message"]
     # the coordinator's control calls need the coordinator token
     for path in ("/v1/sessions", "/v1/verify", "/v1/query", "/v1/commit", "/v1/abort"):
         response = requests.post(party + path, json={}, headers=auth, timeout=10)

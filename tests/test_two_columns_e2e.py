@@ -12,7 +12,7 @@ import requests
 
 from mpc_programs.statistics import plaintext
 from mpc_programs.statistics.query import parse_query
-from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares.dealing import LAYOUT
 from mpc_programs.shares.store import encode_row
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from provider_app.client import ProviderClient
@@ -159,15 +159,16 @@ def test_bad_column_fields_and_share_bodies_are_refused_with_reasons(deployment,
     party = deployment.party_urls[0]
     shares_url = f"{party}/v1/sessions/{registration.session_id}/shares"
     auth = {"Authorization": f"Bearer {registration.token}"}
-    row = encode_row(share_units(1)[0])
+    dealt = provider.dealing(notarized)
+    row, btc = encode_row(dealt.rows[0][LAYOUT]), encode_row(dealt.rows[0]["btc"])
     body = {"key_share": [0] * registration.key_length, "client_key_share": [0] * registration.key_length,
-            "layout": row}
+            "layout": row, "dealing": dealt.parts[0].to_json()}
     for columns, status in (({}, 422), ({"btc": row, "usdt": row}, 422), ({"btc": "x"}, 422)):
         response = requests.post(shares_url, json={**body, "columns": columns}, headers=auth,
                                  timeout=30)
         assert response.status_code == status, response.text
         assert response.json()["error"]["code"] == "invalid_field"
-    assert requests.post(shares_url, json={**body, "columns": {"btc": row}}, headers=auth,
+    assert requests.post(shares_url, json={**body, "columns": {"btc": btc}}, headers=auth,
                          timeout=30).status_code == 200
 
 

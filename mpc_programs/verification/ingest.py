@@ -199,8 +199,8 @@ def opened_value(row: list[int], seed: int, active: bool, expected: int | None =
     return (value - r_e * (expected or 0)) % PRIME
 
 
-async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
-                     ) -> list[str | None]:
+async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None,
+                     dealt: np.ndarray | None = None) -> list[str | None]:
     """Per provider: None if accepted, else the reason for rejection.
 
     ``rows``: this party's share rows, either Python ints of shape (N, SHARES_PER_INPUT) or
@@ -218,6 +218,11 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
     reshared and verified) plus a constant (− r_e·y) — the polynomial of the module
     docstring. Under ``product_check.active()`` any products recorded before the call are
     verified with this check's ("ingestion check").
+
+    ``dealt`` (optional, one bool per row): rows whose provider's verifiable dealing every
+    party has checked (``shares.dealing``; ``verify_inputs.dealing_verdicts``). Their sharing
+    is established, so check 1's verdict does not apply to them: a deviating party's wrong
+    s-share cannot turn them into "inconsistent shares".
     """
     rows = _as_limbs(rows)
     n = rows.shape[0]
@@ -236,6 +241,8 @@ async def check_rows(rows: np.ndarray, expected_values: np.ndarray | None = None
                                   field_elements(n), f"{n} field elements")
     s1, s2, s3 = (np.array(exchanged[i], dtype=object) for i in range(3))
     consistent = ((s1 - 2 * s2 + s3) % PRIME == 0)
+    if dealt is not None:
+        consistent = consistent | np.asarray(dealt, dtype=bool)
 
     if product_check.active():
         opened = await _encoding_check_active(rows, consistent, seed, expected_values)

@@ -33,18 +33,22 @@ from typing import Any
 
 import numpy as np
 
+from mpc_programs.shares import dealing as dealings
 from mpc_programs.verification import ingest
 from mpc_programs.runtime import secure_types
 from mpc_programs.verification.aes_gcm_mpc import (MAX_RECORDS, ProviderInput, RecordPart,
                                                    RequestInput, verify_batch_values)
 from mpc_programs.shares.field import SHARES_PER_INPUT
 from mpc_programs.shares.store import StoreError, decode_row, validate_input_id
-from mpc_programs.runtime.hardened_runtime import mpc
+from mpc_programs.runtime.hardened_runtime import abort_run, expect_from_peers, mpc
 
 REJECT_RECORD = "the notarized record did not verify (key, tag, known plaintext, uid or digits)"
 REJECT_SHARES = "inconsistent shares"
 REJECT_ENCODING = "the shared value is not a valid encoding of the notarized balance"
 REJECT_MALFORMED = "shares are not field elements"
+REJECT_DEALING = "the provider dealt shares that do not match its commitments"
+#: the largest complaint a party may send (three rows of 7,712 characters and their dealing)
+MAX_COMPLAINT_CHARS = 40_000
 
 
 class SubmissionError(ValueError):
@@ -68,10 +72,25 @@ class Submission:
     layout_row: list[int]
     extra_columns: tuple[str, ...] = ()
     extra_rows: tuple[list[int], ...] = ()
+    #: the provider's verifiable dealing of these rows (``dealing``): the public part, this
+    #: party's part and the rows' upload texts, which the dealer's signature covers. Every
+    #: upload a party server accepts has one; without it (tests of the MPC programs alone)
+    #: the rows' consistency is ``ingest``'s masked test.
+    dealing: dealings.PublicDealing | None = None
+    party_dealing: dealings.PartyDealing | None = None
+    row_texts: Mapping[str, str] | None = None
 
     def column_rows(self) -> dict[str, list[int]]:
         """The extra columns' share rows by name (what the store keeps beside the layout)."""
         return dict(zip(self.extra_columns, self.extra_rows, strict=True))
+
+    def dealt(self) -> DealtRows | None:
+        """This provider's dealing with every row by its name in it (None: no dealing)."""
+        if self.dealing is None or self.party_dealing is None or self.row_texts is None:
+            return None
+        return DealtRows(self.input_id, self.dealing, self.party_dealing,
+                         {dealings.LAYOUT: self.layout_row, **self.column_rows()},
+                         self.row_texts)
 
     def public_digest(self) -> str:
         """Digest of everything that must be identical at all three parties."""
@@ -91,6 +110,8 @@ class Submission:
             q = p.request
             doc["request"] = {**_records_json([q.record])[0], "known": [[o, b.hex()] for o, b in q.known],
                               "secret": [list(x) for x in q.secret], "inner_type": q.inner_type}
+        if self.dealing is not None:
+            doc["dealing"] = self.dealing.digest()
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -193,6 +214,7 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         columns, fields_, rows = _parse_extra(doc.get("extra", []))
         more_records, inner_types = _parse_records(doc)
         request = _parse_request(doc.get("request"))
+        public, part, texts = _parse_dealing(doc.get("dealing"), layout, doc.get("extra", []))
         provider = ProviderInput(
             key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
             nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
@@ -204,7 +226,23 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         if isinstance(exc, SubmissionError):
             raise
         raise SubmissionError(str(exc)) from exc
-    return Submission(input_id, provider, row, columns, rows)
+    return Submission(input_id, provider, row, columns, rows, public, part, texts)
+
+
+def _parse_dealing(doc: object, layout: str, extra: list[dict[str, Any]]
+                   ) -> tuple[dealings.PublicDealing | None, dealings.PartyDealing | None,
+                              dict[str, str] | None]:
+    """``{"public": ..., "party": ...}`` (``dealing``), or None: no verifiable dealing."""
+    if doc is None:
+        return None, None, None
+    if not isinstance(doc, dict) or set(doc) != {"public", "party"}:
+        raise SubmissionError("dealing is {public, party}")
+    texts = {dealings.LAYOUT: layout, **{item["column"]: item["layout"] for item in extra}}
+    try:
+        return (dealings.PublicDealing.from_json(doc["public"], list(texts)),
+                dealings.PartyDealing.from_json(doc["party"], list(texts)), texts)
+    except dealings.DealingError as exc:
+        raise SubmissionError(str(exc)) from None
 
 
 def _parse_extra(extra: object) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...],
@@ -230,8 +268,11 @@ def _parse_extra(extra: object) -> tuple[tuple[str, ...], tuple[tuple[int, int],
 
 
 def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
-                       extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """``extra``: encoded share rows of the extra columns, by name, in ``extra_values`` order."""
+                       extra: Mapping[str, str] | None = None,
+                       dealing: tuple[dealings.PublicDealing, dealings.PartyDealing] | None = None
+                       ) -> dict[str, Any]:
+    """``extra``: encoded share rows of the extra columns, by name, in ``extra_values`` order;
+    ``dealing``: the provider's verifiable dealing of them (public part, this party's part)."""
     p = provider
     doc = {"input_id": input_id, "key_share": list(p.key_share),
            "ciphertext": p.ciphertext.hex(), "tag": p.tag.hex(), "nonce": p.nonce.hex(),
@@ -249,27 +290,86 @@ def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
     if extra:
         doc["extra"] = [{"column": name, "field": list(field), "layout": row}
                         for (name, row), field in zip(extra.items(), p.extra_values, strict=True)]
+    if dealing is not None:
+        doc["dealing"] = {"public": dealing[0].to_json(), "party": dealing[1].to_json()}
     return doc
+
+
+@dataclass(frozen=True)
+class DealtRows:
+    """One provider's verifiable dealing as one party holds it (``shares.dealing``)."""
+
+    input_id: str
+    public: dealings.PublicDealing
+    part: dealings.PartyDealing
+    rows: Mapping[str, Sequence[int]]  # by name: dealing.LAYOUT, then the extra columns
+    texts: Mapping[str, str]  # the rows' upload texts, which the dealer's signature covers
+
+
+async def dealing_verdicts(items: Sequence[DealtRows | None]) -> list[bool]:
+    """Per provider (same order at every party): False iff it is proven to have dealt a
+    wrong share. None: no dealing (tests of the MPC programs alone): passes here.
+
+    This party checks its own shares against the commitments (``dealing.own_shares_hold``)
+    and sends the other two a complaint for each provider whose shares fail; every party
+    checks every complaint (``dealing.complaint_holds``). A complaint that does not hold
+    aborts the run naming its sender: an honest party never sends one, because an upload
+    whose dealer signature fails is refused when it arrives.
+    """
+    dealt = [i for i, item in enumerate(items) if item is not None]
+    point = mpc.pid + 1
+    mine_items = [items[i] for i in dealt]
+    holds = dealings.own_shares_hold(point, [d.public for d in mine_items],  # type: ignore[union-attr]
+                                     [d.rows for d in mine_items],  # type: ignore[union-attr]
+                                     [d.part for d in mine_items])  # type: ignore[union-attr]
+    mine = [[i, json.dumps(dealings.Complaint(point, d.texts, d.part).to_json())]  # type: ignore[union-attr]
+            for i, d, ok in zip(dealt, mine_items, holds) if not ok]
+    received = expect_from_peers(
+        await mpc.transfer(mine),
+        lambda v: isinstance(v, list) and len(v) <= len(dealt) and all(
+            isinstance(c, list) and len(c) == 2 and type(c[0]) is int and isinstance(c[1], str)
+            and len(c[1]) <= MAX_COMPLAINT_CHARS for c in v),
+        "a list of complaints about dealings")
+    faulty: set[int] = set()
+    for pid, complaints in enumerate(received):
+        for index, text in complaints:
+            item = items[index] if 0 <= index < len(items) else None
+            try:
+                if item is None:
+                    raise dealings.DealingError("no dealing to complain about")
+                complaint = dealings.Complaint.from_json(json.loads(text), list(item.rows))
+            except (dealings.DealingError, ValueError) as exc:
+                abort_run(f"party {pid} sent a malformed complaint about a dealing: {exc}")
+                raise  # unreachable: abort_run exits
+            if complaint.point != pid + 1 or not dealings.complaint_holds(
+                    complaint, item.public, decode_row):
+                abort_run(f"party {pid} complained about the dealing of {item.input_id} "
+                          "without proof (dealing check)")
+            faulty.add(index)
+    return [i not in faulty for i in range(len(items))]
 
 
 async def verify_submissions(submissions: Sequence[Submission]) -> list[str | None]:
     """Per submission (same order at every party): None if accepted, else the reason."""
     if not submissions:
         return []
+    dealt_ok = await dealing_verdicts([s.dealt() for s in submissions])
     record_ok, values = await verify_batch_values([s.provider for s in submissions],
                                                   sectype=secure_types.secint)
     value_shares = np.asarray((await mpc.gather(values)).value, dtype=object)
     # Only records that verified take part in the layout check: for the others the
     # "balance" is whatever the claimed offsets decrypt to, possibly predictable, and
     # opening a combination with it could reveal the provider's shared value.
-    verified = [i for i, ok in enumerate(record_ok) if ok]
+    # A provider shown to have dealt a wrong share is left out too.
+    verified = [i for i, ok in enumerate(record_ok) if ok and dealt_ok[i]]
     # Every shared layout (the balance's, then each extra column's) is checked against the
     # value decrypted from its own field, all in one ingestion check.
     owners = [(i, c) for i in verified for c in range(1 + len(submissions[i].extra_rows))]
     rows = np.array([submissions[i].layout_row if c == 0 else submissions[i].extra_rows[c - 1]
                      for i, c in owners], dtype=object).reshape(len(owners), SHARES_PER_INPUT)
     expected = np.array([value_shares[i, c] for i, c in owners], dtype=object)
-    checked = await ingest.check_rows(rows, expected_values=expected)
+    vouched = np.array([submissions[i].dealing is not None for i, _ in owners], dtype=bool)
+    checked = await ingest.check_rows(rows, expected_values=expected, dealt=vouched)
     layout_verdicts: list[str | None] = [REJECT_RECORD] * len(submissions)
     for i in verified:
         layout_verdicts[i] = None
@@ -277,8 +377,10 @@ async def verify_submissions(submissions: Sequence[Submission]) -> list[str | No
         if reason is not None and layout_verdicts[i] != "inconsistent shares":
             layout_verdicts[i] = reason
     out: list[str | None] = []
-    for ok, reason in zip(record_ok, layout_verdicts):
-        if not ok:
+    for ok, dealt, reason in zip(record_ok, dealt_ok, layout_verdicts):
+        if not dealt:
+            out.append(REJECT_DEALING)
+        elif not ok:
             out.append(REJECT_RECORD)
         elif reason == "inconsistent shares":
             out.append(REJECT_SHARES)

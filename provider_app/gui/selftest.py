@@ -43,7 +43,15 @@ def _sharing() -> str:
     from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
     key_rows = share_key_bytes(secrets.token_bytes(16))
     assert len(key_rows) == 3, "three key shares"
-    return "balance and key sharing round-trip"
+    from mpc_programs.shares import dealing
+    from mpc_programs.shares.encoding import one_hot
+    from mpc_programs.shares.store import encode_row
+    dealt = dealing.deal_rows({dealing.LAYOUT: one_hot(to_units("1.5"))}, encode_row)
+    for x in (1, 2, 3):
+        rows, part = dealt.rows[x - 1], dealt.parts[x - 1]
+        dealing.check_signature(x, dealt.public, {n: encode_row(r) for n, r in rows.items()}, part)
+        assert dealing.own_shares_hold(x, [dealt.public], [rows], [part]) == [True], "dealing"
+    return "balance and key sharing round-trip, committed dealing verifies"
 
 
 def _aes_gcm() -> str:

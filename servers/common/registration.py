@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from mpc_programs.shares import dealing as dealings
 from tlsn import (C2S, S2C, TLS12, AttestationError, Record, RecordClaim, SourceSpec, TLSNError,
                   UnsupportedCipherError, load_spec, seal_parts, suite_by_name, verify_attestation)
 
@@ -70,6 +71,14 @@ class CheckedRegistration:
     inner_types: tuple[int, ...] = ()
     #: The request, bound inside MPC with the client-write key.
     request: "CheckedRequest | None" = None
+    #: The provider's verifiable dealing of its share rows: its dealer key and every row's
+    #: commitments (``mpc_programs.shares.dealing``), the same at all three parties.
+    dealing: dealings.PublicDealing | None = None
+
+    @property
+    def dealt_rows(self) -> list[str]:
+        """The rows the dealing commits to: the value's layout, then each extra column's."""
+        return [dealings.LAYOUT, *self.extra_columns]
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -77,9 +86,11 @@ class CheckedRegistration:
 
     def submission(self, key_share: list[int], layout: str,
                    extra_layouts: Mapping[str, str] | None = None,
-                   client_key_share: list[int] | None = None) -> dict[str, Any]:
+                   client_key_share: list[int] | None = None,
+                   party_dealing: dealings.PartyDealing | None = None) -> dict[str, Any]:
         """The verify-job document for this registration with one party's secret shares
-        (``extra_layouts``: the shared layout of each extra column, by name)."""
+        (``extra_layouts``: the shared layout of each extra column, by name;
+        ``party_dealing``: this party's part of the provider's dealing)."""
         doc = {"input_id": self.input_id, "key_share": key_share,
                "ciphertext": self.ciphertext.hex(), "tag": self.tag.hex(),
                "nonce": self.nonce.hex(), "aad": self.aad.hex(),
@@ -96,6 +107,8 @@ class CheckedRegistration:
             layouts = extra_layouts or {}
             doc["extra"] = [{"column": name, "field": list(field), "layout": layouts.get(name, "")}
                             for name, field in self.extra_fields]
+        if self.dealing is not None and party_dealing is not None:
+            doc["dealing"] = {"public": self.dealing.to_json(), "party": party_dealing.to_json()}
         return doc
 
 
@@ -235,6 +248,11 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     templates = [(0, FIRST_BLOCK)]
     for f, off, length in located[1:] + located[:1]:  # values first, then the uid
         templates += [(off - len(f.prefix.encode()), f.prefix.encode()), (off + length, f.suffix.encode())]
+    try:
+        dealing = dealings.PublicDealing.from_json(
+            doc.get("dealing"), [dealings.LAYOUT, *(name for name, _ in values[1:])])
+    except dealings.DealingError as exc:
+        raise RegistrationError("invalid_field", str(exc)) from None
     return CheckedRegistration(
         source=source, uid=uid, input_id=input_id_for(source, uid), key_length=key_length,
         nonce=sealed.nonce, aad=sealed.aad, ciphertext=sealed.ciphertext, tag=sealed.tag,
@@ -242,7 +260,7 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
         balance_field=values[0][1], attested_at=attestation.time,
         extra_fields=tuple(values[1:]),
         more_records=tuple((x.nonce, x.aad, x.ciphertext, x.tag) for x in sealed_records[1:]),
-        inner_types=inner_types, request=request)
+        inner_types=inner_types, request=request, dealing=dealing)
 
 
 @dataclass(frozen=True)

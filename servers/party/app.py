@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tinydb import TinyDB
 
+from mpc_programs.shares.dealing import LAYOUT, DealingError, PartyDealing, check_signature
 from mpc_programs.shares.field import PRIME, SHARES_PER_INPUT
 from mpc_programs.statistics.query import QueryError, canonical_key, parse_query
 from mpc_programs.runtime.runner import MPCRunError
@@ -41,8 +42,8 @@ from servers.common.errors import (APIError, Conflict, InvalidField, NotFound, S
                                    Unauthorized, exception_handlers)
 from servers.common.ratelimit import RateLimiter, RateLimitMiddleware
 from servers.common.http import get_dict, get_int, get_list, get_str, read_json
-from servers.common.registration import (RegistrationError, check_registration, load_sources,
-                                         pool_columns)
+from servers.common.registration import (CheckedRegistration, RegistrationError, check_registration,
+                                         load_sources, pool_columns)
 from servers.party.budget import (BudgetExhausted, PoolVersion, PrivacyLedger,
                                   TooFewNewProviders)
 from servers.party.config import PartyConfig
@@ -179,8 +180,10 @@ async def receive_shares(request: Request) -> JSONResponse:
     except StoreError as exc:
         raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
     extra = _extra_layouts(body, session.registration.extra_columns)
+    part = _dealing(body, session.registration, state.config.index + 1,
+                    {LAYOUT: layout, **extra})
     session.key_share, session.layout, session.extra_layouts = key_share, layout, extra
-    session.client_key_share = client_key_share
+    session.client_key_share, session.dealing = client_key_share, part
     return JSONResponse({"session_id": session.session_id, "status": "shared"})
 
 
@@ -198,6 +201,23 @@ def _extra_layouts(body: dict[str, Any], expected: tuple[str, ...]) -> dict[str,
         except StoreError as exc:
             raise InvalidField("columns", f"{name}: not a row of field elements: {exc}") from None
     return dict(raw)
+
+
+def _dealing(body: dict[str, Any], registration: CheckedRegistration, point: int,
+             row_texts: dict[str, str]) -> PartyDealing:
+    """This party's part of the provider's dealing, signed by the registration's dealer key.
+
+    Checked now, so that every share this party holds comes with the proof a complaint needs
+    (``mpc_programs.shares.dealing``): a provider whose signature fails is told at once.
+    """
+    if registration.dealing is None:
+        raise InvalidField("dealing", "the registration has no dealing")
+    try:
+        part = PartyDealing.from_json(body.get("dealing"), registration.dealt_rows)
+        check_signature(point, registration.dealing, row_texts, part)
+    except DealingError as exc:
+        raise InvalidField("dealing", str(exc)) from None
+    return part
 
 
 async def verify(request: Request) -> JSONResponse:
@@ -220,7 +240,8 @@ async def verify(request: Request) -> JSONResponse:
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
            "submissions": [s.registration.submission(s.key_share or [], s.layout or "",
-                                                     s.extra_layouts, s.client_key_share)
+                                                     s.extra_layouts, s.client_key_share,
+                                                     s.dealing)
                            for s in sessions]}
     try:
         outcome = await state.mpc.run(job)

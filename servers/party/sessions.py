@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mpc_programs.shares.dealing import PartyDealing
 from servers.common.registration import CheckedRegistration
 
 
@@ -27,6 +28,7 @@ class PendingSession:
     layout: str | None = None
     extra_layouts: dict[str, str] | None = None  # the extra columns' rows, by name
     client_key_share: list[int] | None = None  # the request's (client-write) key, shared
+    dealing: PartyDealing | None = None  # this party's blindings and the dealer's signature
 
     @property
     def has_shares(self) -> bool:
@@ -66,6 +68,7 @@ class SessionTable:
                     session.client_key_share = None
                     session.layout = None
                     session.extra_layouts = None
+                    session.dealing = None
 
     def _expire(self) -> None:
         now = time.time()
