@@ -140,7 +140,7 @@ def test_received_non_residues_are_refused():
 
 
 def test_the_generator_table_holds_the_hashed_generators():
-    table = pedersen._table()
+    table = pedersen.table()
     assert len(table) == pedersen.TABLE_SIZE
     for index in (0, 1, 2, 120, 241, pedersen.TABLE_SIZE - 1):
         assert table[index] == pedersen.hashed_generator(index)

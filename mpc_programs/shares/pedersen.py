@@ -118,15 +118,16 @@ def search_cofactor(start: int, limit: int = 10_000_000) -> int:
 
 
 #: the first TABLE_SIZE generators, precomputed (256 bytes each, big-endian): hashing one into
-#: the group takes about 10 ms, and a verification job needs 242 of them
+#: the group takes about 10 ms, and a row needs one per element plus h (a layout 242, the
+#: bits of an AES-256 key 257)
 TABLE = Path(__file__).with_name("pedersen_generators.bin")
-TABLE_SIZE = 256
+TABLE_SIZE = 512
 #: SHA-256 of :data:`TABLE` (``python -m mpc_programs.shares.pedersen --table`` writes it)
-TABLE_SHA256 = "af9d9875028022fb88b57bcacd372047ccd41d70b64e1f7e24e2b728bcb80887"
+TABLE_SHA256 = "39ac0770c4264ef2820b9b252d0b84db312ba3b86a685724310919f0b0e5dd5e"
 
 
 @lru_cache(maxsize=1)
-def _table() -> tuple[int, ...]:
+def table() -> tuple[int, ...]:
     """The precomputed generators; empty if the file is absent (they are then hashed as needed)."""
     try:
         data = TABLE.read_bytes()
@@ -144,8 +145,8 @@ def generator(index: int) -> int:
     Hashed into Z_q^* and raised to (q − 1)/p (:func:`hashed_generator`): nobody knows its
     logarithm to any other generator's base. The first :data:`TABLE_SIZE` come from the table.
     """
-    table = _table()
-    return table[index] if index < len(table) else hashed_generator(index)
+    known = table()
+    return known[index] if index < len(known) else hashed_generator(index)
 
 
 @lru_cache(maxsize=None)

@@ -219,6 +219,37 @@ async def _check_consistency(engine: Gf256Engine, sectype: Any, bits2: np.ndarra
         abort_run(CONSISTENCY_FAILED)
 
 
+async def random_dabits(engine: Gf256Engine, runtime: Any, sectype: Any, rows: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` bytes' worth of random daBits, all 8 bits of each in both fields.
+
+    Returns ((rows', 8) uint8 GF(2^8) shares of the bits, (rows'·8, 3) GF(p) limbs of the
+    same bits, row-major), where under active security rows' = rows + SIGMA / 8: the last
+    rows are the sacrificial daBits of :func:`check_consistency`. Every bit is recorded as
+    b·b = b in both fields (``gf256_check``, ``product_check``), as in :func:`decimal_value`.
+    """
+    dealers = list(range(engine.t + 1))
+    active = product_check.active()
+    total = rows + (SIGMA // 8 if active else 0)
+    mine = gf256.random_bytes((total, 8)) & 1 if engine.pid in dealers else None
+    prime = await _dabits_prime_checked(runtime, sectype,
+                                        None if mine is None else mine.astype(np.int64),
+                                        dealers, (total, 8))
+    binary = np.zeros((total, 8), dtype=np.uint8)
+    for share in await engine.deal(mine, dealers, (total, 8)):
+        binary ^= share
+    if active:
+        gf256_check.record(binary, binary, binary)  # b·b = b: each b is a bit
+    return binary, prime
+
+
+async def check_consistency(engine: Gf256Engine, sectype: Any, binary: np.ndarray,
+                            prime: np.ndarray) -> None:
+    """The cross-field check of the module doc over :func:`random_dabits`' output (aborts
+    the run unless both halves of every daBit hold the same bit)."""
+    await _check_consistency(engine, sectype, np.ascontiguousarray(binary).reshape(-1), prime)
+
+
 async def decimal_value(engine: Gf256Engine, runtime: Any, sectype: Any, digits: np.ndarray,
                         weights: np.ndarray) -> tuple[Any, np.ndarray]:
     """Secret sum_k weights[p, k] * int(chr(digits[p, k])) and the range-check bits.
