@@ -18,8 +18,8 @@ from typing import Any
 
 import requests
 
-from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
-from mpc_programs.shares.dealing import LAYOUT, ProviderDealing, deal_rows
+from mpc_programs.shares.dealing import (CLIENT_KEY, KEY, LAYOUT, ProviderDealing, deal_rows,
+                                         encode_elements, key_bits)
 from mpc_programs.shares.encoding import EncodingError, one_hot, to_units
 from mpc_programs.shares.store import encode_row
 from provider_app.errors import ContributionError
@@ -179,16 +179,19 @@ class ProviderClient:
         }
 
     def dealing(self, notarized: Notarized) -> ProviderDealing:
-        """The values' share rows, dealt with commitments (``mpc_programs.shares.dealing``):
-        made once per notarization, so the registration's commitments and the uploads agree."""
+        """The values' share rows and the record keys' bits, dealt with commitments
+        (``mpc_programs.shares.dealing``): made once per notarization, so the registration's
+        commitments and the uploads agree."""
         if notarized.dealing is None:
             try:
                 units = {c: to_units(v) for c, v in self.column_values(notarized).items()}
             except EncodingError as exc:
                 raise ContributionError("field_not_found", str(exc)) from exc
             primary = self.spec.primary
-            notarized.dealing = deal_rows(
-                {LAYOUT if c == primary else c: one_hot(u) for c, u in units.items()}, encode_row)
+            rows = {LAYOUT if c == primary else c: one_hot(u) for c, u in units.items()}
+            rows[KEY] = key_bits(notarized.session.server_write_key)
+            rows[CLIENT_KEY] = key_bits(notarized.session.client_write_key)
+            notarized.dealing = deal_rows(rows)
         return notarized.dealing
 
     def _request_document(self, session: ProverSession) -> dict[str, Any]:
@@ -221,24 +224,23 @@ class ProviderClient:
                             int(body["key_length"]), float(body["expires_at"]))
 
     def share(self, notarized: Notarized, registration: Registration) -> None:
-        """Split the record key and the balance; send each party its own share, then mark ready."""
-        key = notarized.session.server_write_key
-        if len(key) != registration.key_length:
+        """Send each party its own shares of the balance, the columns and the record keys' bits
+        (dealt once, :meth:`dealing`), then mark ready."""
+        if len(notarized.session.server_write_key) != registration.key_length:
             raise ContributionError("unsupported", "key length differs from the negotiated suite")
         dealt = self.dealing(notarized)
         parties = self.pinned_parties(registration)
-        key_rows = share_key_bytes(key)
-        client_rows = share_key_bytes(notarized.session.client_write_key)
         for pid, url in enumerate(parties):
             rows = dealt.rows[pid]
             self._request("POST", f"{url.rstrip('/')}/v1/sessions/{registration.session_id}/shares",
-                          json={"key_share": key_rows[pid], "client_key_share": client_rows[pid],
+                          json={"key_bits": encode_elements(rows[KEY]),
+                                "client_key_bits": encode_elements(rows[CLIENT_KEY]),
                                 "layout": encode_row(rows[LAYOUT]),
                                 "columns": {c: encode_row(r) for c, r in rows.items()
-                                            if c != LAYOUT},
+                                            if c not in (LAYOUT, KEY, CLIENT_KEY)},
                                 "dealing": dealt.parts[pid].to_json()},
                           token=registration.token, patience=SHARE_PATIENCE_SECONDS)
-        del key_rows, client_rows, rows
+        del rows
         self._request("POST", self.config.coordinator_url.rstrip("/")
                       + f"/v1/registrations/{registration.session_id}/ready",
                       token=registration.token, patience=SHARE_PATIENCE_SECONDS)
@@ -333,13 +335,16 @@ def final_error(final: dict[str, Any]) -> ContributionError:
     """The error for a registration that ended without being counted. "Already counted" is said
     only here, after the uid was proven inside MPC — never before (no membership oracle).
 
-    "Inconsistent shares" has its own code: this client deals every sharing consistently, so
-    for its user that verdict means a computation party sent a wrong value in the consistency
-    check (or a share was altered on the way). From the check values three parties cannot tell
-    that from a faulty provider (docs/threat-model.md); the provider can, and is told."""
+    A dealing the parties proved faulty (``shares_faulty``) has its own code: this client deals
+    every sharing on its committed line, and a complaint needs this contribution's own dealer
+    signature, so for its user it means a bug, and it is asked to report it. "Inconsistent
+    shares" (``shares_disputed``) cannot reach this client's users any more (their dealing is
+    checked instead); a client without a dealing would mean a server or the network erred."""
     reason = final.get("reason") or final["status"]
     if "already stored" in reason or "already counted" in reason:
         return ContributionError("already_counted", reason)
+    if "do not match its commitments" in reason:
+        return ContributionError("shares_faulty", reason)
     if "inconsistent shares" in reason:
         return ContributionError("shares_disputed", reason)
     return ContributionError("rejected", reason)

@@ -44,6 +44,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "This app always splits a balance consistently: one of the servers, or a "
                         "connection to one, may have misbehaved. Please report this to the "
                         "deployment's operators; you may try again."),
+    "shares_faulty": ("The computation parties found that the pieces of your balance this app sent do "
+                      "not match what it committed to, so it was not counted.",
+                      "This app deals every piece on its committed line, so this should not happen: "
+                      "please report it to the deployment's operators (it may be a bug); you may try "
+                      "again."),
     "party_unavailable": ("One of the computation servers is not available.",
                           "Try again later; nothing about your balance was stored."),
     "network": ("The connection was lost.",

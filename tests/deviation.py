@@ -74,7 +74,7 @@ def assert_honest_parties_aborted(results: list[Any], deviant: int, *expected: s
         assert any(e in r.stderr for e in expected), r.stderr[-2000:]
 
 
-def faulty_dealing(rows: dict[str, list[int]], victim_point: int, encode: Any
+def faulty_dealing(rows: dict[str, list[int]], victim_point: int
                    ) -> tuple[Any, list[dict[str, list[int]]], list[Any]]:
     """A malicious provider's dealing (``mpc_programs.shares.dealing``): honest commitments,
     and for the party at ``victim_point`` a signed layout share one off its committed line.
@@ -95,7 +95,7 @@ def faulty_dealing(rows: dict[str, list[int]], victim_point: int, encode: Any
         if x == victim_point:
             mine[dealing.LAYOUT][17] = (mine[dealing.LAYOUT][17] + 1) % PRIME
         blindings = {n: d.blindings[x - 1] for n, d in dealt.items()}
-        texts = {n: encode(r) for n, r in mine.items()}
+        texts = {n: dealing.encode_elements(r) for n, r in mine.items()}
         parts.append(dealing.PartyDealing(
             blindings, dealer.sign(dealing.signed_bytes(x, public, texts, blindings))))
         shares.append(mine)

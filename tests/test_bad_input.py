@@ -1,13 +1,14 @@
 """Bad input on every public endpoint of the coordinator and the parties: a clear JSON error,
 the right status, and no change of state."""
 
+import base64
 import json
 import os
 
 import pytest
 import requests
 
-from mpc_programs.shares.dealing import LAYOUT
+from mpc_programs.shares.dealing import CLIENT_KEY, KEY, LAYOUT, encode_elements
 from mpc_programs.shares.store import encode_row
 from mpcstats.local_deployment import start_local_deployment
 from provider_app.client import DeploymentConfig, ProviderClient
@@ -100,7 +101,11 @@ def test_tokens_sessions_and_shares_are_checked(deployment, notarized):
     registration = client.register(n)
     party = registration.parties[0]
     url = f"{party}/v1/sessions/{registration.session_id}/shares"
-    good = {"key_share": [0] * registration.key_length, "layout": "AAAA"}
+    dealt = client.dealing(n)
+    rows, part = dealt.rows[0], dealt.parts[0].to_json()
+    key_bits = {"key_bits": encode_elements(rows[KEY]),
+                "client_key_bits": encode_elements(rows[CLIENT_KEY])}
+    good = {**key_bits, "layout": "AAAA"}
     # no token, a wrong token, a session that does not exist
     assert requests.post(url, json=good, timeout=10).status_code == 401
     wrong = requests.post(url, json=good, headers={"Authorization": "Bearer nope"}, timeout=10)
@@ -110,22 +115,25 @@ def test_tokens_sessions_and_shares_are_checked(deployment, notarized):
     assert missing.status_code == 404
     auth = {"Authorization": f"Bearer {registration.token}"}
     # shares that are not bytes / not field elements
-    for body in ({"key_share": [256] * registration.key_length, "layout": "AAAA"},
-                 {"key_share": [1] * 5, "layout": "AAAA"},
-                 {"key_share": [0] * registration.key_length, "layout": "not base64!"},
-                 {"key_share": [0] * registration.key_length, "layout": "//" * 6000}):
+    too_few = encode_elements(rows[KEY][:-8])
+    above_p = base64.b64encode(b"\xff" * 24 * len(rows[KEY])).decode()
+    for body, field in (({**key_bits, "key_bits": too_few, "layout": "AAAA"}, "key_bits"),
+                        ({**key_bits, "client_key_bits": above_p, "layout": "AAAA"},
+                         "client_key_bits"),
+                        ({**key_bits, "key_bits": "not base64!", "layout": "AAAA"}, "key_bits"),
+                        ({**key_bits, "layout": "not base64!"}, "layout"),
+                        ({**key_bits, "layout": "//" * 6000}, "layout")):
         response = requests.post(url, json=body, headers=auth, timeout=10)
         assert response.status_code == 422, response.text
+        assert response.json()["error"]["message"].startswith(field), response.text
     # a share upload whose dealing the registration's dealer key did not sign
-    dealt = client.dealing(n)
-    rows, part = dealt.rows[0], dealt.parts[0].to_json()
-    valid = {"key_share": [0] * registration.key_length, "layout": encode_row(rows[LAYOUT]),
-             "client_key_share": [0] * registration.key_length}
+    valid = {**key_bits, "layout": encode_row(rows[LAYOUT])}
     other = dealt.parts[1].to_json()  # party 1's part: signed for another point
     for dealing_doc, why in ((None, "an object with blindings and signature"),
                              (other, "signature does not verify"),
                              ({**part, "signature": other["signature"]}, "signature does not verify"),
-                             ({**part, "blindings": {LAYOUT: "1"}}, "signature does not verify")):
+                             ({**part, "blindings": {**part["blindings"], LAYOUT: "1"}},
+                              "signature does not verify")):
         response = requests.post(url, json={**valid, "dealing": dealing_doc}, headers=auth,
                                  timeout=10)
         assert response.status_code == 422 and error_of(response) == "invalid_field", response.text

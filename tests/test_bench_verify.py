@@ -27,3 +27,12 @@ def test_the_verify_benchmark_on_full_size_responses():
     assert all(r["accepted"] == 2 and r["balances_ok"] is True for r in reports), reports
     assert reports[0]["records"] == 6 and reports[0]["response_bytes"] >= 39_000
     assert reports[0]["request_bound"] is True
+
+
+def test_keys_dealt_as_gf256_shares_verify_too():
+    """The comparison path of ``bench verify --keys gf256``: GF(2^8) key shares dealt directly."""
+    results = run_parties(["-m", "mpcstats.benchmarks.verify_demo", "--json", "--check", "--batch", "2",
+                           "--repeat", "1", "--keys", "gf256"], timeout=120)
+    reports = [json.loads(next(line for line in r.stdout.splitlines() if line.startswith("{")))
+               for r in results]
+    assert all(r["accepted"] == 2 and r["balances_ok"] is True for r in reports), reports

@@ -30,9 +30,9 @@ def job(tmp_path_factory):
     for k, value in enumerate(VALUES):
         rows = {dealing.LAYOUT: one_hot(value)}
         if k == FAULTY:
-            public, shares, parts = faulty_dealing(rows, 3, encode_row)
+            public, shares, parts = faulty_dealing(rows, 3)
         else:
-            dealt = dealing.deal_rows(rows, encode_row)
+            dealt = dealing.deal_rows(rows)
             public, shares, parts = dealt.public, list(dealt.rows), list(dealt.parts)
         for pid in range(3):
             per_party[pid].append({"public": public.to_json(), "part": parts[pid].to_json(),

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from deployment_helpers import as_notarized
 from tlsn_fixtures import notarize
 
 from mpc_programs.statistics.query import QueryError, parse_query
@@ -226,7 +227,7 @@ def registration(exchange_tls13, notary_factory, sim_accounts) -> dict[str, Any]
     notary = notary_factory(exchange_tls13)
     result = notarize(notary, exchange_tls13, sim_accounts[1])
     client = ProviderClient(DeploymentConfig("http://127.0.0.1:9", notary.url))
-    return {"document": client.registration_document(result),  # type: ignore[arg-type]
+    return {"document": client.registration_document(as_notarized(result)),
             "notaries": {result.attestation.attestation.notary_key_id: notary.app.state.config.key.public_key}}
 
 

@@ -358,11 +358,10 @@ def test_duplicate_account(qtbot, window, account, app_settings):
 
 
 def test_rejected_verification(qtbot, window, account, monkeypatch):
-    """A provider whose key shares do not decrypt the notarized record is rejected inside MPC."""
+    """A provider whose dealt key does not decrypt the notarized record is rejected inside MPC."""
     import provider_app.client as client_module
-    real = client_module.share_key_bytes
-    monkeypatch.setattr(client_module, "share_key_bytes",
-                        lambda key, *a, **k: real(bytes([key[0] ^ 1]) + key[1:], *a, **k))
+    real = client_module.key_bits
+    monkeypatch.setattr(client_module, "key_bits", lambda key: real(bytes([key[0] ^ 1]) + key[1:]))
     assert to_confirm(qtbot, window, account) is window.confirm_page
     send(qtbot, window)
     assert_error(window, "rejected")

@@ -156,6 +156,7 @@ def test_the_bundle_holds_the_app_and_not_the_servers(build):
     for module in ("provider_app.gui.app", "provider_app.gui.selftest", "provider_app.gui.window",
                    "provider_app.commands.provide", "provider_app.client", "provider_app.pool",
                    "servers.results.statistics_view", "tlsn.prover", "mpc_programs.shares.sharing",
+                   "mpc_programs.shares.dealing", "mpc_programs.shares.pedersen", "gmpy2",
                    "keyring.backends.SecretService", "certifi"):
         assert f"'{module}'" in toc, module
     for module in ("starlette", "uvicorn", "servers.coordinator", "servers.party", "mpcstats.cli",

@@ -35,6 +35,7 @@ from servers.coordinator.app import create_app as create_coordinator
 from servers.coordinator.config import CoordinatorConfig
 from servers.party.mpc import classify, error_code
 from tlsn import public_key_b64
+from deployment_helpers import as_notarized
 from tlsn_fixtures import notarize
 
 #: "Answered promptly": a generous bound for a loaded 2-core machine; the measured time is printed.
@@ -109,7 +110,7 @@ def registrations(exchange_tls13, notary_factory, sim_accounts) -> dict[str, Any
     """Registration documents of three simulated accounts, notarized by a real notary."""
     notary = notary_factory(exchange_tls13)
     client = ProviderClient(DeploymentConfig("http://127.0.0.1:9", notary.url))
-    docs = [client.registration_document(notarize(notary, exchange_tls13, a))  # type: ignore[arg-type]
+    docs = [client.registration_document(as_notarized(notarize(notary, exchange_tls13, a)))
             for a in sim_accounts[:3]]
     return {"docs": docs, "notary_key": public_key_b64(notary.app.state.config.key.public_key)}
 

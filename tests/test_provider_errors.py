@@ -95,6 +95,7 @@ def test_a_registration_waiting_for_a_party_that_is_down_is_told_so_within_secon
 
 @pytest.mark.parametrize("reason, code", [
     ("inconsistent shares", "shares_disputed"),
+    ("the provider dealt shares that do not match its commitments", "shares_faulty"),
     ("already stored", "already_counted"),
     ("the record does not authenticate", "rejected"),
 ])

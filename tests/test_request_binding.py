@@ -12,13 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
+from deployment_helpers import dealt_submission
 from tlsn_fixtures import HOST, credentials
 
-from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
-from mpc_programs.shares.encoding import to_units
 from mpc_programs.runtime.local_parties import run_parties
-from mpc_programs.shares.sharing import share_units
-from mpc_programs.shares.store import encode_row
 from mpc_programs.verification.verify_inputs import REJECT_RECORD
 from provider_app.client import DeploymentConfig, Notarized, ProviderClient
 from provider_app.notary_client import NotaryClient
@@ -91,11 +88,9 @@ def test_echo_and_other_parameters_are_refused_inside_mpc(setting, tmp_path: Pat
     checked = [_check(setting, d) for d in docs]  # every public check passes
     job: list[list[dict]] = [[], [], []]
     for n, c in zip((honest, echo, other), checked, strict=True):
-        server_rows = share_key_bytes(n.session.server_write_key)
-        client_rows = share_key_bytes(n.session.client_write_key)
-        layouts = share_units(to_units(n.balance))
+        dealt = client.dealing(n)
         for pid in range(3):
-            job[pid].append(c.submission(server_rows[pid], encode_row(layouts[pid]), None, client_rows[pid]))  # type: ignore[attr-defined]
+            job[pid].append(dealt_submission(c, dealt, pid))
             if n is echo:  # the same submission without the request: the response alone passes
                 unbound = dict(job[pid][-1])
                 unbound.pop("request")

@@ -12,7 +12,7 @@ import requests
 
 from mpc_programs.statistics import plaintext
 from mpc_programs.statistics.query import parse_query
-from mpc_programs.shares.dealing import LAYOUT
+from mpc_programs.shares.dealing import CLIENT_KEY, KEY, LAYOUT, encode_elements
 from mpc_programs.shares.store import encode_row
 from mpcstats.local_deployment import TWO_COLUMN_SOURCE, pool_row, start_local_deployment
 from provider_app.client import ProviderClient
@@ -161,7 +161,8 @@ def test_bad_column_fields_and_share_bodies_are_refused_with_reasons(deployment,
     auth = {"Authorization": f"Bearer {registration.token}"}
     dealt = provider.dealing(notarized)
     row, btc = encode_row(dealt.rows[0][LAYOUT]), encode_row(dealt.rows[0]["btc"])
-    body = {"key_share": [0] * registration.key_length, "client_key_share": [0] * registration.key_length,
+    body = {"key_bits": encode_elements(dealt.rows[0][KEY]),
+            "client_key_bits": encode_elements(dealt.rows[0][CLIENT_KEY]),
             "layout": row, "dealing": dealt.parts[0].to_json()}
     for columns, status in (({}, 422), ({"btc": row, "usdt": row}, 422), ({"btc": "x"}, 422)):
         response = requests.post(shares_url, json={**body, "columns": columns}, headers=auth,

@@ -6,14 +6,12 @@ import requests
 from mpcstats.benchmarks import local_pool
 from mpc_programs.statistics import plaintext
 from mpc_programs.verification import verify_inputs
-from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
 from mpc_programs.shares.encoding import to_units
 from mpc_programs.statistics.query import parse_query
-from mpc_programs.shares.sharing import share_units
-from mpc_programs.shares.store import encode_row
-from provider_app.client import DeploymentConfig, Notarized, ProviderClient
+from provider_app.client import DeploymentConfig, ProviderClient
 from servers.common.registration import check_registration, load_sources
 from tlsn import public_key_from_b64
+from deployment_helpers import as_notarized, dealt_submission
 from tlsn_fixtures import HOST, notarize
 
 FLAVOURS = ["tls12", "tls12_aes128", "tls13", "tls13_aes128"]
@@ -29,7 +27,9 @@ def test_real_transcripts_verify_and_store_the_right_balances(notaries, exchange
         result = notarize(notaries[flavour], exchanges[flavour], account)
         key = requests.get(notaries[flavour].url + "/v1/key", timeout=5).json()
         trusted = {key["key_id"]: public_key_from_b64(key["public_key"])}
-        document = builder.registration_document(_notarized(result))
+        notarized = as_notarized(result)
+        document = builder.registration_document(notarized)
+        dealt = builder.dealing(notarized)
         cases = {"honest": document}
         if flavour == "tls13":  # two dishonest claims on a real record
             other_uid = dict(document, uid=str(int(document["uid"]) + 1))
@@ -44,12 +44,8 @@ def test_real_transcripts_verify_and_store_the_right_balances(notaries, exchange
                                          server_names={"binance_eth": HOST},
                                          max_age_seconds=600)
             input_id = f"{flavour}:{case}"
-            key_rows = share_key_bytes(result.session.server_write_key)
-            client_rows = share_key_bytes(result.session.client_write_key)  # the request is bound too
-            layout_rows = share_units(to_units(result.session.balance))
             for pid in range(3):
-                doc_ = checked.submission(key_rows[pid], encode_row(layout_rows[pid]), None, client_rows[pid])
-                per_party[pid].append({**doc_, "input_id": input_id})
+                per_party[pid].append({**dealt_submission(checked, dealt, pid), "input_id": input_id})
             if case == "honest":
                 expected[input_id] = to_units(result.session.balance)
     stores = local_pool.store_paths(tmp_path)
@@ -61,7 +57,3 @@ def test_real_transcripts_verify_and_store_the_right_balances(notaries, exchange
     query = parse_query({"statistics": ["count", "sum", "min", "max", "median"]})
     stats = local_pool.statistics(stores, query, tmp_path)[0]["statistics"]
     assert stats == plaintext.statistics(query, list(expected.values()))
-
-
-def _notarized(result) -> Notarized:
-    return Notarized(result.session, result.attestation, result.bytes_relayed)

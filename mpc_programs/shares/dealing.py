@@ -43,10 +43,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from mpc_programs.shares import pedersen
-from mpc_programs.shares.field import PARTIES, PRIME
+from mpc_programs.shares.field import ELEMENT_BYTES, PARTIES, PRIME
 
 #: the name of the value's own row (the extra columns use their column names)
 LAYOUT = "layout"
+#: the rows of the record keys' bits, least significant first in each byte
+#: (``verification.key_bits``): the server-write key, and the client-write key of the request
+KEY = "key"
+CLIENT_KEY = "client_key"
+#: the most elements a dealt row may have (the generator table's size less h)
+MAX_ROW = pedersen.TABLE_SIZE - 1
 _DOMAIN = b"mpcstats-dealing-v1\n"
 _KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
@@ -70,6 +76,36 @@ def _unb64(text: Any, size: int, what: str) -> bytes:
     if len(data) != size:
         raise DealingError(f"{what}: {size} bytes expected, got {len(data)}")
     return data
+
+
+def key_bits(key: bytes) -> list[int]:
+    """A record key's bits as the provider deals them: least significant first in each byte."""
+    return [(byte >> b) & 1 for byte in key for b in range(8)]
+
+
+def encode_elements(values: Sequence[int]) -> str:
+    """A row of field elements as its upload text: base64 of 24-byte big-endian elements."""
+    if not 0 < len(values) <= MAX_ROW or not all(
+            isinstance(v, int) and 0 <= v < PRIME for v in values):
+        raise DealingError(f"a dealt row holds 1 to {MAX_ROW} field elements")
+    return _b64(b"".join(v.to_bytes(ELEMENT_BYTES, "big") for v in values))
+
+
+def decode_elements(text: Any) -> list[int]:
+    """:func:`encode_elements` reversed; DealingError unless every element is below p."""
+    if not isinstance(text, str) or len(text) > 4 * (MAX_ROW * ELEMENT_BYTES // 3 + 1):
+        raise DealingError("a dealt row is a base64 string")
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise DealingError("a dealt row is not base64") from None
+    if not data or len(data) % ELEMENT_BYTES:
+        raise DealingError(f"a dealt row holds whole {ELEMENT_BYTES}-byte elements")
+    values = [int.from_bytes(data[k:k + ELEMENT_BYTES], "big")
+              for k in range(0, len(data), ELEMENT_BYTES)]
+    if len(values) > MAX_ROW or any(v >= PRIME for v in values):
+        raise DealingError(f"a dealt row holds at most {MAX_ROW} elements below p")
+    return values
 
 
 @dataclass(frozen=True)
@@ -172,12 +208,12 @@ class ProviderDealing:
     parts: tuple[PartyDealing, ...]
 
 
-def deal_rows(rows: Mapping[str, Sequence[int]], encode: Any,
-              parties: int = PARTIES) -> ProviderDealing:
-    """Deal every row (LAYOUT and extra columns, each a plaintext row of field elements).
+def deal_rows(rows: Mapping[str, Sequence[int]], parties: int = PARTIES) -> ProviderDealing:
+    """Deal every row (LAYOUT, the extra columns, the keys' bits: plaintext field elements).
 
-    ``encode`` turns a share row into its upload text (``store.encode_row``), which the
-    signature covers. The dealer key is fresh and dropped here: it signs nothing else.
+    The signature covers each share row's upload text (:func:`encode_elements`, which for a
+    layout is ``store.encode_row``'s). The dealer key is fresh and dropped here: it signs
+    nothing else.
     """
     dealer = Ed25519PrivateKey.generate()
     key = dealer.public_key().public_bytes(serialization.Encoding.Raw,
@@ -188,7 +224,7 @@ def deal_rows(rows: Mapping[str, Sequence[int]], encode: Any,
     for x in range(1, parties + 1):
         mine = {name: list(d.rows[x - 1]) for name, d in dealings.items()}
         blindings = {name: d.blindings[x - 1] for name, d in dealings.items()}
-        texts = {name: encode(row) for name, row in mine.items()}
+        texts = {name: encode_elements(row) for name, row in mine.items()}
         parts.append(PartyDealing(blindings, dealer.sign(signed_bytes(x, public, texts,
                                                                         blindings))))
         share_rows.append(mine)
@@ -200,13 +236,16 @@ def own_shares_hold(point: int, publics: Sequence[PublicDealing],
                     parts: Sequence[PartyDealing]) -> list[bool]:
     """Per provider: do party ``point``'s shares of every row lie on their committed lines?
 
-    Batched per row name over the providers (:func:`pedersen.faulty`: one small-exponent test,
-    bisected only when it fails).
+    Batched per row name and width over the providers (:func:`pedersen.faulty`: one
+    small-exponent test, bisected only when it fails; an AES-128 and an AES-256 key's bits
+    differ in width).
     """
     holds = [True] * len(publics)
-    names = sorted({name for public in publics for name in public.commitments})
-    for name in names:
-        having = [i for i, public in enumerate(publics) if name in public.commitments]
+    groups: dict[tuple[str, int], list[int]] = {}  # one batch per row name and width
+    for i, public in enumerate(publics):
+        for name in public.commitments:
+            groups.setdefault((name, len(rows[i][name])), []).append(i)
+    for (name, _), having in sorted(groups.items()):
         bad = pedersen.faulty(point, [publics[i].commitments[name] for i in having],
                               [rows[i][name] for i in having],
                               [parts[i].blindings[name] for i in having])
@@ -234,25 +273,23 @@ class Complaint:
         if not isinstance(point, int) or isinstance(point, bool) or not 1 <= point <= PARTIES:
             raise DealingError("complaint: a party's point expected")
         if (not isinstance(texts, dict) or set(texts) != set(rows)
-                or not all(isinstance(t, str) and len(t) < 16_384 for t in texts.values())):
+                or not all(isinstance(t, str) and len(t) <= 4 * MAX_ROW * ELEMENT_BYTES // 3 + 4
+                           for t in texts.values())):
             raise DealingError(f"complaint.rows: one upload text for each of {sorted(rows)}")
         return cls(point, dict(texts), PartyDealing.from_json(doc["dealing"], rows))
 
 
-def complaint_holds(complaint: Complaint, public: PublicDealing, decode: Any) -> bool:
-    """Signed by the dealer, and off the committed lines: the provider is faulty.
-
-    ``decode`` turns an upload text into its row (``store.decode_row``); an undecodable row
-    the dealer signed is the dealer's fault too.
-    """
+def complaint_holds(complaint: Complaint, public: PublicDealing) -> bool:
+    """Signed by the dealer, and off the committed lines: the provider is faulty (an
+    undecodable row the dealer signed is its fault too)."""
     try:
         check_signature(complaint.point, public, complaint.row_texts, complaint.part)
     except DealingError:
         return False
     for name, text in complaint.row_texts.items():
         try:
-            row = decode(text)
-        except ValueError:
+            row = decode_elements(text)
+        except DealingError:
             return True
         if not pedersen.verify_batch(complaint.point, [public.commitments[name]], [row],
                                      [complaint.part.blindings[name]]):

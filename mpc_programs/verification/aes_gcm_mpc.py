@@ -375,7 +375,8 @@ async def verify_batch(providers: Sequence[ProviderInput], sectype: Any = None,
 
 
 async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any = None,
-                              runtime: Any = None, max_balance_len: int = MAX_BALANCE_LEN
+                              runtime: Any = None, max_balance_len: int = MAX_BALANCE_LEN,
+                              keys_dealt: Sequence[bool] | None = None
                               ) -> tuple[list[bool], Any]:
     """Verify P providers in one MPC run. Every party calls this with the same public inputs
     and its own key-share rows, in the same order.
@@ -384,7 +385,9 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
     the running MPyC runtime (default ``mpyc.runtime.mpc``). Returns (opened verdicts, secure
     values of shape (P, C) in units of 10^-decimals, C the most value fields any provider has:
     column 0 the balance, then ``extra_values`` in order, 0 where a provider has fewer;
-    entries of rejected providers are garbage).
+    entries of rejected providers are garbage). ``keys_dealt``: per provider, whether its key
+    shares were made inside MPC from a checked dealing (``key_bits``); the key-share
+    consistency check's verdict does not apply to them.
     """
     if runtime is None:
         from mpc_programs.runtime.hardened_runtime import mpc
@@ -430,6 +433,13 @@ async def verify_batch_values(providers: Sequence[ProviderInput], sectype: Any =
         row_blocks.append(req_layouts[i].blocks)  # type: ignore[union-attr]
 
     consistent = await check_key_shares(engine, keys)
+    for i, dealt in enumerate(keys_dealt or ()):
+        # Keys made inside MPC from a checked dealing (``key_bits``): their sharing is right by
+        # construction, so the check's verdict (which a deviating party could spoil) is moot.
+        if dealt:
+            consistent[i] = True
+            if i in req_row:
+                consistent[req_row[i]] = True
     if product_check.active():
         # A row whose key shares do not lie on one line would make every opening derived from
         # it (H, E_k(J0), the masked digits) fail its check and abort the whole run because of

@@ -25,6 +25,7 @@ gathered here are local shares, not openings.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,9 @@ from typing import Any
 import numpy as np
 
 from mpc_programs.shares import dealing as dealings
-from mpc_programs.verification import ingest
+from mpc_programs.shares import f192
+from mpc_programs.verification import ingest, key_bits
+from mpc_programs.verification.gf256_mpc import Gf256Engine
 from mpc_programs.runtime import secure_types
 from mpc_programs.verification.aes_gcm_mpc import (MAX_RECORDS, ProviderInput, RecordPart,
                                                    RequestInput, verify_batch_values)
@@ -88,8 +91,10 @@ class Submission:
         """This provider's dealing with every row by its name in it (None: no dealing)."""
         if self.dealing is None or self.party_dealing is None or self.row_texts is None:
             return None
+        keys = {name: dealings.decode_elements(self.row_texts[name])
+                for name in (dealings.KEY, dealings.CLIENT_KEY) if name in self.row_texts}
         return DealtRows(self.input_id, self.dealing, self.party_dealing,
-                         {dealings.LAYOUT: self.layout_row, **self.column_rows()},
+                         {dealings.LAYOUT: self.layout_row, **self.column_rows(), **keys},
                          self.row_texts)
 
     def public_digest(self) -> str:
@@ -232,13 +237,22 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
 def _parse_dealing(doc: object, layout: str, extra: list[dict[str, Any]]
                    ) -> tuple[dealings.PublicDealing | None, dealings.PartyDealing | None,
                               dict[str, str] | None]:
-    """``{"public": ..., "party": ...}`` (``dealing``), or None: no verifiable dealing."""
+    """``{"public": ..., "party": ..., "rows": {"key": text[, "client_key": text]}}``
+    (``shares.dealing``; rows: the keys' bits), or None: no verifiable dealing."""
     if doc is None:
         return None, None, None
-    if not isinstance(doc, dict) or set(doc) != {"public", "party"}:
-        raise SubmissionError("dealing is {public, party}")
-    texts = {dealings.LAYOUT: layout, **{item["column"]: item["layout"] for item in extra}}
+    if not isinstance(doc, dict) or set(doc) != {"public", "party", "rows"}:
+        raise SubmissionError("dealing is {public, party, rows}")
+    keys = doc["rows"]
+    if (not isinstance(keys, dict) or dealings.KEY not in keys
+            or not set(keys) <= {dealings.KEY, dealings.CLIENT_KEY}
+            or not all(isinstance(t, str) for t in keys.values())):
+        raise SubmissionError("dealing.rows holds the keys' bits")
+    texts = {dealings.LAYOUT: layout, **{item["column"]: item["layout"] for item in extra},
+             **keys}
     try:
+        for name in keys:
+            dealings.decode_elements(keys[name])
         return (dealings.PublicDealing.from_json(doc["public"], list(texts)),
                 dealings.PartyDealing.from_json(doc["party"], list(texts)), texts)
     except dealings.DealingError as exc:
@@ -269,10 +283,13 @@ def _parse_extra(extra: object) -> tuple[tuple[str, ...], tuple[tuple[int, int],
 
 def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
                        extra: Mapping[str, str] | None = None,
-                       dealing: tuple[dealings.PublicDealing, dealings.PartyDealing] | None = None
+                       dealing: tuple[dealings.PublicDealing, dealings.PartyDealing,
+                                      Mapping[str, str]] | None = None
                        ) -> dict[str, Any]:
     """``extra``: encoded share rows of the extra columns, by name, in ``extra_values`` order;
-    ``dealing``: the provider's verifiable dealing of them (public part, this party's part)."""
+    ``dealing``: the provider's verifiable dealing of them (public part, this party's part, the
+    upload texts of the keys' bits by name; ``provider.key_share`` is then replaced inside MPC
+    by the key made from them)."""
     p = provider
     doc = {"input_id": input_id, "key_share": list(p.key_share),
            "ciphertext": p.ciphertext.hex(), "tag": p.tag.hex(), "nonce": p.nonce.hex(),
@@ -291,7 +308,8 @@ def submission_to_json(input_id: str, provider: ProviderInput, layout: str,
         doc["extra"] = [{"column": name, "field": list(field), "layout": row}
                         for (name, row), field in zip(extra.items(), p.extra_values, strict=True)]
     if dealing is not None:
-        doc["dealing"] = {"public": dealing[0].to_json(), "party": dealing[1].to_json()}
+        doc["dealing"] = {"public": dealing[0].to_json(), "party": dealing[1].to_json(),
+                          "rows": dict(dealing[2])}
     return doc
 
 
@@ -341,21 +359,70 @@ async def dealing_verdicts(items: Sequence[DealtRows | None]) -> list[bool]:
             except (dealings.DealingError, ValueError) as exc:
                 abort_run(f"party {pid} sent a malformed complaint about a dealing: {exc}")
                 raise  # unreachable: abort_run exits
-            if complaint.point != pid + 1 or not dealings.complaint_holds(
-                    complaint, item.public, decode_row):
+            if complaint.point != pid + 1 or not dealings.complaint_holds(complaint, item.public):
                 abort_run(f"party {pid} complained about the dealing of {item.input_id} "
                           "without proof (dealing check)")
             faulty.add(index)
     return [i not in faulty for i in range(len(items))]
 
 
+async def dealt_keys(providers: Sequence[ProviderInput],
+                     rows: Sequence[Mapping[str, Sequence[int]] | None]
+                     ) -> tuple[list[ProviderInput], list[bool], list[bool]]:
+    """The record keys of the dealt providers, made from their dealt bits inside MPC.
+
+    ``key_bits.bytes_from_bits`` turns every dealt key row (``dealing.KEY``, and
+    ``dealing.CLIENT_KEY`` for a bound request) into GF(2^8) shares, which replace the
+    provider's ``key_share`` (and its request's). Returns (the providers, per provider whether
+    its keys were dealt, per provider False iff a dealt "bit" was no bit or a key row has the
+    wrong length: the provider dealt wrong). ``rows``: per provider, this party's dealt rows by
+    name (``DealtRows.rows``), or None. Every party calls it for the same providers.
+    """
+    out = list(providers)
+    dealt = [False] * len(providers)
+    ok = [True] * len(providers)
+    wanted: list[tuple[int, str]] = []
+    for i, (provider, mine) in enumerate(zip(providers, rows, strict=True)):
+        if mine is None or dealings.KEY not in mine:
+            continue
+        dealt[i] = True
+        names = [dealings.KEY] + ([dealings.CLIENT_KEY] if provider.request is not None else [])
+        for name in names:
+            row = mine.get(name)
+            if row is None or len(row) != 8 * len(provider.key_share):
+                ok[i] = False
+            else:
+                wanted.append((i, name))
+    if not wanted:
+        return out, dealt, ok
+    bits = np.concatenate([f192.from_ints(rows[i][name]) for i, name in wanted])  # type: ignore[index]
+    key_bytes, are_bits = await key_bits.bytes_from_bits(Gf256Engine(mpc), mpc,
+                                                         secure_types.secint, bits)
+    start = 0
+    for i, name in wanted:
+        width = len(providers[i].key_share)
+        key = [int(b) for b in key_bytes[start:start + width]]
+        ok[i] = ok[i] and bool(are_bits[start:start + width].all())
+        start += width
+        if name == dealings.KEY:
+            out[i] = dataclasses.replace(out[i], key_share=key)
+        else:
+            out[i] = dataclasses.replace(out[i], request=dataclasses.replace(
+                out[i].request, key_share=key))  # type: ignore[arg-type]
+    return out, dealt, ok
+
+
 async def verify_submissions(submissions: Sequence[Submission]) -> list[str | None]:
     """Per submission (same order at every party): None if accepted, else the reason."""
     if not submissions:
         return []
-    dealt_ok = await dealing_verdicts([s.dealt() for s in submissions])
-    record_ok, values = await verify_batch_values([s.provider for s in submissions],
-                                                  sectype=secure_types.secint)
+    items = [s.dealt() for s in submissions]
+    dealt_ok = await dealing_verdicts(items)
+    providers, keys_dealt, keys_ok = await dealt_keys(
+        [s.provider for s in submissions], [None if d is None else d.rows for d in items])
+    dealt_ok = [a and b for a, b in zip(dealt_ok, keys_ok, strict=True)]
+    record_ok, values = await verify_batch_values(providers, sectype=secure_types.secint,
+                                                  keys_dealt=keys_dealt)
     value_shares = np.asarray((await mpc.gather(values)).value, dtype=object)
     # Only records that verified take part in the layout check: for the others the
     # "balance" is whatever the claimed offsets decrypt to, possibly predictable, and

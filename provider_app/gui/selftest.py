@@ -1,7 +1,8 @@
 """``mpcstats-app --self-test``: prove an installed bundle works, offline, without a display.
 
 Starts Qt offscreen and builds the real main window (with a throw-away app-data dir), then runs
-the client library's offline checks: Shamir sharing of a balance and of an AES key round-trips,
+the client library's offline checks: Shamir sharing of a balance round-trips and a committed dealing
+of it and of an AES key verifies (the generator table is in the bundle),
 AES-GCM through ``cryptography`` (including a rejected tampered tag), Ed25519 signatures, and the
 TLS client context the prover uses. Prints one line per check; exit status 0 only if all pass.
 """
@@ -34,24 +35,22 @@ def _gui() -> str:
 
 
 def _sharing() -> str:
-    from mpc_programs.shares.encoding import to_units
+    from mpc_programs.shares import dealing, pedersen
+    from mpc_programs.shares.encoding import one_hot, to_units
+    assert len(pedersen.table()) == pedersen.TABLE_SIZE, "the commitment generators' table is missing"
     from mpc_programs.shares.sharing import reconstruct_value, share_value
     for value in ("0", "1.23456789", "999999999.99999999"):
         rows = share_value(value)
         assert reconstruct_value(dict(enumerate(rows))) == to_units(value), value
         assert reconstruct_value({0: rows[0], 2: rows[2]}) == to_units(value), value
-    from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
-    key_rows = share_key_bytes(secrets.token_bytes(16))
-    assert len(key_rows) == 3, "three key shares"
-    from mpc_programs.shares import dealing
-    from mpc_programs.shares.encoding import one_hot
-    from mpc_programs.shares.store import encode_row
-    dealt = dealing.deal_rows({dealing.LAYOUT: one_hot(to_units("1.5"))}, encode_row)
+    dealt = dealing.deal_rows({dealing.LAYOUT: one_hot(to_units("1.5")),
+                               dealing.KEY: dealing.key_bits(secrets.token_bytes(32))})
     for x in (1, 2, 3):
         rows, part = dealt.rows[x - 1], dealt.parts[x - 1]
-        dealing.check_signature(x, dealt.public, {n: encode_row(r) for n, r in rows.items()}, part)
+        texts = {n: dealing.encode_elements(r) for n, r in rows.items()}
+        dealing.check_signature(x, dealt.public, texts, part)
         assert dealing.own_shares_hold(x, [dealt.public], [rows], [part]) == [True], "dealing"
-    return "balance and key sharing round-trip, committed dealing verifies"
+    return "balance sharing round-trips; a committed dealing of it and a key verifies"
 
 
 def _aes_gcm() -> str:

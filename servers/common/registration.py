@@ -77,20 +77,27 @@ class CheckedRegistration:
 
     @property
     def dealt_rows(self) -> list[str]:
-        """The rows the dealing commits to: the value's layout, then each extra column's."""
-        return [dealings.LAYOUT, *self.extra_columns]
+        """The rows the dealing commits to: the value's layout, each extra column's, the bits
+        of the server-write key and, when the request is bound, of the client-write key."""
+        keys = [dealings.KEY] + ([dealings.CLIENT_KEY] if self.request is not None else [])
+        return [dealings.LAYOUT, *self.extra_columns, *keys]
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.extra_fields)
 
-    def submission(self, key_share: list[int], layout: str,
-                   extra_layouts: Mapping[str, str] | None = None,
-                   client_key_share: list[int] | None = None,
-                   party_dealing: dealings.PartyDealing | None = None) -> dict[str, Any]:
+    def submission(self, layout: str, extra_layouts: Mapping[str, str],
+                   key_bits: Mapping[str, str], party_dealing: dealings.PartyDealing
+                   ) -> dict[str, Any]:
         """The verify-job document for this registration with one party's secret shares
-        (``extra_layouts``: the shared layout of each extra column, by name;
-        ``party_dealing``: this party's part of the provider's dealing)."""
+        (``extra_layouts``: the shared layout of each extra column, by name; ``key_bits``: the
+        rows of the keys' bits by their names in the dealing; ``party_dealing``: this party's
+        part of the provider's dealing).
+
+        The provider deals the record keys as prime-field bits, which the MPC turns into the
+        GF(2^8) sharing AES takes (``verification.key_bits``); the job's GF(2^8) key shares
+        are zeros that it replaces."""
+        key_share = [0] * self.key_length
         doc = {"input_id": self.input_id, "key_share": key_share,
                "ciphertext": self.ciphertext.hex(), "tag": self.tag.hex(),
                "nonce": self.nonce.hex(), "aad": self.aad.hex(),
@@ -102,13 +109,14 @@ class CheckedRegistration:
                                    for n, a, c, t in self.more_records]
             doc["inner_types"] = list(self.inner_types)
         if self.request is not None:
-            doc["request"] = self.request.to_json(client_key_share or [])
+            doc["request"] = self.request.to_json(key_share)
         if self.extra_fields:
             layouts = extra_layouts or {}
             doc["extra"] = [{"column": name, "field": list(field), "layout": layouts.get(name, "")}
                             for name, field in self.extra_fields]
-        if self.dealing is not None and party_dealing is not None:
-            doc["dealing"] = {"public": self.dealing.to_json(), "party": party_dealing.to_json()}
+        if self.dealing is not None:
+            doc["dealing"] = {"public": self.dealing.to_json(), "party": party_dealing.to_json(),
+                              "rows": dict(key_bits)}
         return doc
 
 
@@ -248,9 +256,10 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     templates = [(0, FIRST_BLOCK)]
     for f, off, length in located[1:] + located[:1]:  # values first, then the uid
         templates += [(off - len(f.prefix.encode()), f.prefix.encode()), (off + length, f.suffix.encode())]
+    keys = [dealings.KEY] + ([dealings.CLIENT_KEY] if request is not None else [])
     try:
         dealing = dealings.PublicDealing.from_json(
-            doc.get("dealing"), [dealings.LAYOUT, *(name for name, _ in values[1:])])
+            doc.get("dealing"), [dealings.LAYOUT, *(name for name, _ in values[1:]), *keys])
     except dealings.DealingError as exc:
         raise RegistrationError("invalid_field", str(exc)) from None
     return CheckedRegistration(

@@ -32,8 +32,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tinydb import TinyDB
 
-from mpc_programs.shares.dealing import LAYOUT, DealingError, PartyDealing, check_signature
-from mpc_programs.shares.field import PRIME, SHARES_PER_INPUT
+from mpc_programs.shares.dealing import (CLIENT_KEY, KEY, LAYOUT, DealingError, PartyDealing,
+                                         check_signature, decode_elements)
+from mpc_programs.shares.field import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT
 from mpc_programs.statistics.query import QueryError, canonical_key, parse_query
 from mpc_programs.runtime.runner import MPCRunError
 from mpc_programs.shares.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
@@ -161,19 +162,9 @@ async def receive_shares(request: Request) -> JSONResponse:
     if session.has_shares:
         raise Conflict(code="already_shared", message="shares for this session were received")
     body = await read_json(request, state.config.max_body_bytes)
-    key_share = get_list(body, "key_share", max_items=32)
-    if (len(key_share) != session.registration.key_length
-            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
-                       for v in key_share)):
-        raise InvalidField("key_share", f"must be {session.registration.key_length} bytes (0-255)")
-    client_key_share = None
-    if session.registration.request is not None:  # the request is bound: its key is shared too
-        client_key_share = get_list(body, "client_key_share", max_items=32)
-        if (len(client_key_share) != session.registration.key_length
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 256
-                           for v in client_key_share)):
-            raise InvalidField("client_key_share",
-                               f"must be {session.registration.key_length} bytes (0-255)")
+    keys = {KEY: _key_bits(body, "key_bits", session.registration.key_length)}
+    if session.registration.request is not None:  # the request is bound: its key is dealt too
+        keys[CLIENT_KEY] = _key_bits(body, "client_key_bits", session.registration.key_length)
     layout = get_str(body, "layout", max_len=SHARES_PER_INPUT * 40)
     try:
         decode_row(layout)
@@ -181,10 +172,22 @@ async def receive_shares(request: Request) -> JSONResponse:
         raise InvalidField("layout", f"not a row of field elements below {PRIME}: {exc}") from None
     extra = _extra_layouts(body, session.registration.extra_columns)
     part = _dealing(body, session.registration, state.config.index + 1,
-                    {LAYOUT: layout, **extra})
-    session.key_share, session.layout, session.extra_layouts = key_share, layout, extra
-    session.client_key_share, session.dealing = client_key_share, part
+                    {LAYOUT: layout, **extra, **keys})
+    session.layout, session.extra_layouts = layout, extra
+    session.key_bits, session.dealing = keys, part
     return JSONResponse({"session_id": session.session_id, "status": "shared"})
+
+
+def _key_bits(body: dict[str, Any], name: str, key_length: int) -> str:
+    """A record key's bits, dealt as a row of field elements: 8 per key byte."""
+    text = get_str(body, name, max_len=4 * (8 * 32 * ELEMENT_BYTES // 3 + 1))
+    try:
+        bits = decode_elements(text)
+    except DealingError as exc:
+        raise InvalidField(name, str(exc)) from None
+    if len(bits) != 8 * key_length:
+        raise InvalidField(name, f"must hold {8 * key_length} field elements (the key's bits)")
+    return text
 
 
 def _extra_layouts(body: dict[str, Any], expected: tuple[str, ...]) -> dict[str, str]:
@@ -239,9 +242,8 @@ async def verify(request: Request) -> JSONResponse:
             raise APIError(409, "shares_missing", f"session {sid} has no shares yet")
         sessions.append(session)
     job = {"task": "verify", "run_id": run_id, "stage_only": True,
-           "submissions": [s.registration.submission(s.key_share or [], s.layout or "",
-                                                     s.extra_layouts, s.client_key_share,
-                                                     s.dealing)
+           "submissions": [s.registration.submission(s.layout or "", s.extra_layouts or {},
+                                                     s.key_bits or {}, s.dealing)  # type: ignore[arg-type]
                            for s in sessions]}
     try:
         outcome = await state.mpc.run(job)

@@ -24,15 +24,16 @@ class PendingSession:
     token_sha256: str
     registration: CheckedRegistration
     expires_at: float
-    key_share: list[int] | None = None
     layout: str | None = None
     extra_layouts: dict[str, str] | None = None  # the extra columns' rows, by name
-    client_key_share: list[int] | None = None  # the request's (client-write) key, shared
+    #: the rows of the record keys' bits (server-write, and client-write if the request is
+    #: bound), by their names in the dealing
+    key_bits: dict[str, str] | None = None
     dealing: PartyDealing | None = None  # this party's blindings and the dealer's signature
 
     @property
     def has_shares(self) -> bool:
-        return self.key_share is not None and self.layout is not None
+        return self.key_bits is not None and self.layout is not None
 
     def token_ok(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -64,8 +65,7 @@ class SessionTable:
             for sid in session_ids:
                 session = self._sessions.pop(sid, None)
                 if session is not None:  # drop the key share explicitly
-                    session.key_share = None
-                    session.client_key_share = None
+                    session.key_bits = None
                     session.layout = None
                     session.extra_layouts = None
                     session.dealing = None
@@ -74,7 +74,7 @@ class SessionTable:
         now = time.time()
         for sid in [s for s, v in self._sessions.items() if v.expires_at < now]:
             expired = self._sessions.pop(sid)
-            expired.key_share = expired.client_key_share = None
+            expired.key_bits = expired.layout = expired.extra_layouts = None
 
     def __len__(self) -> int:
         with self._lock:
