@@ -13,6 +13,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "load": ("mpcstats.commands.bench_load", "bounded load on the coordinator and results API"),
     "rogue": ("mpcstats.commands.bench_rogue",
               "one party replaced by a rogue with a valid certificate: every attack must abort cleanly"),
+    "dealing": ("mpcstats.commands.bench_dealing",
+                "the providers' verifiable dealing: a provider's cost, a party's check of N providers"),
     "malicious": ("mpcstats.commands.bench_malicious",
                   "well-formed deviations of one party (shift, wrong PRSS) at random positions: "
                   "detected or harmless, never a wrong signed result; and the overhead"),

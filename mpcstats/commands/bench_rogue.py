@@ -39,10 +39,10 @@ from typing import Any
 
 from mpcstats.benchmarks import local_pool
 from mpc_programs.verification import verify_inputs
-from mpc_programs.verification.aes_gcm_mpc import share_key_bytes
 from mpc_programs.statistics.query import parse_query
 from mpc_programs.runtime.runner import PartyRun, free_ports, kill_all, start_party
-from mpc_programs.shares.sharing import share_units
+from mpc_programs.shares import dealing
+from mpc_programs.shares.encoding import one_hot
 from mpc_programs.shares.store import encode_row
 from mpcstats.benchmarks.synthetic_records import make_record, provider_input
 from mpcstats.rogue_party import MALFORMED as ATTACKS  # the well-formed ones: bench_malicious
@@ -96,16 +96,21 @@ def committed_digest(store: Path) -> str:
 
 
 def _submissions(count: int, seed: int = 11) -> list[list[dict[str, Any]]]:
-    """Per-party verification documents for ``count`` honest synthetic providers."""
+    """Per-party verification documents for ``count`` honest synthetic providers, dealt as the
+    provider app deals (``shares.dealing``: the layout and the key's bits, committed)."""
     rng = random.Random(seed)
     per_party: list[list[dict[str, Any]]] = [[], [], []]
     for k in range(count):
         record = make_record(rng, uid=5000 + k, balances={b"ETH": f"{k + 1}.25000000".encode()})
-        keys = share_key_bytes(record.key)
-        layouts = share_units(record.units)
+        dealt = dealing.deal_rows({dealing.LAYOUT: one_hot(record.units),
+                                   dealing.KEY: dealing.key_bits(record.key)})
         for pid in range(3):
+            rows = dealt.rows[pid]
             per_party[pid].append(verify_inputs.submission_to_json(
-                f"rogue-{k}", provider_input(record, keys[pid]), encode_row(layouts[pid])))
+                f"rogue-{k}", provider_input(record, [0] * len(record.key)),
+                encode_row(rows[dealing.LAYOUT]),
+                dealing=(dealt.public, dealt.parts[pid],
+                         {dealing.KEY: dealing.encode_elements(rows[dealing.KEY])})))
     return per_party
 
 
