@@ -159,3 +159,14 @@ def test_the_dealing_benchmark_finds_its_faulty_provider():
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["providers"] == 4 and report["party_check_s"] > 0
     assert report["provider_deal_s"] > 0 and report["per_million_s"] > 0
+
+
+def test_the_largest_complaint_fits_the_limit_the_parties_accept():
+    """Three extra columns and two AES-256 keys: an honest complaint is never refused as malformed."""
+    from mpc_programs.verification.verify_inputs import MAX_COMPLAINT_CHARS, MAX_EXTRA_COLUMNS
+    rows = {dealing.LAYOUT: one_hot(10**16), dealing.KEY: dealing.key_bits(bytes(32)),
+            dealing.CLIENT_KEY: dealing.key_bits(bytes(32)),
+            **{f"column{k}": one_hot(10**16) for k in range(MAX_EXTRA_COLUMNS)}}
+    dealt = dealing.deal_rows(rows)
+    complaint = dealing.Complaint(3, _texts(dealt.rows[2]), dealt.parts[2])
+    assert len(json.dumps(complaint.to_json())) <= MAX_COMPLAINT_CHARS

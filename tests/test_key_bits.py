@@ -36,3 +36,16 @@ def test_the_bits_become_the_key_bytes(security):
 ])
 def test_a_deviating_party_cannot_change_a_key(attack, said, reason):
     assert_honest_parties_aborted(_run("--attack", attack), DEVIANT, reason, deviated=said)
+
+
+@pytest.mark.parametrize("keys, verdicts", [("bits", [True] * 3), ("gf256", [False, True, True])])
+def test_a_lie_in_the_key_share_check_rejects_no_provider_whose_key_was_dealt(keys, verdicts):
+    """Party 1 sends a wrong share of provider 0's key in the consistency check. Keys dealt as bits
+    (what providers upload) are made inside MPC, so the check decides nothing: all accepted. With
+    GF(2^8) key shares dealt directly the same lie rejects the honest provider (aimed right)."""
+    results = run_parties(["tests/dealt_keys_party.py", "--no-log", "--keys", keys,
+                           "--lie-key-check"], timeout=240)
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert json_lines(r.stdout)[-1]["verdicts"] == verdicts
+    assert "deviating" in results[1].stderr

@@ -359,7 +359,10 @@ async def check_key_shares(engine: Gf256Engine, keys: np.ndarray) -> np.ndarray:
 
     Two rounds: deal a fresh random sharing r per byte, open k + r with all m shares and check
     that they lie on one degree-t polynomial. k + r is uniform, so nothing about k leaks; the
-    check is exact per byte (no soundness error).
+    check is exact per byte (no soundness error). It cannot say *who* is off: a deviating party
+    can make an honest provider's row fail. Keys that providers upload are therefore dealt as
+    checked prime-field bits and made into GF(2^8) shares inside MPC (``key_bits``); for those
+    the caller ignores this verdict (``keys_dealt``).
     """
     mask = await engine.random(keys.shape)
     _, consistent = await engine.open(keys ^ mask, check=True)

@@ -72,10 +72,11 @@ PRSS mask), so what the party sends is independent of every input — the reject
 data-independent (no selective-failure leak), the same outcome as the party claiming it
 never received that provider's row. From the check values, n = 3 parties cannot tell it
 apart from a faulty provider: any two of the three points define a line and the third is
-off. Telling them apart needs a verifiable dealing (Pedersen-committed, provider-signed
-shares: each party checks its own share; docs/threat-model.md), a change to the provider
-protocol. Meanwhile the provider's app, which always deals consistently, tells its user
-(``provider_app.client.final_error``).
+off. So uploaded rows come with a verifiable dealing (``shares.dealing``: Pedersen-committed,
+dealer-signed shares that each party checks on its own, complaints proven with the dealer's
+signature), and for those rows — every row a party server accepts — check 1's verdict is
+not used (``dealt``): a wrong s-share changes nothing. Check 1 still decides for rows
+without a dealing: the bulk ``ingest`` job of the benchmarks, and tests.
 
 Soundness (malicious mode). An invalid row is accepted only if (i) its check-2
 polynomial vanishes at the random coefficients — a non-zero polynomial of degree ≤ 3 in

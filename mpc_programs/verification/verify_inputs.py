@@ -50,8 +50,9 @@ REJECT_SHARES = "inconsistent shares"
 REJECT_ENCODING = "the shared value is not a valid encoding of the notarized balance"
 REJECT_MALFORMED = "shares are not field elements"
 REJECT_DEALING = "the provider dealt shares that do not match its commitments"
-#: the largest complaint a party may send (three rows of 7,712 characters and their dealing)
-MAX_COMPLAINT_CHARS = 40_000
+#: the largest complaint a party may send: the layout and MAX_EXTRA_COLUMNS extra rows (7,712
+#: characters each), two AES-256 keys' bits (8,192 each), the blindings and the signature
+MAX_COMPLAINT_CHARS = 64_000
 
 
 class SubmissionError(ValueError):
@@ -320,7 +321,7 @@ class DealtRows:
     input_id: str
     public: dealings.PublicDealing
     part: dealings.PartyDealing
-    rows: Mapping[str, Sequence[int]]  # by name: dealing.LAYOUT, then the extra columns
+    rows: Mapping[str, Sequence[int]]  # by name: dealing.LAYOUT, the extra columns, the keys' bits
     texts: Mapping[str, str]  # the rows' upload texts, which the dealer's signature covers
 
 
