@@ -63,7 +63,8 @@ class Notarized:
     session: ProverSession
     attestation: SignedAttestation
     bytes_relayed: int
-    #: the verifiable dealing of the values' share rows, made once, when first registered
+    #: the verifiable dealing of the values' rows and the keys' bits, made once, when first
+    #: registered (``ProviderClient.dealing``)
     dealing: ProviderDealing | None = field(default=None, repr=False)
 
     @property

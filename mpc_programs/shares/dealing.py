@@ -35,7 +35,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -149,8 +149,8 @@ class PublicDealing:
 class PartyDealing:
     """Party x's own part: its rows' blinding shares and the dealer's signature over them."""
 
-    blindings: Mapping[str, int]
-    signature: bytes
+    blindings: Mapping[str, int] = field(repr=False)  # shares: never in a log line
+    signature: bytes = b""
 
     def to_json(self) -> dict[str, Any]:
         return {"blindings": {name: format(b, "x") for name, b in sorted(self.blindings.items())},
@@ -204,8 +204,8 @@ class ProviderDealing:
     """What the provider made: the public part and, per party (index x − 1), rows and part."""
 
     public: PublicDealing
-    rows: tuple[Mapping[str, list[int]], ...]
-    parts: tuple[PartyDealing, ...]
+    rows: tuple[Mapping[str, list[int]], ...] = field(repr=False)  # shares: never in a log line
+    parts: tuple[PartyDealing, ...] = field(repr=False)
 
 
 def deal_rows(rows: Mapping[str, Sequence[int]], parties: int = PARTIES) -> ProviderDealing:
