@@ -78,6 +78,17 @@ def _unb64(text: Any, size: int, what: str) -> bytes:
     return data
 
 
+def key_rows(request_bound: bool) -> list[str]:
+    """The key rows a dealing holds: the server-write key's bits, and the client-write key's
+    when the request is bound inside MPC."""
+    return [KEY, CLIENT_KEY] if request_bound else [KEY]
+
+
+def text_length(elements: int) -> int:
+    """The length of the upload text of a row of ``elements`` field elements (base64)."""
+    return 4 * -(-elements * ELEMENT_BYTES // 3)
+
+
 def key_bits(key: bytes) -> list[int]:
     """A record key's bits as the provider deals them: least significant first in each byte."""
     return [(byte >> b) & 1 for byte in key for b in range(8)]
@@ -93,7 +104,7 @@ def encode_elements(values: Sequence[int]) -> str:
 
 def decode_elements(text: Any) -> list[int]:
     """:func:`encode_elements` reversed; DealingError unless every element is below p."""
-    if not isinstance(text, str) or len(text) > 4 * (MAX_ROW * ELEMENT_BYTES // 3 + 1):
+    if not isinstance(text, str) or len(text) > text_length(MAX_ROW):
         raise DealingError("a dealt row is a base64 string")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
@@ -273,7 +284,7 @@ class Complaint:
         if not isinstance(point, int) or isinstance(point, bool) or not 1 <= point <= PARTIES:
             raise DealingError("complaint: a party's point expected")
         if (not isinstance(texts, dict) or set(texts) != set(rows)
-                or not all(isinstance(t, str) and len(t) <= 4 * MAX_ROW * ELEMENT_BYTES // 3 + 4
+                or not all(isinstance(t, str) and len(t) <= text_length(MAX_ROW)
                            for t in texts.values())):
             raise DealingError(f"complaint.rows: one upload text for each of {sorted(rows)}")
         return cls(point, dict(texts), PartyDealing.from_json(doc["dealing"], rows))

@@ -83,6 +83,7 @@ class Submission:
     dealing: dealings.PublicDealing | None = None
     party_dealing: dealings.PartyDealing | None = None
     row_texts: Mapping[str, str] | None = None
+    key_rows: Mapping[str, list[int]] | None = None  # the keys' bits, decoded from row_texts
 
     def column_rows(self) -> dict[str, list[int]]:
         """The extra columns' share rows by name (what the store keeps beside the layout)."""
@@ -90,12 +91,11 @@ class Submission:
 
     def dealt(self) -> DealtRows | None:
         """This provider's dealing with every row by its name in it (None: no dealing)."""
-        if self.dealing is None or self.party_dealing is None or self.row_texts is None:
+        if (self.dealing is None or self.party_dealing is None or self.row_texts is None
+                or self.key_rows is None):
             return None
-        keys = {name: dealings.decode_elements(self.row_texts[name])
-                for name in (dealings.KEY, dealings.CLIENT_KEY) if name in self.row_texts}
         return DealtRows(self.input_id, self.dealing, self.party_dealing,
-                         {dealings.LAYOUT: self.layout_row, **self.column_rows(), **keys},
+                         {dealings.LAYOUT: self.layout_row, **self.column_rows(), **self.key_rows},
                          self.row_texts)
 
     def public_digest(self) -> str:
@@ -220,7 +220,8 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         columns, fields_, rows = _parse_extra(doc.get("extra", []))
         more_records, inner_types = _parse_records(doc)
         request = _parse_request(doc.get("request"))
-        public, part, texts = _parse_dealing(doc.get("dealing"), layout, doc.get("extra", []))
+        public, part, texts, key_rows = _parse_dealing(doc.get("dealing"), layout,
+                                                       doc.get("extra", []))
         provider = ProviderInput(
             key_share=key_share, ciphertext=_bytes(doc, "ciphertext"), tag=_bytes(doc, "tag"),
             nonce=_bytes(doc, "nonce"), aad=_bytes(doc, "aad"), templates=parsed_templates,
@@ -232,16 +233,17 @@ def submission_from_json(doc: Mapping[str, Any]) -> Submission:
         if isinstance(exc, SubmissionError):
             raise
         raise SubmissionError(str(exc)) from exc
-    return Submission(input_id, provider, row, columns, rows, public, part, texts)
+    return Submission(input_id, provider, row, columns, rows, public, part, texts, key_rows)
 
 
 def _parse_dealing(doc: object, layout: str, extra: list[dict[str, Any]]
                    ) -> tuple[dealings.PublicDealing | None, dealings.PartyDealing | None,
-                              dict[str, str] | None]:
+                              dict[str, str] | None, dict[str, list[int]] | None]:
     """``{"public": ..., "party": ..., "rows": {"key": text[, "client_key": text]}}``
-    (``shares.dealing``; rows: the keys' bits), or None: no verifiable dealing."""
+    (``shares.dealing``; rows: the keys' bits), or None: no verifiable dealing. Returns the
+    public part, this party's part, every dealt row's text and the keys' rows decoded."""
     if doc is None:
-        return None, None, None
+        return None, None, None, None
     if not isinstance(doc, dict) or set(doc) != {"public", "party", "rows"}:
         raise SubmissionError("dealing is {public, party, rows}")
     keys = doc["rows"]
@@ -252,10 +254,9 @@ def _parse_dealing(doc: object, layout: str, extra: list[dict[str, Any]]
     texts = {dealings.LAYOUT: layout, **{item["column"]: item["layout"] for item in extra},
              **keys}
     try:
-        for name in keys:
-            dealings.decode_elements(keys[name])
+        decoded = {name: dealings.decode_elements(text) for name, text in keys.items()}
         return (dealings.PublicDealing.from_json(doc["public"], list(texts)),
-                dealings.PartyDealing.from_json(doc["party"], list(texts)), texts)
+                dealings.PartyDealing.from_json(doc["party"], list(texts)), texts, decoded)
     except dealings.DealingError as exc:
         raise SubmissionError(str(exc)) from None
 
@@ -387,8 +388,7 @@ async def dealt_keys(providers: Sequence[ProviderInput],
         if mine is None or dealings.KEY not in mine:
             continue
         dealt[i] = True
-        names = [dealings.KEY] + ([dealings.CLIENT_KEY] if provider.request is not None else [])
-        for name in names:
+        for name in dealings.key_rows(provider.request is not None):
             row = mine.get(name)
             if row is None or len(row) != 8 * len(provider.key_share):
                 ok[i] = False

@@ -79,8 +79,7 @@ class CheckedRegistration:
     def dealt_rows(self) -> list[str]:
         """The rows the dealing commits to: the value's layout, each extra column's, the bits
         of the server-write key and, when the request is bound, of the client-write key."""
-        keys = [dealings.KEY] + ([dealings.CLIENT_KEY] if self.request is not None else [])
-        return [dealings.LAYOUT, *self.extra_columns, *keys]
+        return [dealings.LAYOUT, *self.extra_columns, *dealings.key_rows(self.request is not None)]
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -256,10 +255,10 @@ def check_registration(doc: Any, *, trusted_notaries: Mapping[str, Ed25519Public
     templates = [(0, FIRST_BLOCK)]
     for f, off, length in located[1:] + located[:1]:  # values first, then the uid
         templates += [(off - len(f.prefix.encode()), f.prefix.encode()), (off + length, f.suffix.encode())]
-    keys = [dealings.KEY] + ([dealings.CLIENT_KEY] if request is not None else [])
     try:
         dealing = dealings.PublicDealing.from_json(
-            doc.get("dealing"), [dealings.LAYOUT, *(name for name, _ in values[1:]), *keys])
+            doc.get("dealing"), [dealings.LAYOUT, *(name for name, _ in values[1:]),
+                                 *dealings.key_rows(request is not None)])
     except dealings.DealingError as exc:
         raise RegistrationError("invalid_field", str(exc)) from None
     return CheckedRegistration(

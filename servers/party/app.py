@@ -32,9 +32,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from tinydb import TinyDB
 
-from mpc_programs.shares.dealing import (CLIENT_KEY, KEY, LAYOUT, DealingError, PartyDealing,
-                                         check_signature, decode_elements)
-from mpc_programs.shares.field import ELEMENT_BYTES, PRIME, SHARES_PER_INPUT
+from mpc_programs.shares.dealing import (LAYOUT, DealingError, PartyDealing, check_signature,
+                                         decode_elements, key_rows, text_length)
+from mpc_programs.shares.field import PRIME, SHARES_PER_INPUT
 from mpc_programs.statistics.query import QueryError, canonical_key, parse_query
 from mpc_programs.runtime.runner import MPCRunError
 from mpc_programs.shares.store import AtomicJSONStorage, ShareStore, StoreError, decode_row
@@ -162,9 +162,9 @@ async def receive_shares(request: Request) -> JSONResponse:
     if session.has_shares:
         raise Conflict(code="already_shared", message="shares for this session were received")
     body = await read_json(request, state.config.max_body_bytes)
-    keys = {KEY: _key_bits(body, "key_bits", session.registration.key_length)}
-    if session.registration.request is not None:  # the request is bound: its key is dealt too
-        keys[CLIENT_KEY] = _key_bits(body, "client_key_bits", session.registration.key_length)
+    # the request, when bound, has its key dealt too
+    keys = {name: _key_bits(body, f"{name}_bits", session.registration.key_length)
+            for name in key_rows(session.registration.request is not None)}
     layout = get_str(body, "layout", max_len=SHARES_PER_INPUT * 40)
     try:
         decode_row(layout)
@@ -180,7 +180,7 @@ async def receive_shares(request: Request) -> JSONResponse:
 
 def _key_bits(body: dict[str, Any], name: str, key_length: int) -> str:
     """A record key's bits, dealt as a row of field elements: 8 per key byte."""
-    text = get_str(body, name, max_len=4 * (8 * 32 * ELEMENT_BYTES // 3 + 1))
+    text = get_str(body, name, max_len=text_length(8 * 32))
     try:
         bits = decode_elements(text)
     except DealingError as exc:
