@@ -116,9 +116,6 @@ from mpc_programs.verification.gf256_mpc import Gf256Engine
 #: extra bits of its masks R_j (statistical hiding 2^-KAPPA).
 SIGMA = 40
 KAPPA = 40
-#: byte rows dealt in addition under active security: their low 4 bits are the SIGMA
-#: sacrificial daBits
-_EXTRA_ROWS = SIGMA // 4
 
 CONSISTENCY_FAILED = ("daBit check failed: a dealer dealt different bits in the two fields "
                       "(a party deviated)")
@@ -219,22 +216,23 @@ async def _check_consistency(engine: Gf256Engine, sectype: Any, bits2: np.ndarra
         abort_run(CONSISTENCY_FAILED)
 
 
-async def random_dabits(engine: Gf256Engine, runtime: Any, sectype: Any, rows: int
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """``rows`` bytes' worth of random daBits, all 8 bits of each in both fields.
+async def random_dabits(engine: Gf256Engine, runtime: Any, sectype: Any, rows: int,
+                        prime_bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` bytes of random bits in GF(2^8), the low ``prime_bits`` of each in GF(p) too.
 
-    Returns ((rows', 8) uint8 GF(2^8) shares of the bits, (rows'·8, 3) GF(p) limbs of the
-    same bits, row-major), where under active security rows' = rows + SIGMA / 8: the last
-    rows are the sacrificial daBits of :func:`check_consistency`. Every bit is recorded as
-    b·b = b in both fields (``gf256_check``, ``product_check``), as in :func:`decimal_value`.
+    Returns ((rows', 8) uint8 GF(2^8) shares of the bits, (rows'·prime_bits, 3) GF(p) limbs
+    of the low bits, row-major), where under active security rows' = rows + SIGMA /
+    prime_bits: the last rows' low bits are the SIGMA sacrificial daBits of
+    :func:`check_consistency`. Every bit is recorded as b·b = b in both fields
+    (``gf256_check``, ``product_check``).
     """
     dealers = list(range(engine.t + 1))
     active = product_check.active()
-    total = rows + (SIGMA // 8 if active else 0)
+    total = rows + (SIGMA // prime_bits if active else 0)
     mine = gf256.random_bytes((total, 8)) & 1 if engine.pid in dealers else None
-    prime = await _dabits_prime_checked(runtime, sectype,
-                                        None if mine is None else mine.astype(np.int64),
-                                        dealers, (total, 8))
+    prime = await _dabits_prime_checked(
+        runtime, sectype, None if mine is None else mine[:, :prime_bits].astype(np.int64),
+        dealers, (total, prime_bits))
     binary = np.zeros((total, 8), dtype=np.uint8)
     for share in await engine.deal(mine, dealers, (total, 8)):
         binary ^= share
@@ -245,9 +243,12 @@ async def random_dabits(engine: Gf256Engine, runtime: Any, sectype: Any, rows: i
 
 async def check_consistency(engine: Gf256Engine, sectype: Any, binary: np.ndarray,
                             prime: np.ndarray) -> None:
-    """The cross-field check of the module doc over :func:`random_dabits`' output (aborts
-    the run unless both halves of every daBit hold the same bit)."""
-    await _check_consistency(engine, sectype, np.ascontiguousarray(binary).reshape(-1), prime)
+    """The cross-field check of the module doc over :func:`random_dabits`' output, the GF(p)
+    bits' count per row taken from ``prime`` (aborts the run unless both halves of every daBit
+    hold the same bit)."""
+    prime_bits = prime.shape[0] // binary.shape[0]
+    await _check_consistency(engine, sectype,
+                             np.ascontiguousarray(binary[:, :prime_bits]).reshape(-1), prime)
 
 
 async def decimal_value(engine: Gf256Engine, runtime: Any, sectype: Any, digits: np.ndarray,
@@ -261,25 +262,23 @@ async def decimal_value(engine: Gf256Engine, runtime: Any, sectype: Any, digits:
     """
     p_count, length = digits.shape
     n = p_count * length
-    dealers = list(range(engine.t + 1))
     active = product_check.active()
-    rows = n + _EXTRA_ROWS if active else n  # active: + the sacrificial daBits' rows
-    mine = gf256.random_bytes((rows, 8)) & 1 if engine.pid in dealers else None
-    mine_prime = None if mine is None else mine[:, :4].astype(np.int64)
-    if active:
+    if active:  # the low 4 bits in GF(p); + the sacrificial daBits' rows
         from mpc_programs.runtime import fast_mpc
 
-        prime_limbs = await _dabits_prime_checked(runtime, sectype, mine_prime, dealers, (rows, 4))
+        all_bits, prime_limbs = await random_dabits(engine, runtime, sectype, n, prime_bits=4)
         prime_bits = sectype.array(sectype.field.array(fast_mpc.from_limbs(prime_limbs[:n * 4],
                                                                            (n, 4))))
     else:
-        prime_bits = _dabits_prime(runtime, sectype, mine_prime, dealers, (n, 4))
-    all_bits = np.zeros((rows, 8), dtype=np.uint8)
-    for s in await engine.deal(mine, dealers, (rows, 8)):
-        all_bits ^= s
-    if active:
-        gf256_check.record(all_bits, all_bits, all_bits)  # b·b = b: each b is a bit
-    r_bits = all_bits[:n] if active else all_bits
+        dealers = list(range(engine.t + 1))
+        mine = gf256.random_bytes((n, 8)) & 1 if engine.pid in dealers else None
+        prime_bits = _dabits_prime(runtime, sectype,
+                                   None if mine is None else mine[:, :4].astype(np.int64),
+                                   dealers, (n, 4))
+        all_bits = np.zeros((n, 8), dtype=np.uint8)
+        for s in await engine.deal(mine, dealers, (n, 8)):
+            all_bits ^= s
+    r_bits = all_bits[:n]
 
     r = np.zeros(n, dtype=np.uint8)
     for b in range(8):
@@ -301,6 +300,5 @@ async def decimal_value(engine: Gf256Engine, runtime: Any, sectype: Any, digits:
     value = runtime.np_sum(prime_bits * coef, axis=1) + np.array([int(v) for v in const], dtype=object)
     if active:
         # the batch's 4n daBits (low 4 bits of each row) and the SIGMA sacrificial ones after
-        await _check_consistency(engine, sectype, np.ascontiguousarray(all_bits[:, :4]).reshape(-1),
-                                 prime_limbs)
+        await check_consistency(engine, sectype, all_bits, prime_limbs)
     return value, bad.reshape(p_count, length * 6)
