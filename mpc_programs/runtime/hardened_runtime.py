@@ -477,8 +477,14 @@ class HardenedExchanger(asyncoro.MessageExchanger):
         cause = f"{type(exc).__name__}: {exc}" if exc else "the peer closed it"
 
         def judge() -> None:
+            # Every link lost by now is named: when a peer dies, the other survivor aborts too
+            # and closes its link, and a party whose loop was busy can see both losses at once,
+            # in either order; naming only one could blame the survivor.
             if not _state["closing"]:
-                abort_run(f"lost the MPC connection to party {peer} ({cause})")
+                abort_run("lost the MPC connection to " + "; ".join(
+                    f"party {pid} ({why})" for pid, why in sorted(_lost.items())))
+        if not _state["closing"]:
+            _lost.setdefault(peer, cause)
         if _state["closing"]:
             log.info("connection to party %s closed after the run (%s)", peer, cause)
             if self.runtime.parties[peer].protocol is self:
@@ -493,6 +499,8 @@ class HardenedExchanger(asyncoro.MessageExchanger):
 # -- start and shutdown ---------------------------------------------------------------------------
 
 _state: dict[str, Any] = {"installed": False, "insecure_local": False, "closing": False}
+#: the peers whose links dropped during the run, with the cause (named by the abort)
+_lost: dict[int, str] = {}
 _DONE = "run complete"
 #: A lost link is judged this long after it drops: a peer that completed the end-of-run
 #: barrier closes its links at once, possibly before this party has seen the barrier done.
@@ -535,6 +543,7 @@ async def _hardened_start(original: Callable[[], Any]) -> None:
         raise RuntimeError("refusing to run MPC without TLS: start the party with --ssl and the "
                            "deployment's MPC certificates (development only: --insecure-local)")
     _state["closing"] = False
+    _lost.clear()
     started = time.monotonic()
     try:
         await asyncio.wait_for(original(), CONNECT_TIMEOUT_SECONDS)
